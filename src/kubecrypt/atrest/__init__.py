@@ -1,0 +1,1 @@
+"""kube-apiserver's encryption at rest: EncryptionConfiguration, providers and the prefix chain."""

@@ -1,0 +1,1 @@
+"""One module per provider, all behind :class:`~kubecrypt.atrest.providers.base.Provider`."""

@@ -1,0 +1,1 @@
+"""Primitives composed exactly as the formats require. No Kubernetes knowledge lives here."""

@@ -1,0 +1,1 @@
+"""Kubernetes storage encodings: the protobuf envelope, JSON, and etcd key layout."""
