@@ -1,0 +1,3 @@
+from kubecrypt.cli import main
+
+main()

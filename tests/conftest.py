@@ -1,0 +1,67 @@
+"""Fixtures shared by every area's tests.
+
+Vectors are read from ``../shared/vectors`` beside the repository (never copied in), real
+components are started on 127.0.0.1 with free ports, and the CLI is run through the installed
+``kubecrypt`` entry point, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KUBECRYPT_SHARED", REPO.parent / "shared"))
+VECTORS = SHARED / "vectors"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not VECTORS.is_dir():
+        raise pytest.UsageError(f"test vectors not found at {VECTORS}; clone beside ../shared")
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    return VECTORS
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def free_port() -> Callable[[], int]:
+    """Call it for each port you need: ``port = free_port()``."""
+    return _free_port
+
+
+def _kubecrypt_argv() -> list[str]:
+    exe = shutil.which("kubecrypt")
+    return [exe] if exe else [sys.executable, "-m", "kubecrypt"]
+
+
+@pytest.fixture
+def kubecrypt() -> Callable[..., subprocess.CompletedProcess[bytes]]:
+    """Runs the real ``kubecrypt`` command: ``kubecrypt("atrest", "validate", f, input=b"...")``.
+
+    Returns the CompletedProcess with bytes stdout/stderr; never raises on a non-zero exit."""
+
+    def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+            cwd: str | Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        return subprocess.run(
+            [*_kubecrypt_argv(), *args], input=input, capture_output=True, env=full_env,
+            cwd=cwd, timeout=timeout, check=False,
+        )
+
+    return run
