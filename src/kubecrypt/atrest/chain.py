@@ -7,6 +7,7 @@ share a prefix during rotation); identity's failure is swallowed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from kubecrypt.atrest.providers.base import Provider, ProviderError, ReadResult
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
 
