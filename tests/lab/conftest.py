@@ -55,6 +55,10 @@ class LabHandle:
         subprocess.run(["etcdctl", f"--endpoints={self.etcd}", "put", key],
                        input=value, capture_output=True, timeout=30, check=True)
 
+    def etcd_del(self, key: str) -> None:
+        subprocess.run(["etcdctl", f"--endpoints={self.etcd}", "del", key],
+                       capture_output=True, timeout=30, check=True)
+
     def wait_reload(self, before: int, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
