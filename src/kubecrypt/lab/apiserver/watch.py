@@ -101,7 +101,7 @@ class Watch:
                     if line is not None:
                         yield line
         except Compacted as exc:
-            yield _line("ERROR", errors.expired(exc.requested, exc.compact_revision).status())
+            yield _line("ERROR", errors.expired(start, exc.compact_revision).status())
         except StoreUnavailable as exc:
             yield _line("ERROR", errors.unavailable(str(exc)).status())
         except errors.ApiError as exc:

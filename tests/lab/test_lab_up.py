@@ -1,0 +1,94 @@
+"""``kubecrypt lab up|down|status`` as a user runs them, restarts, and etcd outages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kubecrypt.lab import processes
+from kubecrypt.lab import up as lab_up
+
+from .conftest import LabHandle
+
+
+def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
+                            tmp_path: Path) -> None:
+    d = str(tmp_path / "cli-lab")
+    p = kubecrypt("lab", "up", "--dir", d, "--encryption", "secretbox")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    assert f"export KUBECONFIG={d}/kubeconfig" in out and "etcdctl --endpoints=" in out
+    assert oct(os.stat(f"{d}/kubeconfig").st_mode & 0o777) == "0o600"
+    assert oct(os.stat(f"{d}/encryption-config.yaml").st_mode & 0o777) == "0o600"
+    env = {**os.environ, "KUBECONFIG": f"{d}/kubeconfig"}
+    subprocess.run(["kubectl", "create", "secret", "generic", "keep", "--from-literal=a=b"],
+                   env=env, check=True, capture_output=True)
+    state = json.loads(kubecrypt("lab", "status", "--dir", d, "-o", "json").stdout)
+    assert state["state"] == "up" and state["encryption"] == "secretbox"
+    pids = [state["etcd"]["pid"], state["apiserver"]["pid"]]
+
+    p = kubecrypt("lab", "down", "--dir", d)
+    assert p.returncode == 0 and "stopped apiserver" in p.stdout.decode()
+    assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in pids)
+    assert Path(d, "etcd-data").is_dir()
+    p = kubecrypt("lab", "status", "--dir", d)
+    assert p.returncode == 3 and "lab: down" in p.stdout.decode()
+
+    assert kubecrypt("lab", "up", "--dir", d).returncode == 0
+    got = subprocess.run(["kubectl", "get", "secret", "keep", "-o", "jsonpath={.data.a}"],
+                         env=env, check=True, capture_output=True, text=True)
+    assert got.stdout == "Yg=="
+    assert kubecrypt("lab", "down", "--dir", d, "--purge").returncode == 0
+    assert not Path(d).exists()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_kms_needs_the_plugin(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
+                              tmp_path: Path) -> None:
+    p = kubecrypt("lab", "up", "--dir", str(tmp_path / "kms"), "--encryption", "kms")
+    assert p.returncode == 1
+    assert p.stderr.decode().startswith("error: --encryption kms needs `kubecrypt kms serve`")
+    kubecrypt("lab", "down", "--dir", str(tmp_path / "kms"), "--purge")
+
+
+def test_restart_loses_nothing(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    name = unique("durable")
+    lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b")
+    before = lab.kubectl_json("get", "secret", name)
+    old = lab.lab.apiserver
+    lab.lab = lab_up.up(lab.dir)  # restarts only the API server
+    assert lab.lab.apiserver != old
+    assert old is not None and not processes.alive(old)
+    after = lab.kubectl_json("get", "secret", name)
+    assert after == before
+
+
+def test_etcd_down_is_503_then_recovers(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    assert lab.lab.etcd is not None
+    processes.stop(lab.lab.etcd)
+    try:
+        p = lab.kubectl("get", "secrets", "--request-timeout=20s", check=False)
+        assert p.returncode == 1
+        assert "ServiceUnavailable" in p.stderr or "storage backend is unavailable" in p.stderr
+    finally:
+        lab_up.start_etcd(lab.lab)
+        lab.lab.save()
+    deadline = time.monotonic() + 30
+    name = unique("back")
+    while True:
+        p = lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b", check=False)
+        if p.returncode == 0:
+            break
+        assert time.monotonic() < deadline, p.stderr
+        time.sleep(0.5)
+    assert lab.kubectl_json("get", "secret", name)["metadata"]["name"] == name
