@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from typing import Any
 
 from kubecrypt.errors import EncryptError
@@ -37,6 +38,8 @@ class App:
         self.token = token.encode()
         self.server_address = server_address
         self.metrics = metrics
+        self.requests = 0
+        self.request_seconds = 0.0  # handler time, without the TLS and HTTP framing
 
     def _authenticated(self, req: Request) -> bool | None:
         """True: valid token; False: a wrong one; None: none given (anonymous)."""
@@ -48,6 +51,14 @@ class App:
                                                                   self.token)
 
     async def __call__(self, req: Request) -> Response:
+        t0 = time.perf_counter()
+        try:
+            return await self._handle(req)
+        finally:
+            self.request_seconds += time.perf_counter() - t0
+            self.requests += 1
+
+    async def _handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
         authn = self._authenticated(req)
         if authn is False or (authn is None and path not in PUBLIC):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,17 +62,25 @@ class Objects:
     def __init__(self, store: Store, encryption: Encryption) -> None:
         self.store = store
         self.encryption = encryption
+        # Time spent in the at-rest transformers, for /metrics and bench/lab.py.
+        self.transform_seconds = {"encrypt": 0.0, "decrypt": 0.0}
 
     def _open(self, res: Resource, kv: KV) -> Stored:
+        t0 = time.perf_counter()
         try:
             read = self.encryption.for_resource(res.qualified).decrypt(kv.value, kv.key.encode())
         except DecryptError as exc:
             raise errors.internal(f"unable to transform key {kv.key!r}: {exc}") from exc
+        finally:
+            self.transform_seconds["decrypt"] += time.perf_counter() - t0
         return Stored(decode(res, read.plaintext, kv.mod_revision), kv, read.plaintext, read.stale)
 
     def seal(self, res: Resource, key: str, obj: dict[str, Any]) -> tuple[bytes, bytes]:
         data = encode(res, obj)
-        return data, self.encryption.for_resource(res.qualified).encrypt(data, key.encode())
+        t0 = time.perf_counter()
+        value = self.encryption.for_resource(res.qualified).encrypt(data, key.encode())
+        self.transform_seconds["encrypt"] += time.perf_counter() - t0
+        return data, value
 
     async def get(self, res: Resource, namespace: str | None, name: str) -> Stored:
         kv = await self.store.get(res.key(namespace, name))

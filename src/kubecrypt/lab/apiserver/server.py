@@ -55,6 +55,10 @@ class LabServer:
                          f'{{status="{status}"}} {n}')
         lines.append(f'kubecrypt_lab_encryption_config_info{{hash="{self.encryption.config_hash}"}}'
                      " 1")
+        for op, seconds in sorted(self.objects.transform_seconds.items()):
+            lines.append(f'kubecrypt_lab_transform_seconds_total{{op="{op}"}} {seconds:.6f}')
+        lines.append(f"kubecrypt_lab_requests_total {self.app.requests}")
+        lines.append(f"kubecrypt_lab_request_seconds_total {self.app.request_seconds:.6f}")
         return "\n".join(lines) + "\n"
 
     def _ssl(self) -> ssl.SSLContext:
