@@ -191,3 +191,40 @@ def test_watch_timeout_and_expired(lab: LabHandle) -> None:
         event = r.json()
         assert event["type"] == "ERROR" and event["object"]["code"] == 410
         assert event["object"]["message"].startswith("too old resource version: 2 (")
+
+
+def test_terminating_namespace_waits_for_finalizers(client: Client, ns: str,
+                                                    lab: LabHandle) -> None:
+    client.create(Secret(metadata=ObjectMeta(name="held", finalizers=["example.com/hold"])),
+                  namespace=ns)
+    client.delete(Namespace, ns)
+    time.sleep(0.5)  # the namespace controller runs, but the finalizer holds the Secret
+    assert client.get(Namespace, ns).status.phase == "Terminating"
+    with pytest.raises(ApiError) as err:
+        client.create(Secret(metadata=ObjectMeta(name="late")), namespace=ns)
+    assert err.value.status.code == 403 and "being terminated" in err.value.status.message
+    client.patch(Secret, "held", {"metadata": {"finalizers": None}}, namespace=ns,
+                 patch_type=PatchType.MERGE)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.get(Namespace, ns)
+        except ApiError as exc:
+            assert exc.status.code == 404
+            break
+        assert time.monotonic() < deadline, "the namespace was not removed"
+        time.sleep(0.1)
+
+
+def test_namespace_finalize_subresource(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    name = unique("fin")
+    with _raw(lab) as http:
+        assert http.post("/api/v1/namespaces", json={"metadata": {"name": name}}).status_code \
+            == 201
+        r = http.put(f"/api/v1/namespaces/{name}/finalize",
+                     json={"metadata": {"name": name}, "spec": {"finalizers": []}})
+        assert r.status_code == 200 and r.json()["spec"] == {}
+        assert r.json()["status"] == {"phase": "Active"}
+        r = http.delete(f"/api/v1/namespaces/{name}")
+        assert r.status_code == 200  # nothing holds it: gone at once
+        assert http.get(f"/api/v1/namespaces/{name}").status_code == 404

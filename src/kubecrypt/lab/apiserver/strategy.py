@@ -123,6 +123,11 @@ def prepare_update(res: Resource, obj: dict[str, Any], old: dict[str, Any],
         if new["status"] is None:
             new.pop("status")
         meta = new["metadata"]
+    elif subresource == "finalize":
+        # Namespace /finalize: only spec.finalizers changes (the namespace controller's call).
+        finalizers = (new.get("spec") or {}).get("finalizers") or []
+        new = {**copy.deepcopy(old), "spec": {"finalizers": finalizers} if finalizers else {}}
+        meta = new["metadata"]
     else:
         for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "generation", "name", "namespace"):
