@@ -228,3 +228,26 @@ def test_namespace_finalize_subresource(lab: LabHandle, unique: Callable[[str], 
         r = http.delete(f"/api/v1/namespaces/{name}")
         assert r.status_code == 200  # nothing holds it: gone at once
         assert http.get(f"/api/v1/namespaces/{name}").status_code == 404
+
+
+def test_discovery_version_and_openapi(lab: LabHandle) -> None:
+    with _raw(lab) as http:
+        agg = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        r = http.get("/apis", headers={"Accept": f"{agg},application/json"})
+        assert r.headers["content-type"] == agg
+        groups = {i["metadata"]["name"] for i in r.json()["items"]}
+        assert groups == {"bitnami.com", "coordination.k8s.io"}
+        r = http.get("/apis/", headers={"Accept": "application/json"})  # kr8s' trailing slash
+        assert r.json()["kind"] == "APIGroupList"
+        r = http.get("/api/v1")
+        names = {x["name"] for x in r.json()["resources"]}
+        assert {"secrets", "namespaces", "namespaces/status"} <= names
+        r = http.get("/openapi/v2", headers={
+            "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+        assert r.status_code == 200 and r.content == b""
+        assert r.headers["content-type"].startswith("application/com.github.proto-openapi")
+        anonymous = httpx.get(f"{lab.lab.server}/version", verify=ssl.create_default_context(
+            cafile=str(lab.dir / "pki" / "ca.crt")))
+        assert anonymous.json()["gitVersion"].startswith("v1.32.")
+        assert httpx.get(f"{lab.lab.server}/api/v1/secrets", verify=ssl.create_default_context(
+            cafile=str(lab.dir / "pki" / "ca.crt"))).status_code == 401

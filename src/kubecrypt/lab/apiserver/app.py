@@ -85,9 +85,13 @@ class App:
             return Response(200, self.metrics().encode(), "text/plain; version=0.0.4")
         if path == "/openapi/v2":
             return Response(200, b"", discovery.OPENAPI_V2_CONTENT_TYPE)
-        if path == "/api":
-            return _json(discovery.api_versions(self.server_address))
-        if path == "/apis":
+        if path in ("/api", "/apis"):
+            version = discovery.aggregated_version(req.header("accept"))
+            if version is not None:
+                return _json(discovery.aggregated(path == "/api", version),
+                             content_type=discovery.AGGREGATED.format(v=version))
+            if path == "/api":
+                return _json(discovery.api_versions(self.server_address))
             return _json(discovery.api_group_list())
         parts = path.strip("/").split("/")
         if (parts[0] == "api" and len(parts) == 2) or (parts[0] == "apis" and len(parts) == 3):

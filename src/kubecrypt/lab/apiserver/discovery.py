@@ -66,3 +66,47 @@ def api_resource_list(group_version: str) -> dict[str, Any] | None:
         return None
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
             "resources": [e for r in resources for e in _resource_entries(r)]}
+
+
+# ----------------------------------------------------------------- aggregated discovery
+# kubectl >= 1.26 asks for it first. The Content-Type must be exactly this (with the version
+# asked for): served as plain application/json, kubectl silently finds no resources at all.
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
+
+
+def aggregated_version(accept: str) -> str | None:
+    """``v2`` or ``v2beta1`` if the client accepts aggregated discovery (v2 preferred)."""
+    offered = accept.replace(" ", "")
+    for v in ("v2", "v2beta1"):
+        if f"g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList" in offered:
+            return v
+    return None
+
+
+def _aggregated_resource(r: Resource) -> dict[str, Any]:
+    kind = {"group": r.group, "version": r.version, "kind": r.kind}
+    out: dict[str, Any] = {"resource": r.plural, "singularResource": r.singular,
+                           "scope": "Namespaced" if r.namespaced else "Cluster",
+                           "responseKind": kind, "verbs": list(r.verbs)}
+    if r.short_names:
+        out["shortNames"] = list(r.short_names)
+    if r.categories:
+        out["categories"] = list(r.categories)
+    if r.status_subresource or r.kind == "Namespace":
+        out["subresources"] = [{"subresource": "status", "responseKind": kind,
+                                "verbs": ["get", "patch", "update"]}]
+    return out
+
+
+def aggregated(core: bool, version: str) -> dict[str, Any]:
+    """``/api`` (core: one item named "") or ``/apis`` (one item per group)."""
+    groups: dict[str, dict[str, list[Resource]]] = {}
+    for r in ALL:
+        if (r.group == "") == core:
+            groups.setdefault(r.group, {}).setdefault(r.version, []).append(r)
+    items = [{"metadata": {"name": g}, "versions": [
+        {"version": v, "freshness": "Current",
+         "resources": [_aggregated_resource(r) for r in rs]} for v, rs in versions.items()]}
+        for g, versions in sorted(groups.items())]
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
+            "metadata": {}, "items": items}
