@@ -58,7 +58,7 @@ def test_kms_needs_the_plugin(kubecrypt: Callable[..., subprocess.CompletedProce
     p = kubecrypt("lab", "up", "--dir", str(tmp_path / "kms"), "--encryption", "kms")
     assert p.returncode == 1
     assert p.stderr.decode().startswith("error: --encryption kms needs `kubecrypt kms serve`")
-    kubecrypt("lab", "down", "--dir", str(tmp_path / "kms"), "--purge")
+    assert not (tmp_path / "kms").exists()  # nothing half-made
 
 
 def test_restart_loses_nothing(lab: LabHandle, unique: Callable[[str], str]) -> None:
@@ -92,3 +92,21 @@ def test_etcd_down_is_503_then_recovers(lab: LabHandle, unique: Callable[[str], 
         assert time.monotonic() < deadline, p.stderr
         time.sleep(0.5)
     assert lab.kubectl_json("get", "secret", name)["metadata"]["name"] == name
+
+
+def test_external_etcd_is_used_and_never_stopped(lab: LabHandle, tmp_path: Path,
+                                                 unique: Callable[[str], str]) -> None:
+    name = unique("shared")
+    lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b")
+    other = lab_up.up(tmp_path / "second", etcd_endpoints=[lab.etcd],
+                      encryption_provider_config=lab.dir / "encryption-config.yaml")
+    try:
+        env = {**os.environ, "KUBECONFIG": str(other.kubeconfig)}
+        p = subprocess.run(["kubectl", "get", "secret", name, "-o", "name"], env=env,
+                           capture_output=True, text=True, check=False)
+        assert p.stdout.strip() == f"secret/{name}", p.stderr  # same etcd, same Secret
+        assert lab_up.status(tmp_path / "second")["etcd"]["external"] is True
+    finally:
+        stopped = lab_up.down(tmp_path / "second", purge=True)
+    assert stopped == [f"apiserver (pid {other.apiserver.pid})"] if other.apiserver else False
+    assert lab.lab.etcd is not None and processes.alive(lab.lab.etcd)

@@ -245,7 +245,18 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
        = None, etcd_endpoints: list[str] | None = None) -> Lab:
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        return _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+    except BaseException:
+        if created and not (directory / STATE).exists():
+            shutil.rmtree(directory, ignore_errors=True)  # nothing was started: leave no trace
+        raise
+
+
+def _up(directory: Path, encryption: str | None, encryption_provider_config: Path | None,
+        etcd_endpoints: list[str] | None) -> Lab:
     lab = Lab.load(directory) or Lab(directory)
     if lab.apiserver is not None and processes.alive(lab.apiserver):
         processes.stop(lab.apiserver)  # a restart with the (new) encryption settings

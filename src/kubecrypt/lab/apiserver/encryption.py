@@ -11,8 +11,10 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+from kubecrypt.atrest.chain import PrefixChain
 from kubecrypt.atrest.config import load_file
 from kubecrypt.atrest.providers.base import ReadResult
+from kubecrypt.atrest.providers.identity import IdentityProvider
 from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.errors import KubecryptError
 
@@ -23,16 +25,6 @@ class Transformer(Protocol):
     def encrypt(self, data: bytes, aad: bytes) -> bytes: ...
 
     def decrypt(self, value: bytes, aad: bytes) -> ReadResult: ...
-
-
-class Identity:
-    """Used when the server runs without ``--encryption-provider-config``."""
-
-    def encrypt(self, data: bytes, aad: bytes) -> bytes:
-        return data
-
-    def decrypt(self, value: bytes, aad: bytes) -> ReadResult:
-        return ReadResult(value, False, "identity", "")
 
 
 class Encryption:
@@ -60,7 +52,10 @@ class Encryption:
     def for_resource(self, resource: str) -> Transformer:
         t = self._cache.get(resource)
         if t is None:
-            t = self._set.for_resource(resource) if self._set is not None else Identity()
+            # Without a configuration kube-apiserver writes plaintext and refuses to read
+            # k8s:enc: values, exactly what an identity-only chain does.
+            t = self._set.for_resource(resource) if self._set is not None \
+                else PrefixChain([IdentityProvider()])
             self._cache[resource] = t
         return t
 
