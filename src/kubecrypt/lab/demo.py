@@ -55,6 +55,7 @@ class Story:
         self.echo = echo
         self.lab: Lab | None = None
         self.step = 0
+        self.key1 = self.key2 = ("", b"")
 
     # ------------------------------------------------------------------ helpers
 
@@ -165,14 +166,22 @@ class Story:
         return found
 
     # ------------------------------------------------------------------ the story
+    # One method per chapter; later chapters (KMS v2 envelope encryption, a SealedSecret) are
+    # more methods appended to CHAPTERS.
+
+    KEY = "/registry/secrets/default/db-creds"
 
     def run(self) -> None:
-        key = "/registry/secrets/default/db-creds"
+        for chapter in self.CHAPTERS:
+            chapter(self)
+
+    def start_lab(self) -> None:
         self.title("A lab: real etcd and a Kubernetes API server, no encryption configured")
         self.lab = lab_up.up(self.dir, encryption="none")
         self.say(f"etcd {self.lab.etcd_endpoints[0]}, API server {self.lab.server}")
         self.kubectl("version")
 
+    def create_secrets(self) -> None:
         self.title("A Secret, as the guides create it")
         self.kubectl("create", "secret", "generic", "db-creds",
                      f"--from-literal=password={DEMO_VALUE}")
@@ -183,41 +192,44 @@ class Story:
         self.check(base64.b64decode(shown) == DEMO_VALUE.encode(), "kubectl shows other data")
         self.say("base64 is an encoding, not encryption: anyone can decode it.")
 
+    def look_in_etcd(self) -> None:
         self.title("What etcd holds: the Secret in the clear")
-        value = self.etcd_value(key)
+        value = self.etcd_value(self.KEY)
         self.check(value.startswith(b"k8s\x00") and DEMO_VALUE.encode() in value,
                    "the unencrypted value is not the protobuf Secret with the password inside")
         self.say("Whoever reads etcd, or a backup of it, reads the password.")
 
+    def turn_on_encryption(self) -> None:
         self.title("Encryption at rest: an EncryptionConfiguration, then restart the API server")
-        key1 = ("key1", secrets.token_bytes(32))
-        config = self.write_config([key1])
+        self.key1 = ("key1", secrets.token_bytes(32))
+        config = self.write_config([self.key1])
         self.lab = lab_up.up(self.dir, encryption_provider_config=config)
         self.say(f"API server restarted with --encryption-provider-config {config.name}")
-        value = self.etcd_value(key, show=False)
+        value = self.etcd_value(self.KEY, show=False)
         self.check(classify(value).state == "plaintext", "an old value changed without a write")
         self.say("Existing Secrets are still in the clear: encryption happens on write.")
 
+    def rewrite_everything(self) -> None:
         self.title("Rewrite every Secret so the new configuration encrypts it")
         self.replace_all()
-        value = self.etcd_value(key)
+        value = self.etcd_value(self.KEY)
         self.check(value.startswith(b"k8s:enc:aesgcm:v1:key1:") and DEMO_VALUE.encode()
                    not in value, "the rewritten Secret is not encrypted with key1")
         self.say("The value now starts with k8s:enc:aesgcm:v1:key1: and the password is gone.")
-        self.check(base64.b64decode(self.kubectl(
-            "get", "secret", "db-creds", "-o", "jsonpath={.data.password}", show=False))
-            == DEMO_VALUE.encode(), "kubectl no longer reads the Secret")
+        self.check_readable()
         self.say("kubectl still reads it: the API server decrypts transparently.")
 
+    def rotate_add_key2(self) -> None:
         self.title("Key rotation, step 1: add key2 second (every server can now read it)")
-        key2 = ("key2", secrets.token_bytes(32))
+        self.key2 = ("key2", secrets.token_bytes(32))
         before = self.reloads()
-        self.write_config([key1, key2])
+        self.write_config([self.key1, self.key2])
         self.wait_reload(before)
 
+    def rotate_promote_key2(self) -> None:
         self.title("Key rotation, step 2: make key2 first (it writes), rewrite everything")
         before = self.reloads()
-        self.write_config([key2, key1])
+        self.write_config([self.key2, self.key1])
         self.wait_reload(before)
         self.replace_all()
         found = self.scan()
@@ -225,15 +237,24 @@ class Story:
                    f"some Secrets are not on key2: {found}")
         self.say(f"All {len(found)} Secret(s) are encrypted with key2; none is left on key1.")
 
+    def rotate_remove_key1(self) -> None:
         self.title("Key rotation, step 3: remove key1")
         before = self.reloads()
-        self.write_config([key2])
+        self.write_config([self.key2])
         self.wait_reload(before)
-        self.kubectl("get", "secrets")
-        self.check(base64.b64decode(self.kubectl(
-            "get", "secret", "db-creds", "-o", "jsonpath={.data.password}", show=False))
-            == DEMO_VALUE.encode(), "the Secret is unreadable after removing key1")
+        self.kubectl("get", "secrets", "--all-namespaces")
+        self.check_readable()
         self.say("Every Secret still reads: key1 is retired.")
+
+    def check_readable(self) -> None:
+        shown = self.kubectl("get", "secret", "db-creds", "-o", "jsonpath={.data.password}",
+                             show=False)
+        self.check(base64.b64decode(shown) == DEMO_VALUE.encode(),
+                   "kubectl no longer reads the Secret")
+
+    CHAPTERS: tuple[Callable[[Story], None], ...] = (
+        start_lab, create_secrets, look_in_etcd, turn_on_encryption, rewrite_everything,
+        rotate_add_key2, rotate_promote_key2, rotate_remove_key1)
 
 
 def run(directory: Path | None, keep: bool, echo: Echo) -> Lab | None:

@@ -119,6 +119,7 @@ class App:
             if req.method == "GET":
                 if q.get("watch") in ("true", "1"):
                     watch = Watch(rest.objects, res, ns, q, as_table)
+                    await watch.prepare()
                     ctype = table.CONTENT_TYPE if as_table else "application/json"
                     return Response(200, content_type=ctype, stream=watch.stream())
                 items, meta = await rest.list(res, ns, q)

@@ -46,6 +46,14 @@ class Watch:
             raise errors.bad_request("invalid timeoutSeconds") from None
         self.deadline = time.monotonic() + timeout if timeout > 0 else None
         self.bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        self._initial: list[dict[str, Any]] = []
+
+    async def prepare(self) -> None:
+        """The initial list for resourceVersion unset/0, before the 200 goes out, so that an
+        etcd outage is a 503 rather than an ERROR event inside a 200."""
+        if self.start == 0:
+            self._initial, self.start, _ = await self.objects.list(self.res, self.namespace,
+                                                                  self.match)
 
     def _event(self, kind: str, obj: dict[str, Any]) -> bytes:
         if self.as_table:
@@ -90,11 +98,9 @@ class Watch:
         start = self.start
         prefix = self.res.prefix(self.namespace)
         try:
-            if start == 0:
-                items, rv, _ = await self.objects.list(self.res, self.namespace, self.match)
-                for obj in items:
-                    yield self._event("ADDED", obj)
-                start = rv
+            for obj in self._initial:
+                yield self._event("ADDED", obj)
+            self._initial = []
             async for batch in self.objects.store.watch(prefix, start + 1):
                 for ev in batch:
                     line = self._translate(ev)
