@@ -128,8 +128,8 @@ class App:
                 return _json({"kind": res.list_kind, "apiVersion": res.group_version,
                               "metadata": meta, "items": items})
             if req.method == "POST" and (ns is not None or not res.namespaced):
-                body = self._body(req, res)
-                return _json(await rest.create(res, ns, body, q), 201)
+                body, warnings = self._body(req, res)
+                return _warn(_json(await rest.create(res, ns, body, q), 201), warnings)
             if req.method == "DELETE":
                 return _json(await rest.delete_collection(res, ns, q))
             raise errors.method_not_allowed(req.method)
@@ -144,8 +144,9 @@ class App:
                              content_type=table.CONTENT_TYPE)
             return _json(obj)
         if req.method == "PUT":
-            return _json(await rest.update(res, ns, t.name, self._body(req, res), q,
-                                           t.subresource))
+            body, warnings = self._body(req, res)
+            return _warn(_json(await rest.update(res, ns, t.name, body, q, t.subresource)),
+                         warnings)
         if req.method == "PATCH":
             body = decode_body(res, req.body, req.header("content-type"))
             obj, created = await rest.patch(res, ns, t.name, body, req.header("content-type"),
@@ -156,10 +157,17 @@ class App:
             return _json(await rest.delete(res, ns, t.name, body, q))
         raise errors.method_not_allowed(req.method)
 
-    def _body(self, req: Request, res: Resource) -> Any:
+    def _body(self, req: Request, res: Resource) -> tuple[Any, list[str]]:
+        """The decoded body, and the warnings for the unknown fields it dropped (upstream's
+        default fieldValidation=Warn; Strict makes them a 400, Ignore silences them)."""
         body = decode_body(res, req.body, req.header("content-type"))
-        strict = req.query.get("fieldValidation") == "Strict"
-        dropped = strategy.strip_unknown_fields(res, body, strict)
-        if dropped:
-            log.info("dropped unknown fields: %s", ", ".join(dropped))
-        return body
+        validation = req.query.get("fieldValidation", "Warn")
+        dropped = strategy.strip_unknown_fields(res, body, validation == "Strict")
+        return body, [] if validation == "Ignore" else dropped
+
+
+def _warn(response: Response, warnings: list[str]) -> Response:
+    # kubectl prints each as "Warning: <text>"; clients that do not know the header ignore it.
+    for w in warnings:
+        response.headers.append(("warning", '299 - "' + w.replace('"', '\\"') + '"'))
+    return response

@@ -61,12 +61,13 @@ def _check_type(res: Resource, obj: dict[str, Any]) -> None:
     if not isinstance(obj, dict):
         raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a '
                                  f"{res.kind}: the body must be a JSON object")
-    kind = obj.get("kind")
+    version, kind = obj.get("apiVersion"), obj.get("kind")
+    if version and version != res.group_version:
+        raise errors.bad_request(f"the API version in the data ({version}) does not match the "
+                                 f"expected API version ({res.group_version})")
     if kind and kind != res.kind:
-        raise errors.bad_request(f'the API version in the data ({obj.get("apiVersion", "")}) '
-                                 f'does not match the expected API version ({res.group_version})'
-                                 if obj.get("apiVersion") not in (None, res.group_version)
-                                 else f"kind {kind} does not match the expected kind {res.kind}")
+        raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected "
+                                 f"kind ({res.kind})")
     if not isinstance(obj.get("metadata", {}), dict):
         raise errors.bad_request("metadata must be an object")
 
