@@ -116,8 +116,8 @@ def test_validation_errors_read_like_kube(lab: LabHandle, unique: Callable[[str]
     spec = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": unique("s")}, "spec": {}}
     p = lab.kubectl("create", "-f", "-", input=json.dumps(spec), check=False)
     assert 'strict decoding error: unknown field "spec"' in p.stderr
-    p = lab.kubectl("create", "--validate=false", "-f", "-", input=json.dumps(spec))
-    assert 'Warning: unknown field "spec"' in p.stderr  # the default, Warn: dropped, reported
+    p = lab.kubectl("create", "--validate=warn", "-f", "-", input=json.dumps(spec))
+    assert 'Warning: unknown field "spec"' in p.stderr  # Warn: dropped, and reported
     p = lab.kubectl("create", "secret", "generic", "x", "-n", "no-such-ns",
                     "--from-literal=a=b", check=False)
     assert 'namespaces "no-such-ns" not found' in p.stderr
