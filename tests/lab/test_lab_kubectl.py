@@ -158,15 +158,20 @@ def test_watch_prints_changes(lab: LabHandle, unique: Callable[[str], str]) -> N
 
     ns = unique("watched")
     lab.kubectl("create", "ns", ns)
-    proc = subprocess.Popen(["kubectl", "get", "secrets", "-n", ns, "-w", "-o", "name"],
+    lab.kubectl("create", "secret", "generic", "w0", "-n", ns, "--from-literal=a=b")
+    proc = subprocess.Popen(["kubectl", "get", "secrets", "-n", ns, "-w"],
                             stdout=subprocess.PIPE, text=True, env=lab.env())
     try:
-        time.sleep(1.0)
-        lab.kubectl("create", "secret", "generic", "w1", "-n", ns, "--from-literal=a=b")
-        lab.kubectl("delete", "secret", "w1", "-n", ns)
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().strip() for _ in range(2)]
+        lines = [proc.stdout.readline().split() for _ in range(2)]  # header, then w0
+        lab.kubectl("create", "secret", "generic", "w1", "-n", ns, "--from-literal=a=b",
+                    "--from-literal=c=d")
+        lab.kubectl("label", "secret", "w1", "-n", ns, "x=y")
+        lab.kubectl("delete", "secret", "w1", "-n", ns)
+        lines += [proc.stdout.readline().split() for _ in range(3)]
     finally:
         proc.terminate()
         proc.wait(10)
-    assert lines == ["secret/w1", "secret/w1"]
+    assert lines[0] == ["NAME", "TYPE", "DATA", "AGE"]
+    assert [line[:3] for line in lines[1:]] == [["w0", "Opaque", "1"]] + \
+        [["w1", "Opaque", "2"]] * 3

@@ -17,6 +17,7 @@ from kubecrypt.lab.apiserver.watch import Watch
 from kubecrypt.lab.store import StoreUnavailable
 
 log = logging.getLogger("kubecrypt.lab.apiserver")
+access = logging.getLogger("kubecrypt.lab.access")
 
 # kube-apiserver lets anonymous callers read these (system:public-info-viewer).
 PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
@@ -52,11 +53,18 @@ class App:
 
     async def __call__(self, req: Request) -> Response:
         t0 = time.perf_counter()
+        response = None
         try:
-            return await self._handle(req)
+            response = await self._handle(req)
+            return response
         finally:
-            self.request_seconds += time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            self.request_seconds += elapsed
             self.requests += 1
+            # An access log as kube-apiserver's httplog: names and status, never bodies.
+            access.info("%s %s %s %.1fms %s", req.method, req.path,
+                        response.status if response else "-", elapsed * 1000,
+                        req.header("kubectl-command") or req.header("user-agent")[:40])
 
     async def _handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"

@@ -121,9 +121,10 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
         while True:
             try:
                 request = await _read_request(conn, reader)
-            except (h11.RemoteProtocolError, BodyTooLarge):
+            except (h11.RemoteProtocolError, BodyTooLarge) as exc:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await _send(conn, writer, h11.Response(status_code=400, headers=[
+                    status = 413 if isinstance(exc, BodyTooLarge) else 400
+                    await _send(conn, writer, h11.Response(status_code=status, headers=[
                         ("content-length", "0"), ("connection", "close")]))
                 return
             if request is None:
