@@ -65,6 +65,17 @@ class Store:
             watch_reconnect_backoff_seconds=0.2, watch_max_reconnect_backoff_seconds=1.0,
         )
         self._kv: KVService | None = None
+        # etcd's gRPC server does not permit keepalive pings on idle connections (enforcement
+        # PermitWithoutStream=false) and answers them with GOAWAY "too_many_pings", breaking
+        # the watches on that connection every few minutes; so ping only while calls are open,
+        # and quickly reconnect after etcd comes back (gRPC's default backoff grows to 120 s).
+        manager = getattr(self._client, "_manager", None)
+        if manager is not None:
+            manager.grpc_options = [
+                o for o in manager.grpc_options if o[0] != "grpc.keepalive_permit_without_calls"
+            ] + [("grpc.keepalive_permit_without_calls", 0),
+                 ("grpc.initial_reconnect_backoff_ms", 200),
+                 ("grpc.max_reconnect_backoff_ms", 2000)]
 
     async def open(self) -> None:
         await self._client.connect()
