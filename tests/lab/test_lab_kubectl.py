@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -154,8 +155,6 @@ def test_replace_conflict_on_stale_resource_version(lab: LabHandle,
 
 
 def test_watch_prints_changes(lab: LabHandle, unique: Callable[[str], str]) -> None:
-    import subprocess
-
     ns = unique("watched")
     lab.kubectl("create", "ns", ns)
     lab.kubectl("create", "secret", "generic", "w0", "-n", ns, "--from-literal=a=b")
@@ -175,3 +174,16 @@ def test_watch_prints_changes(lab: LabHandle, unique: Callable[[str], str]) -> N
     assert lines[0] == ["NAME", "TYPE", "DATA", "AGE"]
     assert [line[:3] for line in lines[1:]] == [["w0", "Opaque", "1"]] + \
         [["w1", "Opaque", "2"]] * 3
+
+
+def test_edit(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    name = unique("edited")
+    lab.kubectl("create", "secret", "generic", name, "--from-literal=a=a")
+    editor = ("sed -i -e 's/a: YQ==/a: Yg==/' "
+              "-e 's/^metadata:/metadata:\\n  labels: {edited: \"yes\"}/'")
+    p = subprocess.run(["kubectl", "edit", "secret", name], capture_output=True, text=True,
+                       env={**lab.env(), "KUBE_EDITOR": editor}, timeout=60, check=False)
+    assert p.returncode == 0, p.stderr
+    assert f"secret/{name} edited" in p.stdout
+    obj = lab.kubectl_json("get", "secret", name)
+    assert obj["data"]["a"] == "Yg==" and obj["metadata"]["labels"] == {"edited": "yes"}

@@ -66,9 +66,9 @@ class Store:
         )
         self._kv: KVService | None = None
         # etcd's gRPC server does not permit keepalive pings on idle connections (enforcement
-        # PermitWithoutStream=false) and answers them with GOAWAY "too_many_pings", breaking
-        # the watches on that connection every few minutes; so ping only while calls are open,
-        # and quickly reconnect after etcd comes back (gRPC's default backoff grows to 120 s).
+        # PermitWithoutStream=false) and answers them with GOAWAY "too_many_pings", dropping
+        # the connection every few minutes; so ping only while calls are open, and reconnect
+        # quickly after etcd comes back (gRPC's default backoff grows to 120 s).
         manager = getattr(self._client, "_manager", None)
         if manager is not None:
             manager.grpc_options = [
