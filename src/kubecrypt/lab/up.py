@@ -68,6 +68,9 @@ class Lab:
     port: int = 0
     encryption: str = "none"
     encryption_config: str | None = None
+    # Further processes the lab runs for the API server (the KMS plugin, later the Sealed
+    # Secrets controller): name -> process, stopped by ``down`` before the API server.
+    extra: dict[str, Proc] = field(default_factory=dict)
 
     @property
     def kubeconfig(self) -> Path:
@@ -89,7 +92,8 @@ class Lab:
                "etcd_ports": list(self.etcd_ports) if self.etcd_ports else None,
                "apiserver": self.apiserver.to_dict() if self.apiserver else None,
                "port": self.port, "encryption": self.encryption,
-               "encryption_config": self.encryption_config}
+               "encryption_config": self.encryption_config,
+               "extra": {name: p.to_dict() for name, p in self.extra.items()}}
         write_private(self.dir / STATE, json.dumps(doc, indent=2) + "\n")
         for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver)):
             pid_file = self.dir / name
@@ -113,7 +117,8 @@ class Lab:
                    tuple(doc["etcd_ports"]) if doc.get("etcd_ports") else None,  # type: ignore[arg-type]
                    Proc.from_dict(doc["apiserver"]) if doc.get("apiserver") else None,
                    int(doc.get("port") or 0), doc.get("encryption") or "none",
-                   doc.get("encryption_config"))
+                   doc.get("encryption_config"),
+                   {n: Proc.from_dict(p) for n, p in (doc.get("extra") or {}).items()})
 
 
 # --------------------------------------------------------------------------- encryption
@@ -130,9 +135,10 @@ def start_kms_plugin(lab: Lab) -> dict[str, Any]:
     ``kms`` provider entry for the EncryptionConfiguration.
 
     The plugin lives on the ``kms`` branch; until it is merged this is the one function to
-    fill in (spawn it with :func:`processes.spawn`, record it in ``lab.json`` like etcd, wait
-    for its socket, return ``{"kms": {"apiVersion": "v2", "name": ..., "endpoint":
-    "unix://..."}}``)."""
+    fill in: spawn it with ``processes.spawn([...], lab.dir / "kms.log", _env())``, store the
+    Proc in ``lab.extra["kms"]`` (``lab down`` then stops it and ``lab status`` shows it), wait
+    for its socket, and return ``{"kms": {"apiVersion": "v2", "name": ..., "endpoint":
+    "unix://<lab.dir>/kms.sock"}}``. The API server's TransformerSet connects to it by itself."""
     raise LabError("--encryption kms needs `kubecrypt kms serve`, which this build does not "
                    "have yet; use --encryption aesgcm, aescbc or secretbox")
 
@@ -290,16 +296,20 @@ def down(directory: Path, purge: bool = False) -> list[str]:
             raise LabError(f"{directory} holds no lab ({STATE} is missing); not deleting it")
         return []
     stopped = []
-    for name, proc in (("apiserver", lab.apiserver), ("etcd", lab.etcd)):
+    for name, proc in (("apiserver", lab.apiserver), *reversed(lab.extra.items()),
+                       ("etcd", lab.etcd)):
         if proc is not None and processes.stop(proc):
             stopped.append(f"{name} (pid {proc.pid})")
+    extras = list(lab.extra)
     lab.apiserver = lab.etcd = None
+    lab.extra = {}
     lab.save()
     if purge:
         for name in ("etcd-data", "pki"):
             shutil.rmtree(directory / name, ignore_errors=True)
         for name in (STATE, CONFIG, "tokens.csv", "kubeconfig", "etcd.log", "apiserver.log",
-                     "etcd.pid", "apiserver.pid"):
+                     "etcd.pid", "apiserver.pid", *(f"{n}.log" for n in extras),
+                     *(f"{n}.sock" for n in extras)):
             (directory / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             directory.rmdir()
@@ -324,5 +334,7 @@ def status(directory: Path) -> dict[str, Any]:
     running = lab.apiserver is not None and processes.alive(lab.apiserver)
     out["apiserver"] = {"pid": lab.apiserver.pid if lab.apiserver else None, "running": running,
                         "server": lab.server if lab.port else None}
+    for name, proc in lab.extra.items():
+        out[name] = {"pid": proc.pid, "running": processes.alive(proc)}
     out["state"] = "up" if running and out["etcd"]["running"] else "down"
     return out
