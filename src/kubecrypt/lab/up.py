@@ -282,6 +282,9 @@ def _up(directory: Path, encryption: str | None, encryption_provider_config: Pat
         pass  # the user's own etcd
     elif lab.etcd is None or not processes.alive(lab.etcd):
         start_etcd(lab)
+    kms = lab.extra.get("kms")
+    if lab.encryption == "kms" and (kms is None or not processes.alive(kms)):
+        start_kms_plugin(lab)  # after a `lab down`: the configuration already points at it
     lab.save()
     _start_apiserver(lab)
     lab.save()
