@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("KUBECRYPT_SHARED", REPO.parent / "shared"))
-VECTORS = SHARED / "vectors"
+from shared_paths import VECTORS
 
 
 def pytest_configure(config: pytest.Config) -> None:
