@@ -23,7 +23,10 @@ b64d = base64.b64decode
 
 
 def load_vectors(vectors_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((vectors_dir / "atrest" / "vectors").glob("*.json"))]
+    return [
+        json.loads(p.read_text())
+        for p in sorted((vectors_dir / "atrest" / "vectors").glob("*.json"))
+    ]
 
 
 def vector_config(v: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +62,9 @@ class FakeKMSv2:
         ct = AESGCM(self.keks[self.key_id]).encrypt(nonce, plaintext, self.key_id.encode())
         return EncryptResponse(nonce + ct, self.key_id, self.annotations)
 
-    def decrypt(self, ciphertext: bytes, uid: str, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
+    def decrypt(
+        self, ciphertext: bytes, uid: str, key_id: str, annotations: Mapping[str, bytes]
+    ) -> bytes:
         self.decrypt_calls += 1
         if self.base64:
             return b64d(ciphertext)
@@ -108,7 +113,9 @@ class VectorTransformers(TransformerSet):
         plugin = self.vector["kms_plugins"][cfg.name]
         details = self.vector.get("details", {})
         if plugin["api"] == "v1":
-            fake: Any = FakeKMSv1(plugin, b64d(details["encrypted_dek_b64"]) if self.replay else None)
+            fake: Any = FakeKMSv1(
+                plugin, b64d(details["encrypted_dek_b64"]) if self.replay else None
+            )
         else:
             obj = stored_encrypted_object(self.vector) if self.replay else None
             fake = FakeKMSv2(plugin, obj.encrypted_dek_source if obj else None)

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 from atrest_vectorlib import VectorTransformers, load_vectors
+from shared_paths import VECTORS
 
 from kubecrypt.crypto.rand import ScriptedRandom
 from kubecrypt.errors import DecryptError
 from kubecrypt.storage import codec
-
-from shared_paths import VECTORS
 
 b64d = base64.b64decode
 ALL = load_vectors(VECTORS)

@@ -25,7 +25,11 @@ from kubecrypt.errors import ConfigError
 
 KMSFactory = Callable[[KMSConfig], Any]
 
-_KEYED = {"aesgcm": AESGCMProvider, "aescbc": AESCBCProvider, "secretbox": SecretboxProvider}
+_KEYED: dict[str, type[AESGCMProvider | AESCBCProvider | SecretboxProvider]] = {
+    "aesgcm": AESGCMProvider,
+    "aescbc": AESCBCProvider,
+    "secretbox": SecretboxProvider,
+}
 
 
 def default_kms_factory(cfg: KMSConfig) -> Any:

@@ -77,7 +77,9 @@ def _decode_secret(raw: bytes) -> dict[str, Any]:
 def _encode_configmap(obj: dict[str, Any]) -> bytes:
     out = field_bytes(1, encode_object_meta(obj.get("metadata") or {}))
     out += sorted_map(2, obj.get("data") or {}, str_value)
-    out += sorted_map(3, {k: _b64(v) for k, v in (obj.get("binaryData") or {}).items()}, lambda b: b)
+    out += sorted_map(
+        3, {k: _b64(v) for k, v in (obj.get("binaryData") or {}).items()}, lambda b: b
+    )
     if obj.get("immutable") is not None:
         out += field_varint(4, int(bool(obj["immutable"])))
     return out
@@ -122,8 +124,14 @@ def _encode_namespace(obj: dict[str, Any]) -> bytes:
     spec = b"".join(field_str(1, f) for f in (obj.get("spec") or {}).get("finalizers") or [])
     status_obj = obj.get("status") or {}
     status = field_str(1, status_obj.get("phase", ""))
-    status += b"".join(field_bytes(2, _encode_condition(c)) for c in status_obj.get("conditions") or [])
-    return field_bytes(1, encode_object_meta(obj.get("metadata") or {})) + field_bytes(2, spec) + field_bytes(3, status)
+    status += b"".join(
+        field_bytes(2, _encode_condition(c)) for c in status_obj.get("conditions") or []
+    )
+    return (
+        field_bytes(1, encode_object_meta(obj.get("metadata") or {}))
+        + field_bytes(2, spec)
+        + field_bytes(3, status)
+    )
 
 
 def _decode_condition(buf: bytes) -> dict[str, Any]:
@@ -145,7 +153,9 @@ def _decode_namespace(raw: bytes) -> dict[str, Any]:
         if n == 1:
             obj["metadata"] = decode_object_meta(v)
         elif n == 2:
-            fins = [f.decode() for n2, _, f in wire.iter_fields(v) if n2 == 1 and isinstance(f, bytes)]
+            fins = [
+                f.decode() for n2, _, f in wire.iter_fields(v) if n2 == 1 and isinstance(f, bytes)
+            ]
             if fins:
                 obj["spec"]["finalizers"] = fins
         elif n == 3:
@@ -157,7 +167,9 @@ def _decode_namespace(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-_KINDS: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bytes], Callable[[bytes], dict[str, Any]]]] = {
+_KINDS: dict[
+    tuple[str, str], tuple[Callable[[dict[str, Any]], bytes], Callable[[bytes], dict[str, Any]]]
+] = {
     ("v1", "Secret"): (_encode_secret, _decode_secret),
     ("v1", "ConfigMap"): (_encode_configmap, _decode_configmap),
     ("v1", "Namespace"): (_encode_namespace, _decode_namespace),
@@ -200,7 +212,9 @@ def decode(data: bytes) -> dict[str, Any]:
             raise EncodingError(
                 "the value is still encrypted; decrypt it first (kubecrypt atrest decrypt or etcd get)"
             )
-        raise EncodingError("not a Kubernetes storage value: expected the k8s\\x00 protobuf prefix or JSON")
+        raise EncodingError(
+            "not a Kubernetes storage value: expected the k8s\\x00 protobuf prefix or JSON"
+        )
     api_version = kind = ""
     raw: bytes | None = None
     try:
@@ -215,7 +229,9 @@ def decode(data: bytes) -> dict[str, Any]:
                 raw = v
         codec = _KINDS.get((api_version, kind))
         if codec is None:
-            raise EncodingError(f"cannot decode {api_version}/{kind}: supported kinds are v1 {SUPPORTED}")
+            raise EncodingError(
+                f"cannot decode {api_version}/{kind}: supported kinds are v1 {SUPPORTED}"
+            )
         return codec[1](raw or b"")
     except (wire.WireError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EncodingError(f"malformed protobuf storage value: {exc}") from None

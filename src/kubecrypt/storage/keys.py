@@ -15,8 +15,17 @@ _SPECIAL = {
     "replicationcontrollers": "controllers",
 }
 _CORE_CLUSTER_SCOPED = {"namespaces", "nodes", "persistentvolumes"}
-_BUILTIN_GROUPS = {"apps", "batch", "policy", "autoscaling", "coordination.k8s.io", "networking.k8s.io",
-                   "rbac.authorization.k8s.io", "storage.k8s.io", "events"}
+_BUILTIN_GROUPS = {
+    "apps",
+    "batch",
+    "policy",
+    "autoscaling",
+    "coordination.k8s.io",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "events",
+}
 
 
 def _segment(resource: str) -> str:

@@ -38,16 +38,24 @@ def decode_map(val: bytes) -> tuple[str, bytes]:
 # ------------------------------------------------------------------------------ Time
 
 
-def parse_time(s: str) -> int:
-    text = s.replace("Z", "+00:00")
-    return int(datetime.fromisoformat(text).timestamp())
+def parse_time(s: str | datetime) -> int:
+    if isinstance(s, datetime):  # YAML loaders turn unquoted timestamps into datetimes
+        return int((s if s.tzinfo else s.replace(tzinfo=UTC)).timestamp())
+    try:
+        return int(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        from kubecrypt.errors import EncodingError
+
+        raise EncodingError(
+            f"invalid timestamp {s!r}: expected RFC 3339 such as 2024-06-01T12:00:00Z"
+        ) from None
 
 
 def format_time(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def encode_time(s: str | None) -> bytes:
+def encode_time(s: str | datetime | None) -> bytes:
     """A set Time writes seconds and nanos (always 0: protobuf drops sub-second precision)."""
     if not s:
         return b""
@@ -83,7 +91,11 @@ def _decode_owner_ref(buf: bytes) -> dict[str, Any]:
             ref[names[n]] = v.decode()
         elif n in (6, 7) and isinstance(v, int):
             ref["controller" if n == 6 else "blockOwnerDeletion"] = bool(v)
-    return {k: ref[k] for k in ("apiVersion", "blockOwnerDeletion", "controller", "kind", "name", "uid") if k in ref}
+    return {
+        k: ref[k]
+        for k in ("apiVersion", "blockOwnerDeletion", "controller", "kind", "name", "uid")
+        if k in ref
+    }
 
 
 def _managed_field(entry: dict[str, Any]) -> bytes:
@@ -145,7 +157,14 @@ def encode_object_meta(meta: dict[str, Any]) -> bytes:
     return b"".join(out)
 
 
-_META_STRINGS = {1: "name", 2: "generateName", 3: "namespace", 4: "selfLink", 5: "uid", 6: "resourceVersion"}
+_META_STRINGS = {
+    1: "name",
+    2: "generateName",
+    3: "namespace",
+    4: "selfLink",
+    5: "uid",
+    6: "resourceVersion",
+}
 
 
 def decode_object_meta(buf: bytes) -> dict[str, Any]:

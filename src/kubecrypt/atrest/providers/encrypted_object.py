@@ -48,7 +48,7 @@ class EncryptedObject:
     def from_bytes(cls, data: bytes) -> EncryptedObject:
         obj = cls(b"", "", b"")
         try:
-            for num, wt, val in wire.iter_fields(data):
+            for num, _wt, val in wire.iter_fields(data):
                 if num == 1 and isinstance(val, bytes):
                     obj.encrypted_data = val
                 elif num == 2 and isinstance(val, bytes):
@@ -72,7 +72,9 @@ class EncryptedObject:
     def validate(self) -> None:
         """The checks kube-apiserver applies on every read and write (kmsv2 ValidateEncryptedObject)."""
         if self.encrypted_dek_source_type not in (AES_GCM_KEY, HKDF_SHA256_XNONCE_AES_GCM_SEED):
-            raise InvalidEncryptedObject(f"unknown encryptedDEKSourceType: {self.encrypted_dek_source_type}")
+            raise InvalidEncryptedObject(
+                f"unknown encryptedDEKSourceType: {self.encrypted_dek_source_type}"
+            )
         if not self.encrypted_data:
             raise InvalidEncryptedObject("encrypted data is empty")
         validate_dek_source(self.encrypted_dek_source)
@@ -93,7 +95,9 @@ def validate_key_id(key_id: str) -> None:
     if not key_id:
         raise InvalidEncryptedObject("keyID is empty")
     if len(key_id.encode()) > MAX_KEY_ID:
-        raise InvalidEncryptedObject(f"keyID is {len(key_id)} bytes, which exceeds the max size of {MAX_KEY_ID}")
+        raise InvalidEncryptedObject(
+            f"keyID is {len(key_id)} bytes, which exceeds the max size of {MAX_KEY_ID}"
+        )
 
 
 def is_fqdn(name: str) -> bool:

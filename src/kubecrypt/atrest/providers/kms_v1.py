@@ -19,14 +19,20 @@ from kubecrypt.crypto.rand import RandomSource, system_random
 from kubecrypt.kms.service import KMSv1Service
 
 DEK_SIZE = 32
-ERR_LENGTH = "invalid data encountered by envelope transformer: failed to read uint16 length prefixed data"
+ERR_LENGTH = (
+    "invalid data encountered by envelope transformer: failed to read uint16 length prefixed data"
+)
 
 
 class KMSv1Provider(Provider):
     type = "kms"
 
     def __init__(
-        self, name: str, service: KMSv1Service, cachesize: int = 1000, rand: RandomSource = system_random
+        self,
+        name: str,
+        service: KMSv1Service,
+        cachesize: int = 1000,
+        rand: RandomSource = system_random,
     ) -> None:
         self.name = name
         self.prefix = b"k8s:enc:kms:v1:" + name.encode() + b":"
@@ -44,7 +50,9 @@ class KMSv1Provider(Provider):
         except Exception as exc:  # any plugin failure fails this call, never the process
             raise ProviderError(str(exc)) from None
         if version != "v1beta1":
-            raise ProviderError(f"KMS provider {self.name}: plugin speaks {version!r}, expected v1beta1")
+            raise ProviderError(
+                f"KMS provider {self.name}: plugin speaks {version!r}, expected v1beta1"
+            )
         self._version_ok = True
 
     def encrypt(self, data: bytes, aad: bytes) -> bytes:
@@ -53,9 +61,13 @@ class KMSv1Provider(Provider):
         try:
             encrypted_dek = self.service.encrypt(dek)
         except Exception as exc:  # any plugin failure fails this call, never the process
-            raise ProviderError(f"failed to encrypt DEK with KMS provider {self.name}: {exc}") from None
+            raise ProviderError(
+                f"failed to encrypt DEK with KMS provider {self.name}: {exc}"
+            ) from None
         if not encrypted_dek or len(encrypted_dek) > 0xFFFF:
-            raise ProviderError(f"KMS provider {self.name} returned an encrypted DEK of invalid size")
+            raise ProviderError(
+                f"KMS provider {self.name} returned an encrypted DEK of invalid size"
+            )
         self._cache.put(encrypted_dek, dek)
         nonce = self.rand(GCM_NONCE_SIZE)
         body = nonce + gcm_seal(dek, nonce, data, aad)
@@ -75,9 +87,13 @@ class KMSv1Provider(Provider):
             try:
                 dek = self.service.decrypt(encrypted_dek)
             except Exception as exc:  # any plugin failure fails this call, never the process
-                raise ProviderError(f"failed to decrypt DEK with KMS provider {self.name}: {exc}") from None
+                raise ProviderError(
+                    f"failed to decrypt DEK with KMS provider {self.name}: {exc}"
+                ) from None
             if len(dek) not in (16, 24, 32):
-                raise ProviderError(f"KMS provider {self.name} returned a DEK of invalid size {len(dek)}")
+                raise ProviderError(
+                    f"KMS provider {self.name} returned a DEK of invalid size {len(dek)}"
+                )
             self._cache.put(encrypted_dek, dek)
         try:
             plaintext = gcm_open_prefixed(dek, data, aad)

@@ -84,7 +84,9 @@ class _WriteState:
     counter: int = NONCE_COUNTER_START
 
 
-def _cache_key(source_type: int, source: bytes, key_id: str, annotations: dict[str, bytes]) -> bytes:
+def _cache_key(
+    source_type: int, source: bytes, key_id: str, annotations: dict[str, bytes]
+) -> bytes:
     h = hashlib.sha256()
     for part in (str(source_type).encode(), source, key_id.encode()):
         h.update(len(part).to_bytes(8, "big") + part)
@@ -136,7 +138,9 @@ class KMSv2Provider(Provider):
             if self._first_version is None:
                 self._first_version = status.version
             elif status.version != self._first_version:
-                raise ProviderError(f"plugin version changed from {self._first_version} to {status.version}")
+                raise ProviderError(
+                    f"plugin version changed from {self._first_version} to {status.version}"
+                )
             validate_key_id(status.key_id)
             state = self._state
             if state is None or state.key_id != status.key_id:
@@ -164,8 +168,12 @@ class KMSv2Provider(Provider):
         aead = AESGCM(secret) if self.write_source_type == AES_GCM_KEY else None
         reader = _Reader(self.write_source_type, secret, aead)
         # What this process writes it can always read back without a Decrypt call.
-        self._cache.put(_cache_key(self.write_source_type, resp.ciphertext, key_id, annotations), reader)
-        return _WriteState(key_id, resp.ciphertext, annotations, self.write_source_type, reader, now)
+        self._cache.put(
+            _cache_key(self.write_source_type, resp.ciphertext, key_id, annotations), reader
+        )
+        return _WriteState(
+            key_id, resp.ciphertext, annotations, self.write_source_type, reader, now
+        )
 
     def _ready_state(self, for_write: bool) -> _WriteState:
         with self._lock:
@@ -208,7 +216,11 @@ class KMSv2Provider(Provider):
             assert state.reader.aead is not None
             encrypted = nonce + gcm_seal(state.reader.aead, nonce, data, aad)
         obj = EncryptedObject(
-            encrypted, state.key_id, state.encrypted_dek_source, state.annotations, state.source_type
+            encrypted,
+            state.key_id,
+            state.encrypted_dek_source,
+            state.annotations,
+            state.source_type,
         )
         return self.prefix + obj.to_bytes()
 
@@ -219,7 +231,9 @@ class KMSv2Provider(Provider):
             obj.validate()
         except InvalidEncryptedObject as exc:
             raise ProviderError(str(exc)) from None
-        ckey = _cache_key(obj.encrypted_dek_source_type, obj.encrypted_dek_source, obj.key_id, obj.annotations)
+        ckey = _cache_key(
+            obj.encrypted_dek_source_type, obj.encrypted_dek_source, obj.key_id, obj.annotations
+        )
         reader = self._cache.get(ckey)
         if reader is None:
             try:
@@ -231,9 +245,16 @@ class KMSv2Provider(Provider):
                     f"failed to decrypt DEK with {self._where()} for key id {obj.key_id!r}: {exc}"
                 ) from None
             if obj.encrypted_dek_source_type == AES_GCM_KEY and len(secret) != 32:
-                raise ProviderError(f"{self._where()} returned a DEK of {len(secret)} bytes, expected 32")
-            if obj.encrypted_dek_source_type == HKDF_SHA256_XNONCE_AES_GCM_SEED and len(secret) < SEED_SIZE:
-                raise ProviderError(f"{self._where()} returned a seed of {len(secret)} bytes, expected 32")
+                raise ProviderError(
+                    f"{self._where()} returned a DEK of {len(secret)} bytes, expected 32"
+                )
+            if (
+                obj.encrypted_dek_source_type == HKDF_SHA256_XNONCE_AES_GCM_SEED
+                and len(secret) < SEED_SIZE
+            ):
+                raise ProviderError(
+                    f"{self._where()} returned a seed of {len(secret)} bytes, expected 32"
+                )
             aead = AESGCM(secret) if obj.encrypted_dek_source_type == AES_GCM_KEY else None
             reader = _Reader(obj.encrypted_dek_source_type, secret, aead)
             self._cache.put(ckey, reader)
@@ -242,7 +263,9 @@ class KMSv2Provider(Provider):
         except CryptoError as exc:
             raise ProviderError(str(exc)) from None
         stale = obj.key_id != state.key_id or obj.encrypted_dek_source_type != state.source_type
-        return ReadResult(plaintext, stale, self.type, self.name, key_id=obj.key_id, api_version="v2")
+        return ReadResult(
+            plaintext, stale, self.type, self.name, key_id=obj.key_id, api_version="v2"
+        )
 
     def describe(self) -> str:
         return f"kms v2 ({self.name})"
