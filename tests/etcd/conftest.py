@@ -6,8 +6,11 @@ directory, once per session, and are always stopped."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import hashlib
 import ipaddress
+import json
 import shutil
 import socket
 import subprocess
@@ -24,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kubecrypt.etcd.client import EtcdClient
-from kubecrypt.etcd.settings import EtcdSettings
+from kubecrypt.etcd.settings import ENV_VARS, EtcdSettings
+from kubecrypt.storage.codec import encode
 
 T = TypeVar("T")
 ROOT_PASSWORD = "r00t-pw"
@@ -32,6 +36,45 @@ ROOT_PASSWORD = "r00t-pw"
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def secret_value(namespace: str, name: str, data: dict[str, bytes] | None = None) -> bytes:
+    """A Secret as kube-apiserver stores it before encryption (protobuf)."""
+    return encode({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}",
+                     "creationTimestamp": "2024-06-01T12:00:00Z"},
+        "data": {k: base64.b64encode(v).decode() for k, v in (data or {"pw": b"s3cr3t"}).items()},
+    })
+
+
+def write_config(path: Path, entries: list[tuple[list[str], list[dict[str, Any]]]]) -> Path:
+    """An EncryptionConfiguration file (0600) from (resources, providers) pairs."""
+    doc = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "EncryptionConfiguration",
+        "resources": [{"resources": r, "providers": p} for r, p in entries],
+    }
+    path.write_text(json.dumps(doc))
+    path.chmod(0o600)
+    return path
+
+
+def keyed(kind: str, *names: str) -> dict[str, Any]:
+    """A keyed provider whose key secrets derive from their names (stable across configs)."""
+    size = 32
+    keys = [{"name": n, "secret": base64.b64encode(hashlib.sha256(n.encode()).digest()[:size]).decode()}
+            for n in names]
+    return {kind: {"keys": keys}}
+
+
+def load_config(path: Path) -> Any:
+    from kubecrypt.atrest.config import load_file
+    from kubecrypt.atrest.transformers import TransformerSet
+
+    return TransformerSet(load_file(path))
 
 
 def _free_port() -> int:
@@ -57,8 +100,10 @@ class EtcdServer:
         return EtcdSettings.resolve({}, **base)
 
     def env(self) -> dict[str, str]:
-        """ETCDCTL_* variables for the CLI, as an operator sets them up for etcdctl."""
-        env = {"ETCDCTL_ENDPOINTS": self.endpoint}
+        """ETCDCTL_* variables for the CLI, as an operator sets them up for etcdctl (all of them
+        set, so nothing leaks in from the shell running the tests)."""
+        env = {var: "" for var in ENV_VARS.values()}
+        env["ETCDCTL_ENDPOINTS"] = self.endpoint
         if self.ca:
             env.update(
                 ETCDCTL_CACERT=str(self.ca), ETCDCTL_CERT=str(self.cert), ETCDCTL_KEY=str(self.key)
