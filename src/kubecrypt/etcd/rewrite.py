@@ -36,6 +36,8 @@ class RewriteReport:
     """Compare-and-swap lost to a concurrent writer; the key was re-read and judged again."""
     vanished: int = 0
     """Deleted by someone else before it could be rewritten."""
+    superseded: int = 0
+    """Stale when read, then replaced by a concurrent writer with a current value: left alone."""
     unreadable: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -45,8 +47,11 @@ class RewriteReport:
             f"scanned {self.scanned} values: {self.stale} stale, {verb} {self.rewritten}, "
             f"{self.current} already current, {self.unreadable} unreadable"
         )
-        if self.conflicts or self.vanished:
-            text += f" ({self.conflicts} concurrent writes re-read, {self.vanished} deleted meanwhile)"
+        if self.conflicts:
+            text += (
+                f"; {self.conflicts} lost races to concurrent writers were re-read "
+                f"({self.superseded} already rewritten by them, {self.vanished} deleted)"
+            )
         return text
 
     def to_json(self) -> dict[str, object]:
@@ -58,6 +63,7 @@ class RewriteReport:
             "current": self.current,
             "unreadable": self.unreadable,
             "conflicts": self.conflicts,
+            "superseded": self.superseded,
             "vanished": self.vanished,
             "errors": [{"key": k, "error": e} for k, e in self.errors[:100]],
         }
@@ -87,7 +93,7 @@ class Rewriter:
         first = True
         for _ in range(MAX_ATTEMPTS):
             if kv is None:
-                self.report.vanished += 1
+                self.report.vanished += 1  # only after a lost swap: the page listed it
                 return
             try:
                 fresh = self._fresh_value(kv, resource)
@@ -98,7 +104,9 @@ class Rewriter:
             if fresh is None:
                 if first:
                     self.report.current += 1
-                return  # someone else already wrote a current value
+                else:
+                    self.report.superseded += 1
+                return
             if first:
                 self.report.stale += 1
                 first = False
