@@ -7,6 +7,7 @@ times three passes over the same range:
   range only      etcd's paged reads and nothing else: the bound we want to be near
   classify        scan without a config (prefix + EncryptedObject parsing only)
   decrypt+stale   scan with the EncryptionConfiguration (every value decrypted)
+  CLI -o json     the whole command, process start and one JSON line per key included
 
 Target: classify >= 20,000 keys/s. Usage: python3 bench/etcd_scan.py [N]  (default 100000)."""
 
@@ -141,8 +142,13 @@ def main() -> None:
             assert report.resources["secrets"].states["encrypted"] == n
             report, dec_rate = timed("decrypt+stale", n, lambda: asyncio.run(run_scan(settings, ts)))
             assert report.resources["secrets"].states["encrypted"] == n
+            cmd = [sys.executable, "-m", "kubecrypt", "etcd", "scan", "-o", "json",
+                   "--endpoints", endpoint]
+            _, cli_rate = timed("CLI -o json", n, lambda: subprocess.run(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False))
             print(f"classify / range only      = {cls_rate / raw_rate:.2f}")
             print(f"decrypt+stale / range only = {dec_rate / raw_rate:.2f}")
+            print(f"CLI -o json / range only   = {cli_rate / raw_rate:.2f}")
             verdict = "meets" if cls_rate >= TARGET else "MISSES"
             print(f"classify {cls_rate:,.0f} keys/s {verdict} the target of {TARGET:,} keys/s")
         finally:
