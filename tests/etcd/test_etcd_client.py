@@ -194,3 +194,23 @@ def test_settings_follow_etcdctl() -> None:
 def test_bad_endpoints(bad: str) -> None:
     with pytest.raises(InputError):
         EtcdSettings.resolve({}, endpoints=bad)
+
+
+def test_blocking_client_for_synchronous_callers(etcd_server: EtcdServer, free_port: object) -> None:
+    from kubecrypt.etcd.blocking import BlockingEtcdClient
+
+    with BlockingEtcdClient(etcd_server.settings()) as etcd:
+        rev = etcd.put("/t/sync/a", b"1")
+        assert etcd.compare_and_swap("/t/sync/a", b"2", rev)
+        assert not etcd.compare_and_swap("/t/sync/a", b"3", rev)
+        assert etcd.put_many((f"/t/sync/p{i:02}".encode(), b"x") for i in range(25)) == 25
+        assert [len(p.items) for p in etcd.pages("/t/sync/p", page_size=10)] == [10, 10, 5]
+        first = next(iter(etcd.items("/t/sync/p", page_size=10)))  # abandoned mid-range
+        assert first.key == b"/t/sync/p00"
+        kv = etcd.get("/t/sync/a")
+        assert kv is not None and kv.value == b"2"
+        assert etcd.count("/t/sync/") == 26
+        assert etcd.compare_and_delete("/t/sync/a", kv.mod_revision) and etcd.get("/t/sync/a") is None
+    port = free_port()  # type: ignore[operator]
+    with pytest.raises(EtcdUnavailable, match=f"127.0.0.1:{port}"):
+        BlockingEtcdClient(EtcdSettings.resolve({}, endpoints=f"127.0.0.1:{port}"))
