@@ -31,7 +31,7 @@ class Recovered:
         try:
             obj = codec.decode(self.stored)
         except EncodingError as exc:
-            raise EncodingError(f"{self.key}: {exc}") from None
+            raise EncodingError(f"{self.key}: {exc}; -o raw prints its storage bytes") from None
         meta = obj.get("metadata")
         if isinstance(meta, dict):
             meta["resourceVersion"] = str(self.mod_revision)
