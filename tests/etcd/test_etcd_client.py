@@ -214,3 +214,36 @@ def test_blocking_client_for_synchronous_callers(etcd_server: EtcdServer, free_p
     port = free_port()  # type: ignore[operator]
     with pytest.raises(EtcdUnavailable, match=f"127.0.0.1:{port}"):
         BlockingEtcdClient(EtcdSettings.resolve({}, endpoints=f"127.0.0.1:{port}"))
+
+
+def test_a_range_outlived_by_compaction_says_so(etcd_server: EtcdServer) -> None:
+    from kubecrypt.etcd.errors import EtcdError
+
+    async def go() -> None:
+        async with EtcdClient(etcd_server.settings()) as etcd:
+            await etcd.put_many((f"/t/compact/{i:02}".encode(), b"v") for i in range(20))
+            async with contextlib.aclosing(etcd.pages("/t/compact/", page_size=5)) as pages:
+                async for page in pages:
+                    rev = await etcd.put("/t/compact-other", b"x")
+                    await etcd.kv.compact(rev, physical=True)
+                    assert page.items
+
+    with pytest.raises(EtcdError, match="compacted the revision this read started at"):
+        run(go())
+
+
+def test_a_range_without_snapshot_survives_compaction(etcd_server: EtcdServer) -> None:
+    async def go() -> list[bytes]:
+        keys: list[bytes] = []
+        async with EtcdClient(etcd_server.settings()) as etcd:
+            await etcd.put_many((f"/t/nosnap/{i:02}".encode(), b"v") for i in range(20))
+            pages = etcd.pages("/t/nosnap/", page_size=5, snapshot=False)
+            async with contextlib.aclosing(pages) as it:
+                async for page in it:
+                    keys += [kv.key for kv in page.items]
+                    rev = await etcd.put("/t/nosnap/99", b"late")  # ahead of the walk: seen
+                    await etcd.kv.compact(rev, physical=True)
+        return keys
+
+    keys = run(go())
+    assert keys == sorted(set(keys)) and len(keys) == 21 and keys[-1] == b"/t/nosnap/99"

@@ -66,7 +66,7 @@ class KeyValue:
 class Page:
     items: list[KeyValue]
     revision: int
-    """The store revision the whole range is read at."""
+    """The store revision this page was read at (for a snapshot, the whole range's)."""
 
 
 def _kv(pb: object) -> KeyValue:
@@ -189,6 +189,11 @@ class EtcdClient:
                 "grant the user a role for the key range"
             ) from None
         except grpc.aio.AioRpcError as exc:
+            if "has been compacted" in (exc.details() or ""):
+                raise EtcdError(
+                    f"etcd at {where} compacted the revision this read started at, during the read; "
+                    "run the command again"
+                ) from None
             if "authentication failed" in (exc.details() or ""):  # etcd answers INVALID_ARGUMENT
                 raise EtcdAuthError(
                     f"etcd at {where} rejected the credentials ({exc.details()}); "
@@ -291,9 +296,14 @@ class EtcdClient:
         page_size: int = DEFAULT_PAGE_SIZE,
         revision: int = 0,
         keys_only: bool = False,
+        snapshot: bool = True,
     ) -> AsyncGenerator[Page, None]:
         """Pages of keys under ``prefix`` in key order, all read at one revision (the current
-        one unless given). The next page is fetched while the caller works on this one."""
+        one unless given). The next page is fetched while the caller works on this one.
+
+        ``snapshot=False`` reads each page at the then-current revision instead: no consistent
+        picture, but no failure when etcd compacts during a long walk (each key is still seen
+        once; writers that compare-and-swap, like rewrite, do not need the snapshot)."""
         if page_size < 1:
             raise ValueError("page_size must be positive")
         start = _b(prefix)
@@ -319,12 +329,14 @@ class EtcdClient:
         try:
             while True:
                 resp = await task
-                rev = revision = revision or int(resp.header.revision)
+                rev = int(resp.header.revision)
+                if snapshot:
+                    revision = revision or rev
                 kvs = resp.kvs
                 more = bool(resp.more) and len(kvs) > 0
                 if more:
-                    task = fetch(kvs[-1].key + b"\x00", rev)
-                yield Page([_kv(kv) for kv in kvs], rev)
+                    task = fetch(kvs[-1].key + b"\x00", revision)
+                yield Page([_kv(kv) for kv in kvs], revision or rev)
                 if not more:
                     return
         finally:

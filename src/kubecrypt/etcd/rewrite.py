@@ -133,7 +133,9 @@ class Rewriter:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> RewriteReport:
         for target in targets:
-            pages = self.client.pages(target.key_prefix, page_size=page_size)
+            # Not one snapshot: a long rewrite must survive kube-apiserver's compactions (every
+            # 5 minutes), and every write is a compare-and-swap anyway.
+            pages = self.client.pages(target.key_prefix, page_size=page_size, snapshot=False)
             async with contextlib.aclosing(pages):
                 async for page in pages:
                     self.report.scanned += len(page.items)
