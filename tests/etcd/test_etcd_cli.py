@@ -75,9 +75,10 @@ def test_tls_failures_are_one_line(
           "ETCDCTL_KEY": str(tls_material["other"]["client_key"])}, etcd_tls_server.endpoint.encode()),
         ({"ETCDCTL_USER": "root:wrong"}, b"rejected the credentials"),
         ({"ETCDCTL_CACERT": "/nonexistent/ca.pem"}, b"cannot read --cacert /nonexistent/ca.pem"),
+        ({"ETCDCTL_USER": "root"}, b"--user root has no password"),
     ]
     for change, message in cases:
-        r = kubecrypt("etcd", "scan", "--dial-timeout", "2s", env={**env, **change})
+        r = kubecrypt("etcd", "scan", "--dial-timeout", "2s", env={**env, **change}, input=b"")
         assert r.returncode == 1, (change, r.stderr)
         assert message in r.stderr, (change, r.stderr)
         assert r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"error: ")

@@ -45,7 +45,12 @@ def _settings(opts: dict[str, Any]) -> Any:
     from kubecrypt.etcd.settings import ENV_VARS, EtcdSettings
 
     flags = {name: opts.pop("etcd_" + name, None) for name in ENV_VARS}
-    return EtcdSettings.resolve(os.environ, **flags)
+    settings = EtcdSettings.resolve(os.environ, **flags)
+    if settings.user and settings.password is None and sys.stdin.isatty():
+        # etcdctl prompts too when --user carries no password.
+        password = click.prompt(f"Password for etcd user {settings.user}", hide_input=True)
+        settings = settings.with_flags(password=password)
+    return settings
 
 
 def _transformers(config: str | None) -> Any:
