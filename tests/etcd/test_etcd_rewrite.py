@@ -227,3 +227,26 @@ def test_rewrite_leaves_unreadable_values_and_says_so(
     assert b"1 values could not be read" in r.stderr
     dump = run(_dump(etcd_server, root))
     assert dump[key].value.startswith(b"k8s:enc:aesgcm:v1:lost:")
+
+
+def test_rewrite_encrypts_plaintext_the_config_can_no_longer_read(
+    etcd_server: EtcdServer, tmp_path: Path, kubecrypt: Kubecrypt
+) -> None:
+    """identity dropped from the config too early: scan calls the leftovers plaintext and stale,
+    and rewrite encrypts them (kube-apiserver itself could not read them any more)."""
+    root = "/r5/registry"
+    strict = write_config(tmp_path / "strict.json", [(["secrets"], [keyed("secretbox", "only")])])
+    originals = run(_seed(etcd_server, root, strict, 2, plain=3))
+    env = etcd_server.env()
+    scan = kubecrypt("etcd", "scan", "--prefix", root, "--config", str(strict), "-o", "json", env=env)
+    rows = [json.loads(line) for line in scan.stdout.splitlines()[:-1]]
+    assert sorted((r["state"], r["stale"]) for r in rows) == [
+        ("encrypted", False), ("encrypted", False),
+        ("plaintext", True), ("plaintext", True), ("plaintext", True),
+    ]
+    r = kubecrypt("etcd", "rewrite", "--prefix", root, "--config", str(strict), env=env)
+    assert r.returncode == 0, r.stderr
+    assert b"3 stale, rewrote 3, 2 already current" in r.stdout
+    dump = run(_dump(etcd_server, root))
+    assert all(kv.value.startswith(b"k8s:enc:secretbox:v1:only:") for kv in dump.values())
+    assert _plaintexts(dump, strict) == originals

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kubecrypt.atrest.classify import classify
 from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.errors import DecryptError, EncryptError
 from kubecrypt.etcd.client import DEFAULT_PAGE_SIZE, EtcdClient, KeyValue
@@ -84,7 +85,14 @@ class Rewriter:
         if resource is None:
             return None
         chain = self.transformers.for_resource(resource)
-        result = chain.decrypt(kv.value, kv.key)
+        try:
+            result = chain.decrypt(kv.value, kv.key)
+        except DecryptError:
+            # Plaintext left behind after identity was dropped from the config: nothing can read
+            # it through the config, but it needs no key either. Encrypting it is the fix.
+            if classify(kv.value).state == "plaintext":
+                return chain.encrypt(kv.value, kv.key)
+            raise
         if not result.stale:
             return None
         return chain.encrypt(result.plaintext, kv.key)
