@@ -59,7 +59,17 @@ def _transformers(config: str | None) -> Any:
     from kubecrypt.atrest.config import load_file
     from kubecrypt.atrest.transformers import TransformerSet
 
-    return TransformerSet(load_file(config))
+    ts = TransformerSet(load_file(config))
+    try:
+        # Build every provider now (KMS ones connect to their plugin), so a bad config fails
+        # before the first line of output rather than halfway through a scan.
+        for rc in ts.config.resources:
+            for resource in rc.resources:
+                ts.for_resource(resource)
+    except BaseException:
+        ts.close()
+        raise
+    return ts
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
