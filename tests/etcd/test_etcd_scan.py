@@ -235,6 +235,8 @@ def test_scan_ten_thousand_keys(etcd_server: EtcdServer, tmp_path: Path, kubecry
     assert (s["total"], s["identity"], s["encrypted"], s["stale"]) == (10_000, 1_000, 9_000, 2_000)
     keys = {(k["provider"], k["key_name"]): k["count"] for k in summary["keys"]}
     assert keys == {("aesgcm", "new"): 8_000, ("aesgcm", "old"): 1_000}
+    assert [k["percent"] for k in summary["keys"]] == [80.0, 10.0]
+    assert s["encrypted_percent"] == 90.0
     assert "1000 of 10000 secrets are NOT encrypted (must be encrypted)" in summary["verdict"]
     assert r.returncode == 3
     assert elapsed < 20, f"10,000-key scan took {elapsed:.1f}s"

@@ -131,9 +131,11 @@ class ScanReport:
             entry.update({s: t.states[s] for s in STATES})
             entry["not_encrypted"] = t.not_encrypted
             entry["stale"] = t.stale if self.with_config else None
+            entry["encrypted_percent"] = _percent(t.states[ENCRYPTED], t.total)
             resources[r or OTHER] = entry
         keys = [
-            {"resource": r, "provider": p, "key_name": k, "key_id": i, "count": n}
+            {"resource": r, "provider": p, "key_name": k, "key_id": i, "count": n,
+             "percent": _percent(n, self.resources[r].total)}
             for (r, p, k, i), n in sorted(self.keys.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
         ]
         return {
@@ -152,6 +154,10 @@ class ScanReport:
 
 def _order(r: str | None) -> tuple[int, str]:
     return (1, "") if r is None else (0, r)
+
+
+def _percent(n: int, total: int) -> float:
+    return round(100.0 * n / total, 2) if total else 0.0
 
 
 def pct(n: int, total: int) -> str:
