@@ -247,3 +247,15 @@ def test_a_range_without_snapshot_survives_compaction(etcd_server: EtcdServer) -
 
     keys = run(go())
     assert keys == sorted(set(keys)) and len(keys) == 21 and keys[-1] == b"/t/nosnap/99"
+
+
+def test_host_names_as_endpoints(etcd_server: EtcdServer, etcd_tls_server: EtcdServer) -> None:
+    """etcd3aio's own channel only dials IPs; ours resolves names and checks TLS against them."""
+    port = etcd_server.endpoint.rsplit(":", 1)[1]
+    run(_connect(EtcdSettings.resolve({}, endpoints=f"localhost:{port}")))
+    tls_port = etcd_tls_server.endpoint.rsplit(":", 1)[1]
+    run(_connect(etcd_tls_server.settings(endpoints=f"https://localhost:{tls_port}",
+                                          user=f"root:{ROOT_PASSWORD}")))
+    # Two endpoints (the same member twice) go round robin.
+    two = f"127.0.0.1:{port},127.0.0.1:{port}"
+    run(_connect(EtcdSettings.resolve({}, endpoints=two)))
