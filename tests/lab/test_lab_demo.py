@@ -18,7 +18,10 @@ def test_demo_tells_the_whole_story(kubecrypt: Callable[..., subprocess.Complete
     assert "|k8s.....v1..Secr|" in out  # plain protobuf in etcd
     assert "|k8s:enc:aesgcm:v|" in out and "|1:key1:" in out
     assert "secret/db-creds replaced" in out and "secret/api-token replaced" in out
-    assert "/registry/secrets/team-a/api-token            encrypted  aesgcm   key2" in out
+    assert "2 of 2 secrets are NOT encrypted (must be encrypted)" in out  # etcd scan, before
+    assert out.count("all 2 secrets are encrypted") == 2  # after the rotation, and with key2 only
+    key_rows = [line.split() for line in out.splitlines() if " aesgcm " in line]
+    assert key_rows and all(row[:3] == ["secrets", "aesgcm", "key2"] for row in key_rows)
     assert "key1 is retired" in out
     assert not d.exists()  # the lab was stopped and removed
 

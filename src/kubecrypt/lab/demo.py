@@ -14,10 +14,12 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -153,17 +155,27 @@ class Story:
         for line in replaced.decode(errors="replace").splitlines():
             self.echo(f"  {line}")
 
-    def scan(self) -> dict[str, str]:
-        """Every Secret in etcd and the key protecting it (like ``kubecrypt etcd scan``)."""
-        doc = json.loads(self.etcdctl("get", "/registry/secrets/", "--prefix", "-w", "json"))
-        self.echo("$ etcdctl get /registry/secrets/ --prefix   (classified by prefix)")
-        found = {}
-        for kv in doc.get("kvs") or []:
-            key = base64.b64decode(kv["key"]).decode()
-            c = classify(base64.b64decode(kv["value"]))
-            found[key] = c.key if c.state == "encrypted" and c.key else c.state
-            self.echo(f"  {key:<45} {c.state:<10} {c.provider or '':<8} {c.key or ''}")
-        return found
+    def scan(self) -> dict[str, Any]:
+        """``kubecrypt etcd scan`` over the Secrets with the lab's configuration: the proof.
+        Shown as its table; checked through its JSON summary."""
+        assert self.lab is not None
+        args = ["etcd", "scan", f"--endpoints={self.lab.etcd_endpoints[0]}", "--resources",
+                "secrets"]
+        if self.lab.encryption_config:
+            args += ["--config", self.lab.encryption_config]
+        shown = " ".join(a if not a.startswith("/") else Path(a).name for a in args)
+        self.echo(f"$ kubecrypt {shown}")
+        env = {**lab_up.kubecrypt_env(), "COLUMNS": "96"}
+        runs = [subprocess.run([sys.executable, "-m", "kubecrypt", *args, *extra],
+                               capture_output=True, env=env, timeout=60, check=False)
+                for extra in ([], ["-o", "json"])]
+        for line in runs[0].stdout.decode(errors="replace").splitlines():
+            if line.strip():
+                self.echo(f"  {line.rstrip()}")
+        if runs[1].returncode not in (0, 3) or not runs[1].stdout:
+            raise DemoError(f"kubecrypt etcd scan failed: {runs[1].stderr.decode().strip()}")
+        summary: dict[str, Any] = json.loads(runs[1].stdout.splitlines()[-1])["summary"]
+        return summary
 
     # ------------------------------------------------------------------ the story
     # One method per chapter; later chapters (KMS v2 envelope encryption, a SealedSecret) are
@@ -198,6 +210,9 @@ class Story:
         self.check(value.startswith(b"k8s\x00") and DEMO_VALUE.encode() in value,
                    "the unencrypted value is not the protobuf Secret with the password inside")
         self.say("Whoever reads etcd, or a backup of it, reads the password.")
+        summary = self.scan()
+        self.check(summary["exit_code"] == 3, "etcd scan did not flag the plaintext Secrets")
+        self.say("etcd scan agrees, and exits 3: Secrets must be encrypted and are not.")
 
     def turn_on_encryption(self) -> None:
         self.title("Encryption at rest: an EncryptionConfiguration, then restart the API server")
@@ -232,10 +247,12 @@ class Story:
         self.write_config([self.key2, self.key1])
         self.wait_reload(before)
         self.replace_all()
-        found = self.scan()
-        self.check(bool(found) and set(found.values()) == {"key2"},
-                   f"some Secrets are not on key2: {found}")
-        self.say(f"All {len(found)} Secret(s) are encrypted with key2; none is left on key1.")
+        summary = self.scan()
+        keys = {k["key_name"]: k["count"] for k in summary["keys"]}
+        secrets_total = summary["resources"]["secrets"]["total"]
+        self.check(secrets_total > 0 and keys == {"key2": secrets_total},
+                   f"some Secrets are not on key2: {keys}")
+        self.say(f"All {secrets_total} Secrets are encrypted with key2; none is left on key1.")
 
     def rotate_remove_key1(self) -> None:
         self.title("Key rotation, step 3: remove key1")
@@ -244,7 +261,10 @@ class Story:
         self.wait_reload(before)
         self.kubectl("get", "secrets", "--all-namespaces")
         self.check_readable()
-        self.say("Every Secret still reads: key1 is retired.")
+        summary = self.scan()
+        self.check(summary["exit_code"] == 0 and not summary["unreadable"],
+                   "etcd scan cannot read every Secret with key2 alone")
+        self.say("Every Secret still reads, with key2 alone: key1 is retired.")
 
     def check_readable(self) -> None:
         shown = self.kubectl("get", "secret", "db-creds", "-o", "jsonpath={.data.password}",

@@ -135,10 +135,11 @@ def start_kms_plugin(lab: Lab) -> dict[str, Any]:
     ``kms`` provider entry for the EncryptionConfiguration.
 
     The plugin lives on the ``kms`` branch; until it is merged this is the one function to
-    fill in: spawn it with ``processes.spawn([...], lab.dir / "kms.log", _env())``, store the
-    Proc in ``lab.extra["kms"]`` (``lab down`` then stops it and ``lab status`` shows it), wait
-    for its socket, and return ``{"kms": {"apiVersion": "v2", "name": ..., "endpoint":
-    "unix://<lab.dir>/kms.sock"}}``. The API server's TransformerSet connects to it by itself."""
+    fill in: spawn it with ``processes.spawn([...], lab.dir / "kms.log", kubecrypt_env())``,
+    store the Proc in ``lab.extra["kms"]`` (``lab down`` then stops it, ``lab status`` shows
+    it), wait for its socket, and return ``{"kms": {"apiVersion": "v2", "name": ...,
+    "endpoint": "unix://<lab.dir>/kms.sock"}}``. The API server's TransformerSet connects to it
+    by itself."""
     raise LabError("--encryption kms needs `kubecrypt kms serve`, which this build does not "
                    "have yet; use --encryption aesgcm, aescbc or secretbox")
 
@@ -168,7 +169,7 @@ def write_encryption_config(lab: Lab, kind: str) -> Path | None:
 # --------------------------------------------------------------------------- processes
 
 
-def _env() -> dict[str, str]:
+def kubecrypt_env() -> dict[str, str]:
     # Run the same kubecrypt as this process, also from a source checkout (PYTHONPATH=src).
     env = dict(os.environ)
     src = str(Path(kubecrypt.__file__).resolve().parents[1])
@@ -231,7 +232,7 @@ def _start_apiserver(lab: Lab) -> None:
     if lab.encryption_config:
         argv += ["--encryption-provider-config", lab.encryption_config]
     log = lab.dir / "apiserver.log"
-    proc = processes.spawn(argv, log, _env())
+    proc = processes.spawn(argv, log, kubecrypt_env())
     context = ssl.create_default_context(cafile=str(ca))
     _wait(lambda: _http_ok(f"{lab.server}/readyz", context), proc, log, "the lab API server")
     lab.apiserver = proc
