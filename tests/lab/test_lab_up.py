@@ -110,3 +110,32 @@ def test_external_etcd_is_used_and_never_stopped(lab: LabHandle, tmp_path: Path,
         stopped = lab_up.down(tmp_path / "second", purge=True)
     assert stopped == [f"apiserver (pid {other.apiserver.pid})"] if other.apiserver else False
     assert lab.lab.etcd is not None and processes.alive(lab.lab.etcd)
+
+
+def test_restart_collects_orphans_of_served_kinds_only(lab: LabHandle,
+                                                       unique: Callable[[str], str]) -> None:
+    ns = unique("gc")
+    lab.kubectl("create", "ns", ns)
+    owner = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+             "metadata": {"name": "owner", "namespace": ns}, "spec": {"encryptedData": {}}}
+    lab.kubectl("create", "-f", "-", input=json.dumps(owner))
+    uid = lab.kubectl_json("get", "sealedsecret", "owner", "-n", ns)["metadata"]["uid"]
+
+    def owned(name: str, api_version: str, kind: str, owner_uid: str) -> str:
+        return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {
+            "name": name, "namespace": ns, "ownerReferences": [
+                {"apiVersion": api_version, "kind": kind, "name": "x", "uid": owner_uid}]}})
+
+    lab.kubectl("create", "-f", "-", input=owned("dependent", "bitnami.com/v1alpha1",
+                                                 "SealedSecret", uid))
+    lab.kubectl("create", "-f", "-", input=owned("foreign", "apps/v1", "Deployment",
+                                                 "0000-not-served"))
+    assert lab.lab.apiserver is not None
+    processes.stop(lab.lab.apiserver)
+    lab.etcd_del(f"/registry/bitnami.com/sealedsecrets/{ns}/owner")  # deleted while nobody GCs
+    lab.lab = lab_up.up(lab.dir)
+    deadline = time.monotonic() + 15
+    while lab.etcd_get(f"/registry/secrets/{ns}/dependent") is not None:
+        assert time.monotonic() < deadline, "the orphaned dependent was not collected"
+        time.sleep(0.2)
+    assert lab.etcd_get(f"/registry/secrets/{ns}/foreign") is not None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubecrypt.lab.apiserver import errors
 from kubecrypt.lab.apiserver.objects import Objects, Stored
-from kubecrypt.lab.apiserver.resources import NAMESPACED, NAMESPACES, Resource
+from kubecrypt.lab.apiserver.resources import ALL, NAMESPACED, NAMESPACES, Resource
 from kubecrypt.lab.store import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -57,10 +57,28 @@ class Controllers:
             self._spawn(self._collect_if_gone(res, obj, policy))
 
     async def resume(self) -> None:
-        """After a restart: finish terminating namespaces."""
+        """After a restart: finish terminating namespaces, collect orphans of owners deleted
+        while no server was watching."""
         items, _, _ = await self.objects.list(NAMESPACES, None, lambda o: True)
         for ns in items:
             self.object_changed(NAMESPACES, ns)
+        await self.sweep()
+
+    async def sweep(self) -> None:
+        """The garbage collector's full pass: an object whose every owner that the lab serves
+        is gone is deleted. Owners of kinds the lab does not serve are never presumed gone
+        (upstream's GC also leaves a dependent alone when it cannot resolve the owner)."""
+        served = {(r.group_version, r.kind) for r in ALL}
+        everything: list[tuple[Resource, dict[str, Any]]] = []
+        for res in ALL:
+            items, _, _ = await self.objects.list(res, None, lambda o: True)
+            everything += [(res, o) for o in items]
+        uids = {o["metadata"].get("uid") for _, o in everything}
+        for res, obj in everything:
+            refs = obj["metadata"].get("ownerReferences") or []
+            if refs and all((r.get("apiVersion"), r.get("kind")) in served and
+                            r.get("uid") not in uids for r in refs):
+                await self._handle_dependent(res, obj, refs[0].get("uid", ""), "Background")
 
     async def _collect_if_gone(self, res: Resource, obj: dict[str, Any], policy: str) -> None:
         meta = obj["metadata"]
