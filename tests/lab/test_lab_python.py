@@ -173,6 +173,11 @@ def test_malformed_bodies_are_400(lab: LabHandle) -> None:
         r = http.post("/api/v1/namespaces/default/secrets",
                       content=b'{"metadata":{"name":"b64"},"data":{"a":"***"}}')
         assert r.status_code == 400 and "base64" in r.json()["message"]
+        r = http.post("/api/v1/namespaces/default/secrets",
+                      content=b'{"metadata":{"name":"lbl","labels":{"a":1}}}')
+        assert r.status_code == 400 and "metadata.labels" in r.json()["message"]
+        r = http.post("/api/v1/namespaces/default/secrets", content=b'["not an object"]')
+        assert r.status_code == 400
         r = http.get("/api/v1/namespaces/default/secrets", headers={"Authorization": "Bearer x"})
         assert r.status_code == 401 and r.json()["reason"] == "Unauthorized"
 

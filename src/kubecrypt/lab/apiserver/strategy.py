@@ -68,8 +68,7 @@ def _check_type(res: Resource, obj: dict[str, Any]) -> None:
     if kind and kind != res.kind:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected "
                                  f"kind ({res.kind})")
-    if not isinstance(obj.get("metadata", {}), dict):
-        raise errors.bad_request("metadata must be an object")
+    validation.check_metadata_types(res.kind, res.version, obj.get("metadata", {}))
 
 
 def prepare_create(res: Resource, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from kubecrypt.lab.apiserver.errors import Cause
+from kubecrypt.lab.apiserver.errors import Cause, bad_request
 
 MAX_SECRET_SIZE = 1024 * 1024
 MAX_ANNOTATIONS = 256 * 1024
@@ -95,6 +95,28 @@ def qualified_name_problems(value: str) -> list[str]:
     return out
 
 
+_META_TYPES: dict[str, tuple[type, type, str]] = {
+    "labels": (dict, str, "map[string]string"), "annotations": (dict, str, "map[string]string"),
+    "finalizers": (list, str, "[]string"), "ownerReferences": (list, dict, "[]v1.OwnerReference"),
+}
+
+
+def check_metadata_types(kind: str, version: str, meta: Any) -> None:
+    """What Go's JSON decoding refuses before validation runs: a 400, not a 422."""
+    prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: json: cannot unmarshal'
+    if not isinstance(meta, dict):
+        raise bad_request(f"{prefix} {type(meta).__name__} into Go struct field "
+                          f"{kind}.metadata of type v1.ObjectMeta")
+    for field, (outer, inner, go_type) in _META_TYPES.items():
+        value = meta.get(field)
+        if value is None:
+            continue
+        items = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, outer) or not all(isinstance(v, inner) for v in items):
+            raise bad_request(f"{prefix} into Go struct field ObjectMeta.metadata.{field} of "
+                              f"type {go_type}")
+
+
 def validate_metadata(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
     meta = obj.get("metadata") or {}
     causes: list[Cause] = []
@@ -107,16 +129,14 @@ def validate_metadata(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
         causes += [invalid("metadata.name", name, p) for p in check(name)]
     for key, value in (meta.get("labels") or {}).items():
         causes += [invalid("metadata.labels", key, p) for p in qualified_name_problems(key)]
-        if not isinstance(value, str):
-            causes.append(invalid(f"metadata.labels[{key}]", value, "must be a string"))
-            continue
         if len(value) > 63:
             causes.append(invalid("metadata.labels", value, "must be no more than 63 characters"))
         if not _LABEL_VALUE.match(value):
             causes.append(invalid("metadata.labels", value, LABEL_VALUE_MSG))
     total = 0
     for key, value in (meta.get("annotations") or {}).items():
-        causes += [invalid("metadata.annotations", key, p.replace("name part", "name part"))
+        # Upstream validates annotation keys lowercased (ValidateAnnotations).
+        causes += [invalid("metadata.annotations", key, p)
                    for p in qualified_name_problems(key.lower())]
         total += len(key) + len(str(value))
     if total > MAX_ANNOTATIONS:
@@ -148,9 +168,12 @@ def validate_metadata(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
 
 def decoded_data(obj: dict[str, Any]) -> dict[str, bytes]:
     """``data`` with base64 decoded; a bad value is a decode error, as upstream (400)."""
-    from kubecrypt.lab.apiserver.errors import bad_request
-
     out = {}
+    for field in ("data", "stringData"):
+        if not isinstance(obj.get(field) or {}, dict):
+            raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: json: '
+                              f"cannot unmarshal {type(obj[field]).__name__} into Go struct "
+                              f"field Secret.{field} of type map[string]")
     for key, value in (obj.get("data") or {}).items():
         if value is None:
             value = ""
