@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .conftest import LabHandle
 
@@ -85,3 +87,52 @@ def test_valid_typed_secrets(http: httpx.Client, unique: Callable[[str], str]) -
         body = {**fields, "metadata": {"name": unique("ok"), **fields.get("metadata", {})}}
         r = http.post("/api/v1/namespaces/default/secrets", json=body)
         assert r.status_code == 201, r.text
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text("ab=/.-Z ", max_size=6),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text("abk.-", max_size=4), c,
+                                                        max_size=3),
+    max_leaves=8)
+_secret_shapes = st.fixed_dictionaries({}, optional={
+    "metadata": st.fixed_dictionaries({"name": st.text("abc-.Z", min_size=1, max_size=8)},
+                                      optional={"labels": _json_values,
+                                                "finalizers": _json_values,
+                                                "ownerReferences": _json_values}),
+    "data": _json_values, "stringData": _json_values, "type": _json_values,
+    "immutable": _json_values, "kind": st.sampled_from(["Secret", "ConfigMap"]),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=_secret_shapes)
+def test_any_body_is_answered_never_a_500(http: httpx.Client, body: dict[str, Any]) -> None:
+    r = http.post("/api/v1/namespaces/kube-public/secrets", json=body)
+    assert r.status_code in (201, 400, 409, 422), r.text
+    assert r.json()["kind"] in ("Secret", "Status")
+    if r.status_code == 201:
+        http.delete(f"/api/v1/namespaces/kube-public/secrets/{r.json()['metadata']['name']}")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(patch=st.dictionaries(st.sampled_from(["metadata", "data", "stringData", "type",
+                                              "immutable", "status", "spec"]), _json_values,
+                             max_size=3),
+       kind=st.sampled_from(["secrets", "sealedsecrets", "sealedsecrets/status", "leases"]),
+       patch_type=st.sampled_from(["merge-patch", "strategic-merge-patch", "apply-patch+yaml",
+                                   "json-patch"]))
+def test_any_patch_is_answered_never_a_500(http: httpx.Client, patch: dict[str, Any],
+                                           kind: str, patch_type: str) -> None:
+    base = {"secrets": "/api/v1/namespaces/kube-public/secrets",
+            "leases": "/apis/coordination.k8s.io/v1/namespaces/kube-public/leases"}.get(
+        kind, "/apis/bitnami.com/v1alpha1/namespaces/kube-public/sealedsecrets")
+    http.post(base, json={"metadata": {"name": "fuzzed"}})  # 201 or 409: either is fine
+    body: Any = patch
+    if patch_type == "json-patch":  # the same values as operations on their paths
+        body = [{"op": "add", "path": f"/{k}", "value": v} for k, v in patch.items()]
+    content_type = f"application/{patch_type}" + ("" if "yaml" in patch_type else "+json")
+    r = http.patch(f"{base}/fuzzed" + ("/status" if kind.endswith("/status") else ""),
+                   json=body, headers={"Content-Type": content_type})
+    assert r.status_code in (200, 201, 400, 409, 415, 422), r.text
+    table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    assert http.get(base, headers={"Accept": table}).status_code == 200

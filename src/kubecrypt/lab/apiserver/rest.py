@@ -152,8 +152,7 @@ class Rest:
 
         async def mutate(current: Stored) -> dict[str, Any] | None:
             patched = patch.apply(media, current.obj, body)
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patched object must be a JSON object")
+            strategy.check_shape(res, patched)
             wanted = (patched.get("metadata") or {}).get("resourceVersion")
             if wanted and wanted != current.obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.qualified, name)

@@ -57,7 +57,7 @@ def _validate(res: Resource, obj: dict[str, Any], old: dict[str, Any] | None,
         raise errors.invalid(res.kind, name, causes, res.group if res.custom else "")
 
 
-def _check_type(res: Resource, obj: dict[str, Any]) -> None:
+def check_shape(res: Resource, obj: dict[str, Any]) -> None:
     if not isinstance(obj, dict):
         raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a '
                                  f"{res.kind}: the body must be a JSON object")
@@ -69,10 +69,14 @@ def _check_type(res: Resource, obj: dict[str, Any]) -> None:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected "
                                  f"kind ({res.kind})")
     validation.check_metadata_types(res.kind, res.version, obj.get("metadata", {}))
+    if res.kind == "Lease" and not isinstance(obj.get("spec") or {}, dict):
+        raise errors.bad_request('Lease in version "v1" cannot be handled as a Lease: json: '
+                                 "cannot unmarshal into Go struct field Lease.spec of type "
+                                 "v1.LeaseSpec")
 
 
 def prepare_create(res: Resource, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
-    _check_type(res, obj)
+    check_shape(res, obj)
     obj = copy.deepcopy(obj)
     obj["apiVersion"], obj["kind"] = res.group_version, res.kind
     meta = obj.setdefault("metadata", {})
@@ -112,7 +116,7 @@ def _spec_changed(new: dict[str, Any], old: dict[str, Any]) -> bool:
 def prepare_update(res: Resource, obj: dict[str, Any], old: dict[str, Any],
                    subresource: str = "") -> dict[str, Any]:
     """The object to store for a PUT (or a patched object) over ``old``."""
-    _check_type(res, obj)
+    check_shape(res, obj)
     new = copy.deepcopy(obj)
     new["apiVersion"], new["kind"] = res.group_version, res.kind
     meta = new.setdefault("metadata", {})
@@ -154,6 +158,7 @@ def prepare_update(res: Resource, obj: dict[str, Any], old: dict[str, Any],
 
 
 def check_name(res: Resource, obj: dict[str, Any], name: str) -> None:
+    check_shape(res, obj)
     body_name = (obj.get("metadata") or {}).get("name")
     if body_name and body_name != name:
         raise errors.bad_request(f"the name of the object ({body_name}) does not match the name "

@@ -58,9 +58,22 @@ def _name(o: dict[str, Any]) -> str:
     return str((o.get("metadata") or {}).get("name", ""))
 
 
+def _get(o: Any, *path: str | int) -> Any:
+    """``o[path...]`` or None: a custom resource's status may hold anything."""
+    for p in path:
+        if isinstance(p, int):
+            o = o[p] if isinstance(o, list) and len(o) > p else None
+        else:
+            o = o.get(p) if isinstance(o, dict) else None
+    return o
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def _condition(o: dict[str, Any], field: str) -> str:
-    conds = (o.get("status") or {}).get("conditions") or []
-    return str(conds[0].get(field, "")) if conds else ""
+    return _text(_get(o, "status", "conditions", 0, field))
 
 
 _NAME: Column = ("Name", "string", "Name must be unique within a namespace.", _name)
@@ -69,14 +82,14 @@ _AGE: Column = ("Age", "string", "CreationTimestamp is a timestamp representing 
 
 COLUMNS: dict[str, list[Column]] = {
     "Secret": [_NAME, ("Type", "string", "Used to facilitate programmatic handling of secret "
-                       "data.", lambda o: o.get("type", "")),
+                       "data.", lambda o: _text(o.get("type"))),
                ("Data", "string", "Contains the secret data.", lambda o: len(o.get("data") or {})),
                _AGE],
     "Namespace": [_NAME, ("Status", "string", "The status of the namespace",
-                          lambda o: (o.get("status") or {}).get("phase", "")), _AGE],
+                          lambda o: _text(_get(o, "status", "phase"))), _AGE],
     "Lease": [_NAME, ("Holder", "string", "holderIdentity contains the identity of the holder "
-                      "of a current lease.", lambda o: (o.get("spec") or {}).get("holderIdentity",
-                                                                                 "")), _AGE],
+                      "of a current lease.", lambda o: _text(_get(o, "spec", "holderIdentity"))),
+              _AGE],
     "SealedSecret": [_NAME, ("Status", "string", "", lambda o: _condition(o, "message")),
                      ("Synced", "string", "", lambda o: _condition(o, "status")), _AGE],
 }

@@ -169,11 +169,18 @@ def validate_metadata(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
 def decoded_data(obj: dict[str, Any]) -> dict[str, bytes]:
     """``data`` with base64 decoded; a bad value is a decode error, as upstream (400)."""
     out = {}
-    for field in ("data", "stringData"):
-        if not isinstance(obj.get(field) or {}, dict):
+    for field, want, go_type in (("data", dict, "map[string][]uint8"),
+                                 ("stringData", dict, "map[string]string"),
+                                 ("type", str, "v1.SecretType"), ("immutable", bool, "bool")):
+        if obj.get(field) is not None and not isinstance(obj[field], want):
             raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: json: '
                               f"cannot unmarshal {type(obj[field]).__name__} into Go struct "
-                              f"field Secret.{field} of type map[string]")
+                              f"field Secret.{field} of type {go_type}")
+    for key, value in (obj.get("stringData") or {}).items():
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: json: '
+                              f"cannot unmarshal {type(value).__name__} into Go struct field "
+                              f"Secret.stringData of type string (in stringData[{key}])")
     for key, value in (obj.get("data") or {}).items():
         if value is None:
             value = ""
