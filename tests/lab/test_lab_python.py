@@ -256,3 +256,23 @@ def test_discovery_version_and_openapi(lab: LabHandle) -> None:
         assert anonymous.json()["gitVersion"].startswith("v1.32.")
         assert httpx.get(f"{lab.lab.server}/api/v1/secrets", verify=ssl.create_default_context(
             cafile=str(lab.dir / "pki" / "ca.crt"))).status_code == 401
+
+
+def _watches(http: httpx.Client) -> int:
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("kubecrypt_lab_watches "):
+            return int(line.split()[1])
+    raise AssertionError("no kubecrypt_lab_watches in /metrics")
+
+
+def test_closed_watches_are_released(lab: LabHandle) -> None:
+    with _raw(lab) as http:
+        before = _watches(http)
+        for _ in range(5):
+            with http.stream("GET", "/api/v1/namespaces", params={"watch": "1"}) as r:
+                assert r.status_code == 200
+                next(r.iter_lines())  # at least one ADDED: the stream is live
+        deadline = time.monotonic() + 10
+        while _watches(http) != before:
+            assert time.monotonic() < deadline, "watch streams leak after the client left"
+            time.sleep(0.1)

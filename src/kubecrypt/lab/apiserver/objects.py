@@ -64,6 +64,7 @@ class Objects:
         self.encryption = encryption
         # Time spent in the at-rest transformers, for /metrics and bench/lab.py.
         self.transform_seconds = {"encrypt": 0.0, "decrypt": 0.0}
+        self.watches = 0  # open watch streams, for /metrics
 
     def _open(self, res: Resource, kv: KV) -> Stored:
         t0 = time.perf_counter()

@@ -57,6 +57,7 @@ class LabServer:
                      " 1")
         for op, seconds in sorted(self.objects.transform_seconds.items()):
             lines.append(f'kubecrypt_lab_transform_seconds_total{{op="{op}"}} {seconds:.6f}')
+        lines.append(f"kubecrypt_lab_watches {self.objects.watches}")
         lines.append(f"kubecrypt_lab_requests_total {self.app.requests}")
         lines.append(f"kubecrypt_lab_request_seconds_total {self.app.request_seconds:.6f}")
         return "\n".join(lines) + "\n"

@@ -82,12 +82,15 @@ class Watch:
         return None
 
     async def stream(self) -> AsyncIterator[bytes]:
+        self.objects.watches += 1
         try:
             async with asyncio.timeout_at(self._loop_deadline()):
                 async for chunk in self._events():
                     yield chunk
         except TimeoutError:
             return
+        finally:
+            self.objects.watches -= 1
 
     def _loop_deadline(self) -> float | None:
         if self.deadline is None:
