@@ -127,6 +127,7 @@ class Controllers:
 
     async def _finalize_namespace(self, name: str) -> None:
         assert self.rest is not None
+        delay = RETRY
         try:
             while True:
                 try:
@@ -149,7 +150,10 @@ class Controllers:
                     if isinstance(exc, errors.ApiError) and exc.code == 404:
                         return
                     log.warning("finalizing namespace %s: %s", name, exc)
-                await asyncio.sleep(RETRY)
+                # Objects held by finalizers may take long; back off so a stuck namespace does
+                # not cost a list of everything five times a second.
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 2.0)
         finally:
             self._terminating.discard(name)
 
