@@ -64,7 +64,9 @@ def key_manifest(sealed_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def vector_keys(sealed_dir: Path, key_manifest: dict[str, dict[str, Any]]) -> dict[str, rsa.RSAPrivateKey]:
+def vector_keys(
+    sealed_dir: Path, key_manifest: dict[str, dict[str, Any]]
+) -> dict[str, rsa.RSAPrivateKey]:
     out = {}
     for key_id, entry in key_manifest.items():
         key = serialization.load_pem_private_key(

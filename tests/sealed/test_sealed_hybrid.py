@@ -24,6 +24,7 @@ from kubecrypt.sealed.crypto import (
 from kubecrypt.sealed.scope import Scope, label
 
 b64 = base64.b64decode
+FIXTURES = [HealthCheck.function_scoped_fixture]
 
 
 def _label(side: dict[str, Any]) -> bytes:
@@ -105,14 +106,14 @@ def test_base64_skips_line_breaks():
     assert b64decode_std("YWJj\r\nZA==\n") == b"abcd"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
 @given(plaintext=st.binary(max_size=300), lab=st.binary(max_size=40))
 def test_roundtrip_property(generated_keys, plaintext: bytes, lab: bytes):
     key = generated_keys[2048].private_key
     assert hybrid_decrypt([key], hybrid_encrypt(key.public_key(), plaintext, lab), lab) == plaintext
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES)
 @given(data=st.data())
 def test_any_tampering_is_detected(generated_keys, data: st.DataObject):
     key = generated_keys[2048].private_key
