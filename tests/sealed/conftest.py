@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -100,3 +101,67 @@ def run_kubecrypt(
         return kubecrypt(*args, input=input, env=full_env, cwd=cwd)
 
     return run
+
+
+# --- helpers for kubeseal-shaped vectors --------------------------------------------------
+
+_YAML_CT = re.compile(r"^(\s*[^\s:]+: )[A-Za-z0-9+/=]{301,}$", re.M)
+_JSON_CT = re.compile(r'("[^"]+": )"[A-Za-z0-9+/=]{301,}"')
+
+
+def mask(text: str) -> str:
+    """The README's masking: base64 values longer than 300 characters become <CIPHERTEXT>."""
+    return _JSON_CT.sub(r'\1"<CIPHERTEXT>"', _YAML_CT.sub(r"\1<CIPHERTEXT>", text))
+
+
+def split_documents(text: str, output_format: str) -> list[str]:
+    if output_format == "yaml":
+        return ["---\n" + part for part in text.split("---\n") if part]
+    # kubeseal's pretty JSON objects each end with "}" alone on a line.
+    return [part for part in re.split(r"(?<=\n}\n)(?=\{)", text) if part]
+
+
+def cli_args(vector: dict[str, Any], sealed_dir: Path) -> list[str]:
+    """kubeseal's arguments with file names resolved to the vector folder."""
+    args = list(vector["kubeseal_args"])
+    for i, arg in enumerate(args[:-1]):
+        if arg in ("--cert", "--recovery-private-key"):
+            name = args[i + 1]
+            key_file = sealed_dir / "keys" / name
+            args[i + 1] = str(key_file if key_file.exists() else sealed_dir / "fixtures" / name)
+    return args
+
+
+def _unseal_outputs(run: Any, vector: dict[str, Any], sealed_dir: Path, text: str) -> list[str]:
+    keys = ",".join(str(sealed_dir / "keys" / f"{k}.key.pem") for k in vector["unseal"]["keys"])
+    fmt = vector["unseal"]["format"]
+    out = []
+    for doc in split_documents(text, "json" if text.startswith("{") else "yaml"):
+        result = run("seal", "--recovery-unseal", "--recovery-private-key", keys, "-o", fmt,
+                     input=doc.encode())
+        assert result.returncode == 0, result.stderr.decode()
+        out.append(result.stdout.decode())
+    return out
+
+
+
+class VectorTools:
+    """What the kubeseal-shaped vector tests share: masking, arguments, unsealing outputs."""
+
+    mask = staticmethod(mask)
+    split_documents = staticmethod(split_documents)
+
+    def __init__(self, run: Any, sealed_dir: Path) -> None:
+        self.run = run
+        self.sealed_dir = sealed_dir
+
+    def cli_args(self, vector: dict[str, Any]) -> list[str]:
+        return cli_args(vector, self.sealed_dir)
+
+    def unseal_outputs(self, vector: dict[str, Any], text: str) -> list[str]:
+        return _unseal_outputs(self.run, vector, self.sealed_dir, text)
+
+
+@pytest.fixture
+def tools(run_kubecrypt: Any, sealed_dir: Path) -> VectorTools:
+    return VectorTools(run_kubecrypt, sealed_dir)
