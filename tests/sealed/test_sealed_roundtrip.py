@@ -77,7 +77,8 @@ def test_namespace_wide_allows_rename_not_move(generated_keys):
 
 def test_cluster_wide_opens_anywhere(generated_keys):
     key = generated_keys[2048]
-    sealed = seal_secret(SECRET, key.private_key.public_key(), SealOptions(scope=Scope.CLUSTER_WIDE))
+    sealed = seal_secret(SECRET, key.private_key.public_key(),
+                         SealOptions(scope=Scope.CLUSTER_WIDE))
     assert sealed["metadata"]["annotations"] == {CLUSTER_WIDE_ANNOTATION: "true"}
     moved = _moved(sealed, name="x", namespace="y")
     assert _data(unseal(moved, KeyRegistry([key]))) == PLAIN
@@ -87,7 +88,8 @@ def test_scope_comes_from_outer_metadata_not_template(generated_keys):
     key = generated_keys[2048]
     sealed = seal_secret(SECRET, key.private_key.public_key(),
                          SealOptions(scope=Scope.NAMESPACE_WIDE))
-    assert sealed["spec"]["template"]["metadata"]["annotations"] == {NAMESPACE_WIDE_ANNOTATION: "true"}
+    template_annotations = sealed["spec"]["template"]["metadata"]["annotations"]
+    assert template_annotations == {NAMESPACE_WIDE_ANNOTATION: "true"}
     stripped = copy.deepcopy(sealed)
     del stripped["metadata"]["annotations"]  # now strict: the label changes, nothing opens
     with pytest.raises(UnsealError, match=ITEMS):
@@ -191,5 +193,5 @@ def test_cli_roundtrip_4096_all_scopes(generated_keys, run_kubecrypt, tmp_path: 
 def test_seal_refuses_without_name(generated_keys):
     doc = copy.deepcopy(SECRET)
     del doc["metadata"]["name"]
-    with pytest.raises(SealedInputError, match="^missing metadata.name in input Secret$"):
+    with pytest.raises(SealedInputError, match=r"^missing metadata\.name in input Secret$"):
         seal_secret(doc, generated_keys[2048].private_key.public_key(), SealOptions())
