@@ -126,9 +126,10 @@ def sealing_public_key(
     cert = certs[0]
     public_key = cert.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
+        kind = type(public_key).__name__.lstrip("_").replace("PublicKey", "")
         raise CertificateError(
-            f"expected RSA public key but found {type(public_key).__name__.lstrip('_')} "
-            f"in {source}"
+            f"expected RSA public key but found an {kind} key in {source}; Sealed Secrets "
+            "certificates must hold RSA keys"
         )
     now = now or dt.datetime.now(dt.UTC)
     not_after = cert.not_valid_after_utc
