@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,16 +90,21 @@ def generated_keys() -> dict[int, SealingKey]:
 
 
 @pytest.fixture
-def run_kubecrypt(
-    kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]], tmp_path: Path
-) -> Callable[..., subprocess.CompletedProcess[bytes]]:
-    """``kubecrypt`` with no kubeconfig (namespace ``default``) unless the test sets one."""
+def run_kubecrypt(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
+    """The real ``kubecrypt`` entry point (``python -m kubecrypt``, the same ``main`` as the
+    console script minus a version-manager shim's start-up), with no kubeconfig (namespace
+    ``default``) unless the test gives one."""
 
     def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
             cwd: str | Path | None = None) -> subprocess.CompletedProcess[bytes]:
-        full_env = {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "PYTHONPATH": str(REPO / "src")}
+        full_env = dict(os.environ)
+        full_env.update({"KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+                         "PYTHONPATH": str(REPO / "src")})
         full_env.update(env or {})
-        return kubecrypt(*args, input=input, env=full_env, cwd=cwd)
+        return subprocess.run(
+            [sys.executable, "-m", "kubecrypt", *args], input=input, capture_output=True,
+            env=full_env, cwd=cwd, timeout=120, check=False,
+        )
 
     return run
 

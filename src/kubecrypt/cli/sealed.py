@@ -136,7 +136,7 @@ def import_(keys_dir: str, key_prefix: str, namespace: str, files: tuple[str, ..
                 key.certificate = self_signed_certificate(key.private_key)
             key.namespace = key.namespace or namespace
             key.creation = key.creation or dt.datetime.now(dt.UTC)
-            path = store.add(key, key_prefix)
+            path = store.add(key, key_prefix, known)
             known.add(key.fingerprint)
             click.echo(f"imported key {key.fingerprint} as {path}", err=True)
 

@@ -250,7 +250,11 @@ def parse_time(value: Any) -> dt.datetime | None:
 def load_private_key(pem: bytes, source: str) -> rsa.RSAPrivateKey:
     """PKCS#1 or PKCS#8 PEM; only RSA keys can unseal."""
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        # The holder's own key, not attacker input: skipping OpenSSL's RSA consistency check
+        # (primality tests, ~0.1-0.2 s per 4096-bit key) keeps loading a key backup fast.
+        key = serialization.load_pem_private_key(
+            pem, password=None, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError) as exc:
         raise SealedInputError(f"cannot read the private key in {source}: {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey):

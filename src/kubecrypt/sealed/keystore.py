@@ -34,13 +34,13 @@ class KeyStore:
     def registry(self, order_priority: str = "CertNotBefore") -> KeyRegistry:
         return KeyRegistry(self.load(), order_priority)
 
-    def add(self, key: SealingKey, prefix: str) -> Path:
-        """Writes the key Secret as ``<name>.yaml``; refuses a key that is already stored."""
-        for existing in self.load():
-            if existing.fingerprint == key.fingerprint:
-                raise SealedInputError(
-                    f"key {key.fingerprint} is already in {self.directory} as {existing.name}"
-                )
+    def add(self, key: SealingKey, prefix: str, stored: set[str] | None = None) -> Path:
+        """Writes the key Secret as ``<name>.yaml``; refuses a key that is already stored
+        (``stored``: the fingerprints already there, when the caller has them)."""
+        if stored is None:
+            stored = {k.fingerprint for k in self.load()}
+        if key.fingerprint in stored:
+            raise SealedInputError(f"key {key.fingerprint} is already in {self.directory}")
         secret = key_secret(key, prefix)
         key.name = secret["metadata"]["name"]
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
