@@ -41,8 +41,9 @@ def test_generate_like_the_controller(run_kubecrypt, tmp_path, sealed_dir):
     assert ttl == dt.timedelta(hours=87600)
     # Key Usage critical = encipherOnly alone, DER exactly as Go writes it (and as upstream's
     # certificates carry it; cryptography itself refuses to parse that lone bit).
-    key_usage_der = bytes.fromhex("0603551d0f0101ff0404030200 01".replace(" ", ""))
-    upstream = x509.load_pem_x509_certificate((sealed_dir / "keys" / "rsa4096-a.crt.pem").read_bytes())
+    key_usage_der = bytes.fromhex("0603551d0f0101ff040403020001")
+    upstream_pem = (sealed_dir / "keys" / "rsa4096-a.crt.pem").read_bytes()
+    upstream = x509.load_pem_x509_certificate(upstream_pem)
     assert key_usage_der in upstream.tbs_certificate_bytes
     assert key_usage_der in cert.tbs_certificate_bytes
     basic_constraints_der = bytes.fromhex("0603551d130101ff040530030101ff")
