@@ -254,6 +254,7 @@ class ControllerProxy:
         )
 
     def certificate(self) -> bytes:
+        self.port_name()  # a missing Service is reported as such, not as a fetch failure
         try:
             status, body = self.get("/v1/cert.pem", accept="application/x-pem-file, */*")
         except ControllerError as exc:
