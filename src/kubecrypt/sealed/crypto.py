@@ -54,6 +54,13 @@ def hybrid_decrypt(
     private_keys: Iterable[rsa.RSAPrivateKey], ciphertext: bytes, label: bytes
 ) -> bytes:
     """Tries every key in order; any failure of any kind is ``no key could decrypt secret``."""
+    return hybrid_decrypt_index(list(private_keys), ciphertext, label)[0]
+
+
+def hybrid_decrypt_index(
+    private_keys: list[rsa.RSAPrivateKey], ciphertext: bytes, label: bytes
+) -> tuple[bytes, int]:
+    """:func:`hybrid_decrypt` that also says which key (index) opened the item."""
     if len(ciphertext) < 2:
         raise HybridDecryptError()
     (rsa_len,) = struct.unpack(">H", ciphertext[:2])
@@ -61,12 +68,12 @@ def hybrid_decrypt(
         raise HybridDecryptError()
     rsa_block, sealed = ciphertext[2 : 2 + rsa_len], ciphertext[2 + rsa_len :]
     oaep = _oaep(label)
-    for key in private_keys:
-        if key.key_size // 8 != rsa_len and (key.key_size + 7) // 8 != rsa_len:
+    for index, key in enumerate(private_keys):
+        if (key.key_size + 7) // 8 != rsa_len:
             continue  # an RSA block of another size can never open with this key
         try:
             session_key = key.decrypt(rsa_block, oaep)
-            return AESGCM(session_key).decrypt(ZERO_NONCE, sealed, None)
+            return AESGCM(session_key).decrypt(ZERO_NONCE, sealed, None), index
         except (ValueError, InvalidTag):
             continue
     raise HybridDecryptError()
@@ -147,5 +154,6 @@ __all__ = [
     "b64encode_std",
     "fingerprint",
     "hybrid_decrypt",
+    "hybrid_decrypt_index",
     "hybrid_encrypt",
 ]

@@ -17,6 +17,7 @@ from kubecrypt.sealed.crypto import (
     b64decode_std,
     b64encode_std,
     hybrid_decrypt,
+    hybrid_decrypt_index,
 )
 from kubecrypt.sealed.errors import UnsealError
 from kubecrypt.sealed.gotemplate import TemplateError, render
@@ -58,9 +59,14 @@ def decrypt_items(sealed_secret: Mapping[str, Any], keys: Keys) -> dict[str, byt
     errors: list[tuple[str, str]] = []
     for item, value in sorted(encrypted_data(sealed_secret.get("spec") or {}).items()):
         try:
-            out[item] = hybrid_decrypt(private_keys, b64decode_std(value), label)
+            out[item], index = hybrid_decrypt_index(private_keys, b64decode_std(value), label)
         except (ValueError, HybridDecryptError) as exc:
             errors.append((item, str(exc)))
+            continue
+        # The items of one SealedSecret are almost always sealed with one certificate: try the
+        # key that just worked first, so an old key costs one miss per object, not per item.
+        if index:
+            private_keys.insert(0, private_keys.pop(index))
     if errors:
         raise UnsealError(merge_errors(errors))
     return out
