@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, SealingKey, keys_from_file
-from kubecrypt.sealed.seal import reencrypt
+from kubecrypt.sealed.seal import rotate_like_controller
 from kubecrypt.sealed.unseal import unseal
 
 TOKEN = "test-token-123"
@@ -173,7 +173,7 @@ def api_server(tmp_path_factory, vectors_dir: Path) -> Iterator[FakeApiServer]:
                 return self._send(200, b"")
             if self.path == f"{PROXY}/v1/rotate":
                 try:
-                    out = reencrypt(sealed, registry, newest_public)
+                    out = rotate_like_controller(sealed, registry, newest_public)
                 except UnsealError as exc:
                     return self._send(500, str(exc).encode(), "text/plain")
                 out.pop("kind"), out.pop("apiVersion")  # the controller's answer lacks them

@@ -92,17 +92,53 @@ def test_key_secret_without_tls_key(run_kubecrypt, tmp_path, sealed_dir):
     assert result.stderr.decode().startswith("error: secret must contain a 'tls.data' key")
 
 
-def test_reencrypt_vector_offline(reencrypt_vector, sealed_dir, run_kubecrypt, tools):
-    v = reencrypt_vector
+def _reencrypt(run_kubecrypt, sealed_dir, v, *extra: str):
     keys = ",".join(str(sealed_dir / "keys" / f"{k}.key.pem") for k in v["controller_keys"])
     cert = sealed_dir / "keys" / f"{v['newest_key']}.crt.pem"
     fmt = v["kubeseal_args"][v["kubeseal_args"].index("-o") + 1]
     result = run_kubecrypt("seal", "--re-encrypt", "--recovery-private-key", keys,
-                           "--cert", str(cert), "-o", fmt, input=v["input"].encode())
+                           "--cert", str(cert), "-o", fmt, *extra, input=v["input"].encode())
     assert result.returncode == 0, result.stderr.decode()
-    assert tools.mask(result.stdout.decode()) == v["output_skeleton"]
-    assert tools.unseal_outputs(v, result.stdout.decode()) == \
-        v["unseal"]["outputs"]
+    return result.stdout.decode()
+
+
+def test_reencrypt_vector_like_upstream(reencrypt_vector, sealed_dir, run_kubecrypt, tools):
+    """--flatten-template reproduces upstream's /v1/rotate result exactly."""
+    v = reencrypt_vector
+    out = _reencrypt(run_kubecrypt, sealed_dir, v, "--flatten-template")
+    assert tools.mask(out) == v["output_skeleton"]
+    assert tools.unseal_outputs(v, out) == v["unseal"]["outputs"]
+
+
+def test_reencrypt_vector_offline(reencrypt_vector, sealed_dir, run_kubecrypt, tools):
+    """The default keeps the template; the Secret's data are upstream's all the same."""
+    v = reencrypt_vector
+    out = _reencrypt(run_kubecrypt, sealed_dir, v)
+    original = load_documents(v["input"].encode())[0]
+    ours = load_documents(out.encode())[0]
+    assert ours["spec"].get("template") == original["spec"].get("template")
+    assert ours["metadata"] == original["metadata"]
+    template = original["spec"].get("template") or {}
+    if not template.get("data") and template.get("metadata") == original["metadata"]:
+        assert tools.mask(out) == v["output_skeleton"]  # nothing to flatten: identical
+    opened = [load_documents(t.encode())[0] for t in tools.unseal_outputs(v, out)]
+    upstream = [load_documents(t.encode())[0] for t in v["unseal"]["outputs"]]
+    assert [d.get("data") for d in opened] == [d.get("data") for d in upstream]
+
+
+def test_rotate_like_controller_flattens(sealed_dir, vector_keys):
+    from kubecrypt.sealed.seal import rotate_like_controller
+
+    recovery = json.loads((sealed_dir / "vectors" / "unseal-template-data.json").read_text())
+    original = load_documents(recovery["input"].encode())[0]
+    registry = KeyRegistry(keys_from_file(
+        (sealed_dir / "keys" / "rsa4096-a.key.pem").read_bytes(), "k"))
+    rotated = rotate_like_controller(original, registry, vector_keys["rsa2048-b"].public_key())
+    assert "data" not in rotated["spec"]["template"]
+    assert "labels" not in rotated["spec"]["template"]["metadata"]  # lost, as upstream
+    assert sorted(rotated["spec"]["encryptedData"]) == ["pass", "upper", "url", "user"]
+    secret = unseal(rotated, [vector_keys["rsa2048-b"]])
+    assert secret["data"] == load_documents(recovery["output"].encode())[0]["data"]
 
 
 def test_reencrypt_keeps_template_metadata_and_data(sealed_dir, vector_keys, run_kubecrypt):

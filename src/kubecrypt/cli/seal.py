@@ -56,6 +56,9 @@ def _env(flag: str) -> str:
 @click.option("--re-encrypt", "--rotate", "re_encrypt", is_flag=True, envvar=_env("re-encrypt"),
               help="Re-seal the input with the newest key: via the controller, or offline with "
                    "--recovery-private-key and --cert.")
+@click.option("--flatten-template", is_flag=True,
+              help="With offline --re-encrypt: behave exactly as upstream's controller "
+                   "(render template.data into items, template metadata from the object's).")
 @click.option("--recovery-unseal", is_flag=True, envvar=_env("recovery-unseal"),
               help="Decrypt the input offline with --recovery-private-key.")
 @click.option("--recovery-private-key", multiple=True,
@@ -69,7 +72,8 @@ def seal(
     cert: str | None, controller_name: str, controller_namespace: str,
     output_format: str | None, secret_file: str | None, sealed_secret_file: str | None,
     fetch_cert: bool, allow_empty_data: bool, validate: bool, merge_into: str | None, raw: bool,
-    name: str, from_file: tuple[str, ...], scope: str, re_encrypt: bool, recovery_unseal: bool,
+    name: str, from_file: tuple[str, ...], scope: str, re_encrypt: bool, flatten_template: bool,
+    recovery_unseal: bool,
     recovery_private_key: tuple[str, ...], kubeconfig: str | None, context: str | None,
     namespace: str, request_timeout: float,
 ) -> None:
@@ -105,6 +109,7 @@ def seal(
         default_namespace=namespace or context_namespace(kubeconfig, context),
         allow_empty_data=allow_empty_data, raw=raw, from_file=list(from_file),
         merge_into=merge_into, validate=validate, re_encrypt=re_encrypt,
+        flatten_template=flatten_template,
         recovery_unseal=recovery_unseal, recovery_private_keys=list(recovery_private_key),
         proxy_factory=proxy_factory,
     )

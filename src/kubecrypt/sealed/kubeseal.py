@@ -25,6 +25,7 @@ from kubecrypt.sealed.seal import (
     SealOptions,
     merge_into,
     reencrypt,
+    rotate_like_controller,
     seal_documents,
     seal_raw,
 )
@@ -47,6 +48,7 @@ class KubesealRequest:
     merge_into: str | None = None
     validate: bool = False
     re_encrypt: bool = False
+    flatten_template: bool = False  # offline --re-encrypt exactly as upstream's /v1/rotate
     recovery_unseal: bool = False
     recovery_private_keys: list[str] = field(default_factory=list)
     # Built lazily: offline modes must work without any kubeconfig.
@@ -156,8 +158,9 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
         proxy = req.proxy_factory() if (req.cert is None and req.proxy_factory) else None
         cert_pem, source = obtain_certificate(req.cert, proxy)
         public_key = sealing_public_key(cert_pem, source=source)
+        resealer = rotate_like_controller if req.flatten_template else reencrypt
         for sealed in sealed_list:
-            out.append(render_sealed(reencrypt(sealed, registry, public_key), req.output_format))
+            out.append(render_sealed(resealer(sealed, registry, public_key), req.output_format))
         return "".join(out)
     proxy = _proxy(req)
     for sealed in sealed_list:

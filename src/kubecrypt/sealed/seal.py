@@ -230,12 +230,30 @@ def reencrypt(
     return out
 
 
+def rotate_like_controller(
+    sealed_secret: Mapping[str, Any], keys: KeyRegistry, public_key: rsa.RSAPublicKey,
+    rand: RandomSource = system_random,
+) -> dict[str, Any]:
+    """Upstream's ``/v1/rotate`` (v0.36): if the SealedSecret's own metadata differs from the
+    template's, it replaces it ("preserve scope during rotation", #1886); then the object is
+    unsealed and the Secret sealed again as kubeseal would. Lossy by design upstream:
+    ``template.data`` is rendered into plain items and template-only labels/annotations go."""
+    ss = check_sealed_secret(sealed_secret)
+    template = _mapping(ss["spec"].get("template"))
+    ss["spec"]["template"] = template
+    if template.get("metadata") != ss["metadata"]:
+        template["metadata"] = copy.deepcopy(ss["metadata"])
+    secret = unseal(ss, keys)
+    return seal_secret(secret, public_key, SealOptions(allow_empty_data=True), rand=rand)
+
+
 __all__ = [
     "ERR_EMPTY_DATA",
     "ERR_NO_SECRETS",
     "SealOptions",
     "merge_into",
     "reencrypt",
+    "rotate_like_controller",
     "seal_documents",
     "seal_raw",
     "seal_secret",
