@@ -9,9 +9,21 @@ from kubecrypt.sealed.crypto import b64decode_std, hybrid_decrypt
 from kubecrypt.sealed.scope import Scope, label
 
 
-def test_seal_vector(seal_vector, sealed_dir, run_kubecrypt, tools):
+def _kubeconfig(tmp_path, namespace: str) -> dict[str, str]:
+    """A kubeconfig whose context namespace is the one the vector's kubeseal saw."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n"
+        f"- name: c\n  context: {{cluster: k, user: u, namespace: {namespace}}}\n"
+        "clusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:9'}\n"
+        "users:\n- name: u\n  user: {}\n")
+    return {"KUBECONFIG": str(path)}
+
+
+def test_seal_vector(seal_vector, sealed_dir, run_kubecrypt, tools, tmp_path):
     v = seal_vector
-    result = run_kubecrypt("seal", *tools.cli_args(v), input=v["input"].encode())
+    env = _kubeconfig(tmp_path, v.get("kubeconfig_namespace") or "default")
+    result = run_kubecrypt("seal", *tools.cli_args(v), input=v["input"].encode(), env=env)
     if v["expect"]["outcome"] == "error":
         assert result.returncode == 1
         assert result.stderr.decode() == f"error: {v['expect']['error']}\n"
@@ -48,10 +60,11 @@ def test_raw_vector(raw_vector, sealed_dir, vector_keys, run_kubecrypt, tools, t
     plaintext = base64.b64decode(v["plaintext_b64"])
     args = tools.cli_args(v)
     for i, arg in enumerate(args[:-1]):
-        if arg == "--from-file":
-            (tmp_path / args[i + 1]).write_bytes(plaintext)
-            args[i + 1] = str(tmp_path / args[i + 1])
-    result = run_kubecrypt("seal", *args)
+        if arg == "--from-file":  # "[key=]path": the key is ignored, the file is ours to make
+            key, _, name = args[i + 1].rpartition("=")
+            (tmp_path / name).write_bytes(plaintext)
+            args[i + 1] = (f"{key}=" if key else "") + str(tmp_path / name)
+    result = run_kubecrypt("seal", *args, input=None if "--from-file" in args else plaintext)
     assert result.returncode == 0, result.stderr.decode()
     ours = result.stdout.decode()
     assert not ours.endswith("\n") and not v["output"].endswith("\n")
