@@ -20,27 +20,17 @@ def _s(value: Any) -> str:
     return to_text(value)
 
 
+_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r",
+                  "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
+
+
 def _go_quote(value: str) -> str:
     """``strconv.Quote``: printable runes kept, others escaped."""
     out = ['"']
     for ch in value:
         code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
+        if ch in _QUOTE_ESCAPES:
+            out.append(_QUOTE_ESCAPES[ch])
         elif code < 0x20 or code == 0x7F:
             out.append(f"\\x{code:02x}")
         elif not ch.isprintable() and code > 0x7F:
