@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import urllib.parse
 import zlib
@@ -213,6 +214,36 @@ def _to_int(value: Any) -> int:
         return 0
 
 
+def _words(text: Any) -> list[str]:
+    return re.findall(r"[A-Z]+(?=[A-Z][a-z]|[0-9]|\b|_)|[A-Z]?[a-z]+|[A-Z]+|[0-9]+", _s(text))
+
+
+def _wrap(width: int, text: Any) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(_s(text), int(width), break_long_words=False)) or _s(text)
+
+
+def _abbrev(width: int, text: Any) -> str:
+    s = _s(text)
+    return s if len(s) <= int(width) or int(width) < 4 else s[: int(width) - 3] + "..."
+
+
+def _uniq(items: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _merge(dst: dict[str, Any], *srcs: dict[str, Any]) -> dict[str, Any]:
+    for src in srcs:
+        for key, value in src.items():
+            dst.setdefault(key, value)
+    return dst
+
+
 FUNCS: dict[str, Callable[..., Any]] = {
     # text/template built-ins
     "and": _and,
@@ -291,7 +322,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "last": lambda items: items[-1] if items else None,
     "add": lambda *a: sum(_to_int(v) for v in a),
     "sub": lambda a, b: _to_int(a) - _to_int(b),
-    "mul": lambda *a: __import__("math").prod(_to_int(v) for v in a),
+    "mul": lambda *a: math.prod(_to_int(v) for v in a),
     "div": lambda a, b: int(_to_int(a) / _to_int(b)),
     "mod": lambda a, b: _to_int(a) % _to_int(b),
     "max": lambda *a: max(_to_int(v) for v in a),
@@ -300,6 +331,46 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "int": _to_int,
     "int64": _to_int,
     "toStrings": lambda items: [_s(i) for i in items],
+    # more Sprig strings
+    "untitle": lambda s: re.sub(r"(^|\s)(\S)", lambda m: m.group(1) + m.group(2).lower(), _s(s)),
+    "swapcase": lambda s: _s(s).swapcase(),
+    "camelcase": lambda s: "".join(w[:1].upper() + w[1:] for w in re.split(r"[_\s-]+", _s(s))),
+    "snakecase": lambda s: "_".join(w.lower() for w in _words(s)),
+    "kebabcase": lambda s: "-".join(w.lower() for w in _words(s)),
+    "initials": lambda s: "".join(w[:1] for w in _s(s).split()),
+    "abbrev": _abbrev,
+    "wrap": _wrap,
+    "plural": lambda one, many, n: one if _to_int(n) == 1 else many,
+    "trimall": lambda cut, s: _s(s).strip(_s(cut)),
+    "regexSplit": lambda rx, s, n: re.split(_s(rx), _s(s), maxsplit=max(_to_int(n) - 1, 0))
+    if _to_int(n) > 0 else re.split(_s(rx), _s(s)),
+    "regexFindAll": lambda rx, s, n: re.findall(_s(rx), _s(s))[: _to_int(n)]
+    if _to_int(n) >= 0 else re.findall(_s(rx), _s(s)),
+    "mustToJson": _to_json,
+    "mustToPrettyJson": lambda v: json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True),
+    # more Sprig lists and dicts
+    "append": lambda items, v: [*items, v],
+    "push": lambda items, v: [*items, v],
+    "prepend": lambda items, v: [v, *items],
+    "concat": lambda *lists: [x for lst in lists for x in lst],
+    "rest": lambda items: list(items[1:]),
+    "initial": lambda items: list(items[:-1]),
+    "reverse": lambda items: list(reversed(items)),
+    "uniq": _uniq,
+    "compact": lambda items: [i for i in items if truth(i)],
+    "has": lambda needle, items: needle in items,
+    "without": lambda items, *drop: [i for i in items if i not in drop],
+    "values": lambda d: [d[k] for k in d],
+    "pick": lambda d, *ks: {k: d[k] for k in ks if k in d},
+    "omit": lambda d, *ks: {k: v for k, v in d.items() if k not in ks},
+    "set": lambda d, k, v: (d.__setitem__(_s(k), v), d)[1],
+    "unset": lambda d, k: (d.pop(_s(k), None), d)[1],
+    "merge": _merge,
+    "float64": lambda v: float(_s(v)) if _s(v) else 0.0,
+    "ceil": lambda v: float(math.ceil(float(_s(v)))),
+    "floor": lambda v: float(math.floor(float(_s(v)))),
+    "round": lambda v, p=0: round(float(_s(v)), int(p)),
+    "until": lambda n: list(range(_to_int(n))),
 }
 
 __all__ = ["FUNCS"]
