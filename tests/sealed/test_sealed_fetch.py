@@ -298,3 +298,24 @@ def test_offline_validate_with_keys(run_kubecrypt, sealed_dir):
     bad = run_kubecrypt("seal", "--validate", "--recovery-private-key", key_b, input=sealed)
     assert bad.returncode == 1
     assert bad.stderr.decode() == "error: unable to decrypt sealed secret: s\n"
+
+
+def test_kubectl_flags_without_kubeconfig(api_server, run_kubecrypt, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(api_server.ca_pem)
+    result = run_kubecrypt("seal", "--fetch-cert", "--server", api_server.url, "--token", TOKEN,
+                           "--certificate-authority", str(ca))
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == api_server.controller_cert
+
+
+def test_tls_server_name(api_server, run_kubecrypt, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(api_server.ca_pem)
+    by_name = api_server.url.replace("127.0.0.1", "localhost")  # not in the certificate
+    args = ["seal", "--fetch-cert", "--server", by_name, "--token", TOKEN,
+            "--certificate-authority", str(ca)]
+    refused = run_kubecrypt(*args)
+    assert refused.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr.decode()
+    accepted = run_kubecrypt(*args, "--tls-server-name", "127.0.0.1")
+    assert accepted.returncode == 0, accepted.stderr.decode()

@@ -14,6 +14,7 @@ from kubecrypt.sealed.kubeapi import (
     DEFAULT_CONTROLLER_NAMESPACE,
     ControllerProxy,
     KubeClient,
+    Overrides,
     context_namespace,
     load_cluster_access,
 )
@@ -68,6 +69,16 @@ def _env(flag: str) -> str:
 @click.option("-n", "--namespace", default="", help="Namespace of the Secret.")
 @click.option("--request-timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for the API server.")
+@click.option("-s", "--server", default=None, help="API server address (kubectl's flag).")
+@click.option("--token", default=None, help="Bearer token for the API server.")
+@click.option("--certificate-authority", default=None, help="CA file for the API server.")
+@click.option("--client-certificate", default=None, help="Client certificate file.")
+@click.option("--client-key", default=None, help="Client key file.")
+@click.option("--insecure-skip-tls-verify", is_flag=True,
+              help="Do not verify the API server's certificate (insecure).")
+@click.option("--tls-server-name", default=None, help="Server name to verify the API server as.")
+@click.option("--cluster", default=None, help="kubeconfig cluster to use.")
+@click.option("--user", default=None, help="kubeconfig user to use.")
 def seal(
     cert: str | None, controller_name: str, controller_namespace: str,
     output_format: str | None, secret_file: str | None, sealed_secret_file: str | None,
@@ -75,7 +86,10 @@ def seal(
     name: str, from_file: tuple[str, ...], scope: str, re_encrypt: bool, flatten_template: bool,
     recovery_unseal: bool,
     recovery_private_key: tuple[str, ...], kubeconfig: str | None, context: str | None,
-    namespace: str, request_timeout: float,
+    namespace: str, request_timeout: float, server: str | None, token: str | None,
+    certificate_authority: str | None, client_certificate: str | None, client_key: str | None,
+    insecure_skip_tls_verify: bool, tls_server_name: str | None, cluster: str | None,
+    user: str | None,
 ) -> None:
     """Seal a Secret (stdin, YAML or JSON) into a SealedSecret (stdout), like kubeseal."""
     fmt = (output_format or "json").lower()
@@ -89,7 +103,13 @@ def seal(
         raise SealedInputError(str(exc)) from None
 
     def proxy_factory() -> ControllerProxy:
-        access = load_cluster_access(kubeconfig, context)
+        overrides = Overrides(
+            server=server, token=token, certificate_authority=certificate_authority,
+            client_certificate=client_certificate, client_key=client_key,
+            insecure_skip_tls_verify=insecure_skip_tls_verify, tls_server_name=tls_server_name,
+            cluster=cluster, user=user,
+        )
+        access = load_cluster_access(kubeconfig, context, overrides)
         return ControllerProxy(KubeClient(access, timeout=request_timeout), controller_name,
                                controller_namespace)
 

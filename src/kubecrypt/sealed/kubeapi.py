@@ -98,29 +98,77 @@ def _file_or_data(entry: dict[str, Any], key: str, base: Path) -> bytes | None:
     return None
 
 
-def load_cluster_access(explicit_kubeconfig: str | None, context: str | None) -> ClusterAccess:
+@dataclass
+class Overrides:
+    """kubectl's connection flags; each wins over the kubeconfig."""
+
+    server: str | None = None
+    token: str | None = None
+    certificate_authority: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str | None = None
+    cluster: str | None = None
+    user: str | None = None
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SealedInputError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def load_cluster_access(
+    explicit_kubeconfig: str | None, context: str | None, overrides: Overrides | None = None
+) -> ClusterAccess:
+    o = overrides or Overrides()
     path = kubeconfig_path(explicit_kubeconfig)
-    if path is None:
+    if path is None and o.server:
+        access = ClusterAccess(server=o.server.rstrip("/"))
+    elif path is None:
         raise SealedInputError(
             "no kubeconfig found (looked at --kubeconfig, $KUBECONFIG and ~/.kube/config); "
-            "give one, or seal offline with --cert"
+            "give one or --server, or seal offline with --cert"
         )
+    else:
+        access = _access_from_kubeconfig(path, context, o)
+    if o.server:
+        access.server = o.server.rstrip("/")
+    if o.token:
+        access.token = o.token
+    if o.certificate_authority:
+        access.ca_pem = _read(o.certificate_authority, "--certificate-authority")
+    if o.client_certificate:
+        access.client_cert_pem = _read(o.client_certificate, "--client-certificate")
+    if o.client_key:
+        access.client_key_pem = _read(o.client_key, "--client-key")
+    if o.insecure_skip_tls_verify:
+        access.insecure = True
+    if o.tls_server_name:
+        access.tls_server_name = o.tls_server_name
+    return access
+
+
+def _access_from_kubeconfig(path: Path, context: str | None, o: Overrides) -> ClusterAccess:
     config = _read_kubeconfig(path)
     context_name = context or config.get("current-context")
     ctx = _named(config, "contexts", context_name)
     if not ctx:
         raise SealedInputError(f'context "{context_name}" not found in kubeconfig {path}')
-    cluster = _named(config, "clusters", ctx.get("cluster"))
-    if not cluster.get("server"):
-        raise SealedInputError(f'cluster "{ctx.get("cluster")}" in {path} has no server')
-    user = _named(config, "users", ctx.get("user"))
+    cluster_name = o.cluster or ctx.get("cluster")
+    cluster = _named(config, "clusters", cluster_name)
+    if not cluster.get("server") and not o.server:
+        raise SealedInputError(f'cluster "{cluster_name}" in {path} has no server')
+    user = _named(config, "users", o.user or ctx.get("user"))
     base = path.parent
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token_path = Path(user["tokenFile"])
         token = (token_path if token_path.is_absolute() else base / token_path).read_text().strip()
     return ClusterAccess(
-        server=str(cluster["server"]).rstrip("/"),
+        server=str(cluster.get("server") or "").rstrip("/"),
         namespace=str(ctx.get("namespace") or "default"),
         ca_pem=_file_or_data(cluster, "certificate-authority", base),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
@@ -177,9 +225,10 @@ class KubeClient:
         all_headers.update(headers or {})
         conn: http.client.HTTPConnection
         if self._scheme == "https":
-            conn = http.client.HTTPSConnection(
+            conn = _HTTPSConnection(
                 self._host, self._port, timeout=self.timeout, context=self._ssl
             )
+            conn.server_hostname = self.access.tls_server_name or self._host
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
         try:
@@ -192,6 +241,18 @@ class KubeClient:
                 from None
         finally:
             conn.close()
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """Verifies the server as ``tls-server-name`` when the kubeconfig says so."""
+
+    server_hostname: str = ""
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self.server_hostname or self.host
+        )
 
 
 def status_message(status: int, body: bytes) -> str:
@@ -272,6 +333,7 @@ __all__ = [
     "ClusterAccess",
     "ControllerProxy",
     "KubeClient",
+    "Overrides",
     "context_namespace",
     "load_cluster_access",
 ]
