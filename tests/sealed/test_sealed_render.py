@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubecrypt.sealed.gotemplate import TemplateError, render
 from kubecrypt.sealed.render import SEALED_SECRET, ordered, to_json, to_yaml
@@ -111,3 +114,32 @@ def test_go_template(template: str, expected: str):
 def test_go_template_errors(template: str):
     with pytest.raises(TemplateError):
         render("k", template, DATA)
+
+
+class _StringsOnly(yaml.SafeLoader):
+    """Reads every scalar as the string it spells: checks the emitter, not the resolver."""
+
+
+_StringsOnly.yaml_implicit_resolvers = {}
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t "),
+    max_size=120,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=_TEXT.filter(lambda s: s != ""), value=_TEXT)
+def test_yaml_keeps_every_string_exact(key: str, value: str):
+    doc = {key: value, "nested": {"list": [value]}}
+    text = to_yaml(doc)
+    assert text.startswith("---\n")
+    assert yaml.load(text, Loader=_StringsOnly) == doc
+
+
+def test_unquoted_equals_sign_reads_as_a_string():
+    # go-yaml reads a plain "=" as a string; PyYAML's SafeLoader would choke on its "value" tag.
+    from kubecrypt.sealed.documents import load_documents
+
+    assert to_yaml({"k": "="}) == "---\nk: =\n"
+    assert load_documents(b"k: =\n") == [{"k": "="}]

@@ -12,11 +12,13 @@ from kubecrypt.sealed.errors import SealedInputError
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 like go-yaml, but timestamps stay strings (they are strings in the API)."""
+    """YAML 1.1 like go-yaml, but timestamps stay strings (they are strings in the API) and a
+    plain ``=`` is the string go-yaml reads, not PyYAML's unconstructible ``value`` tag."""
 
 
+_NOT_RESOLVED = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NOT_RESOLVED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
