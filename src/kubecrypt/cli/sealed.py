@@ -58,8 +58,13 @@ def _ttl(text: str) -> dt.timedelta:
 def _emit(text: str, out: str | None, secret: bool) -> None:
     if out and out != "-":
         atomic_write(out, text.encode(), mode=0o600 if secret else None)
-    else:
-        sys.stdout.write(text)
+        return
+    if secret and sys.stdout.isatty():
+        # Private keys on a screen end up in scrollback and screen recordings.
+        raise SealedInputError(
+            "refusing to print private keys to a terminal; use --out FILE or redirect stdout"
+        )
+    sys.stdout.write(text)
 
 
 @keys.command("generate")
