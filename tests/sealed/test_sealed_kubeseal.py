@@ -89,3 +89,18 @@ def test_merge_vector(merge_vector, sealed_dir, run_kubecrypt, tools, tmp_path):
     assert tools.unseal_outputs(v, merged) == v["unseal"]["outputs"]
     # Items not in the input are kept byte for byte.
     assert merged.count(v["existing_file"].split("username: ")[1].split("\n")[0]) == 1
+
+
+def test_raw_recovery_unseal(raw_vector, sealed_dir, run_kubecrypt):
+    """kubecrypt's addition (upstream #1485): --recovery-unseal --raw opens a --raw value."""
+    v = raw_vector
+    key = str(sealed_dir / "keys" / f"{v['key']}.key.pem")
+    args = ["seal", "--recovery-unseal", "--raw", "--recovery-private-key", key,
+            "--scope", v["scope"], "--namespace", v["namespace"]]
+    opened = run_kubecrypt(*args, "--name", v["name"], input=v["output"].encode())
+    assert opened.returncode == 0, opened.stderr.decode()
+    assert opened.stdout == base64.b64decode(v["plaintext_b64"])
+    if v["scope"] == "strict":
+        wrong = run_kubecrypt(*args, "--name", v["name"] + "-x", input=v["output"].encode())
+        assert wrong.returncode == 1
+        assert wrong.stderr.decode() == "error: no key could decrypt secret\n"

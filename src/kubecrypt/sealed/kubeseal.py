@@ -28,6 +28,7 @@ from kubecrypt.sealed.seal import (
     rotate_like_controller,
     seal_documents,
     seal_raw,
+    unseal_raw,
 )
 from kubecrypt.sealed.unseal import unseal
 
@@ -77,6 +78,8 @@ def render_sealed(obj: dict[str, Any], output_format: str) -> str:
 def run(req: KubesealRequest, read_input: Callable[[], bytes]) -> str | bytes:
     if req.from_file and not req.raw:
         raise SealedInputError("--from-file requires --raw")
+    if req.recovery_unseal and req.raw:
+        return recovery_unseal_raw(req, read_input())
     if req.recovery_unseal:
         return recovery_unseal(req, read_input())
     if req.validate:
@@ -117,6 +120,17 @@ def recovery_unseal(req: KubesealRequest, content: bytes) -> str:
         secret = unseal(sealed, registry, accept_deprecated_v1_data=False)
         out.append(render(ordered(secret, SECRET), req.output_format))
     return "".join(out)
+
+
+def recovery_unseal_raw(req: KubesealRequest, content: bytes) -> bytes:
+    """``--recovery-unseal --raw``: one ``--raw`` value back to its bytes (kubecrypt only)."""
+    if not req.recovery_private_keys:
+        raise SealedInputError("--recovery-unseal needs --recovery-private-key FILE[,FILE...]")
+    registry = load_registry(req.recovery_private_keys)
+    namespace = req.namespace or (req.default_namespace if req.scope is not Scope.CLUSTER_WIDE
+                                  else "")
+    return unseal_raw(content.decode("ascii", "replace"), registry, req.scope, namespace,
+                      req.name)
 
 
 def validate(req: KubesealRequest, content: bytes) -> str:

@@ -11,8 +11,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kubecrypt.crypto.rand import RandomSource, system_random
-from kubecrypt.sealed.crypto import b64encode_std, hybrid_encrypt
-from kubecrypt.sealed.errors import SealedInputError
+from kubecrypt.sealed.crypto import (
+    HybridDecryptError,
+    b64decode_std,
+    b64encode_std,
+    hybrid_decrypt,
+    hybrid_encrypt,
+)
+from kubecrypt.sealed.errors import SealedInputError, UnsealError
 from kubecrypt.sealed.keys import KeyRegistry
 from kubecrypt.sealed.objects import (
     LAST_APPLIED_ANNOTATIONS,
@@ -128,18 +134,32 @@ def seal_documents(
     return [seal_secret(doc, public_key, options, i, source, rand) for i, doc in enumerate(docs, 1)]
 
 
-def seal_raw(
-    value: bytes, public_key: rsa.RSAPublicKey, scope: Scope, namespace: str, name: str,
-    rand: RandomSource = system_random,
-) -> str:
-    """``kubeseal --raw``: one value, base64, no newline. Annotations play no part here."""
+def raw_label(scope: Scope, namespace: str, name: str) -> bytes:
+    """The label for ``--raw``, from the flags alone (annotations play no part there)."""
     if scope is not Scope.CLUSTER_WIDE and not namespace:
         raise SealedInputError(
             f"must provide the --namespace flag with --raw and --scope {scope.value}"
         )
     if scope is Scope.STRICT and not name:
         raise SealedInputError("must provide the --name flag with --raw and --scope strict")
-    return b64encode_std(hybrid_encrypt(public_key, value, label(scope, namespace, name), rand))
+    return label(scope, namespace, name)
+
+
+def seal_raw(
+    value: bytes, public_key: rsa.RSAPublicKey, scope: Scope, namespace: str, name: str,
+    rand: RandomSource = system_random,
+) -> str:
+    """``kubeseal --raw``: one value, base64, no newline."""
+    return b64encode_std(hybrid_encrypt(public_key, value, raw_label(scope, namespace, name), rand))
+
+
+def unseal_raw(value: str, keys: KeyRegistry, scope: Scope, namespace: str, name: str) -> bytes:
+    """The reverse of :func:`seal_raw` (upstream has no raw recovery: issue #1485)."""
+    try:
+        return hybrid_decrypt(keys.private_keys(), b64decode_std(value.strip()),
+                              raw_label(scope, namespace, name))
+    except (ValueError, HybridDecryptError) as exc:
+        raise UnsealError(str(exc)) from None
 
 
 def merge_into(
@@ -213,8 +233,6 @@ def reencrypt(
     if spec.get("data"):
         # Legacy whole-object form: open it and write ordinary encryptedData items instead.
         secret = unseal(out, keys)
-        from kubecrypt.sealed.crypto import b64decode_std
-
         plain = {k: b64decode_std(v) for k, v in (secret.get("data") or {}).items()}
         del spec["data"]
         template = spec.setdefault("template", {})
@@ -257,4 +275,5 @@ __all__ = [
     "seal_documents",
     "seal_raw",
     "seal_secret",
+    "unseal_raw",
 ]
