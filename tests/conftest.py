@@ -15,10 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("KUBECRYPT_SHARED", REPO.parent / "shared"))
-VECTORS = SHARED / "vectors"
+from shared_paths import VECTORS
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,14 +51,24 @@ def kubecrypt() -> Callable[..., subprocess.CompletedProcess[bytes]]:
 
     Returns the CompletedProcess with bytes stdout/stderr; never raises on a non-zero exit."""
 
-    def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-            cwd: str | Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        *args: str,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | Path | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[bytes]:
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
         return subprocess.run(
-            [*_kubecrypt_argv(), *args], input=input, capture_output=True, env=full_env,
-            cwd=cwd, timeout=timeout, check=False,
+            [*_kubecrypt_argv(), *args],
+            input=input,
+            capture_output=True,
+            env=full_env,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
         )
 
     return run

@@ -83,7 +83,10 @@ class EncryptionConfiguration:
             "apiVersion": API_VERSION,
             "kind": KIND,
             "resources": [
-                {"resources": list(rc.resources), "providers": [provider_to_dict(p) for p in rc.providers]}
+                {
+                    "resources": list(rc.resources),
+                    "providers": [provider_to_dict(p) for p in rc.providers],
+                }
                 for rc in self.resources
             ],
         }
@@ -110,7 +113,9 @@ def load_file(path: str | Path) -> EncryptionConfiguration:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file; pass the path of an EncryptionConfiguration") from None
+        raise ConfigError(
+            f"{p}: no such file; pass the path of an EncryptionConfiguration"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read the EncryptionConfiguration: {exc}") from None
     return loads(text, source=str(p))
@@ -152,7 +157,9 @@ def from_dict(doc: Any, source: str = "<config>") -> EncryptionConfiguration:
 def _summary(source: str, problems: list[str]) -> str:
     if len(problems) == 1:
         return f"{source}: invalid EncryptionConfiguration: {problems[0]}"
-    return f"{source}: invalid EncryptionConfiguration ({len(problems)} problems): " + "; ".join(problems)
+    return f"{source}: invalid EncryptionConfiguration ({len(problems)} problems): " + "; ".join(
+        problems
+    )
 
 
 def _unknown(obj: dict[str, Any], allowed: set[str], path: str, problems: list[str]) -> None:
@@ -295,7 +302,9 @@ def _parse_providers(
     return out
 
 
-def _parse_keyed(kind: str, body: Any, path: str, problems: list[str]) -> KeyedProviderConfig | None:
+def _parse_keyed(
+    kind: str, body: Any, path: str, problems: list[str]
+) -> KeyedProviderConfig | None:
     if not isinstance(body, dict):
         problems.append(f"{path}.keys: Required value: at least one keys is required")
         return None
@@ -340,7 +349,9 @@ def _parse_keyed(kind: str, body: Any, path: str, problems: list[str]) -> KeyedP
 _DURATION_HINT = "a duration such as 3s"
 
 
-def _parse_kms(body: Any, path: str, problems: list[str], names: dict[str, str]) -> KMSConfig | None:
+def _parse_kms(
+    body: Any, path: str, problems: list[str], names: dict[str, str]
+) -> KMSConfig | None:
     if not isinstance(body, dict):
         problems.append(f"{path}.name: Required value: name is a mandatory field for a provider")
         return None
@@ -388,7 +399,9 @@ def _parse_kms(body: Any, path: str, problems: list[str], names: dict[str, str])
     cachesize = body.get("cachesize")
     if cachesize is not None:
         if api == "v2":
-            problems.append(f"{path}.cachesize: Invalid value: {cachesize}: cachesize is not supported in v2")
+            problems.append(
+                f"{path}.cachesize: Invalid value: {cachesize}: cachesize is not supported in v2"
+            )
         elif not isinstance(cachesize, int) or isinstance(cachesize, bool):
             problems.append(f"{path}.cachesize: Invalid value: {cachesize!r}: must be an integer")
         elif cachesize == 0:
@@ -404,7 +417,9 @@ def _parse_kms(body: Any, path: str, problems: list[str], names: dict[str, str])
         try:
             timeout = parse_duration(str(raw_timeout))
         except ValueError:
-            problems.append(f"{path}.timeout: Invalid value: {raw_timeout!r}: expected {_DURATION_HINT}")
+            problems.append(
+                f"{path}.timeout: Invalid value: {raw_timeout!r}: expected {_DURATION_HINT}"
+            )
         else:
             if timeout <= 0:
                 problems.append(
@@ -412,7 +427,9 @@ def _parse_kms(body: Any, path: str, problems: list[str], names: dict[str, str])
                 )
     if len(problems) > start:
         return None
-    return KMSConfig(name=name, endpoint=endpoint, api_version=api, cachesize=cachesize, timeout=timeout)
+    return KMSConfig(
+        name=name, endpoint=endpoint, api_version=api, cachesize=cachesize, timeout=timeout
+    )
 
 
 def _check_masking(resources: list[ResourceConfig], problems: list[str]) -> None:
@@ -420,7 +437,7 @@ def _check_masking(resources: list[ResourceConfig], problems: list[str]) -> None
     earlier: list[str] = []
     for i, rc in enumerate(resources):
         for j, r in enumerate(rc.resources):
-            resource, group = split_resource(r)
+            _resource, group = split_resource(r)
             for w in earlier:
                 wres, wgroup = split_resource(w)
                 if w == "*.*" or (wres == "*" and wgroup == group and w != r):

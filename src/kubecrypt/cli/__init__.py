@@ -45,7 +45,9 @@ def _load(name: str) -> click.Command | None:
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(n for n in SUBCOMMANDS if importlib.util.find_spec(SUBCOMMANDS[n].split(":")[0]))
+        return sorted(
+            n for n in SUBCOMMANDS if importlib.util.find_spec(SUBCOMMANDS[n].split(":")[0])
+        )
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return _load(cmd_name)

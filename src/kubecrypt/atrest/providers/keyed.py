@@ -53,7 +53,9 @@ class KeyedProvider(Provider):
             return ReadResult(plaintext, i != 0, self.type, self.keys[i].name)
         if errors:
             raise ProviderError(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
-        raise ProviderError(f"no matching key was found for the provided {self.transformer_name} transformer")
+        raise ProviderError(
+            f"no matching key was found for the provided {self.transformer_name} transformer"
+        )
 
     def describe(self) -> str:
         return f"{self.type} (keys: {', '.join(k.name for k in self.keys)})"
