@@ -48,9 +48,17 @@ class _Channel:
         self.endpoint = endpoint
         self.timeout = timeout
         self.path = _socket_path(endpoint)
-        # v2 sets the authority to "localhost" (grpc_service.go); harmless for v1.
+        # v2 sets the authority to "localhost" (grpc_service.go); harmless for v1. Reconnect
+        # backoff is capped at 1 s: the plugin is local, and after it restarts the next call
+        # should find it instead of waiting out gRPC's default backoff of up to 120 s.
         self.channel = grpc.insecure_channel(
-            _target(self.path), options=[("grpc.default_authority", "localhost")]
+            _target(self.path),
+            options=[
+                ("grpc.default_authority", "localhost"),
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 1000),
+            ],
         )
 
     def unreachable(self, exc: grpc.RpcError, method: str) -> KMSUnavailable:
