@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kubecrypt.atrest.config import KMSConfig
 
 DEFAULT_TIMEOUT = 3.0
+ERROR_SOURCE_KEY = "kubecrypt-error-source"  # trailing metadata set by our server
 
 # Codes meaning "could not talk to the plugin", as opposed to "the plugin said no".
 _UNREACHABLE = {
@@ -78,7 +79,13 @@ class _Channel:
 
     def fail(self, exc: grpc.RpcError, method: str, kind: type[Exception]) -> Exception:
         code = exc.code()  # type: ignore[attr-defined]
-        if code in _UNREACHABLE:
+        trailers = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
+        if trailers.get(ERROR_SOURCE_KEY) == "plugin" and code == grpc.StatusCode.UNAVAILABLE:
+            return KMSUnavailable(
+                f"KMS plugin at {self.endpoint} cannot reach its key store: {exc.details()}; "  # type: ignore[attr-defined]
+                "check the backend (HSM, Vault, ...) the plugin uses"
+            )
+        if code in _UNREACHABLE and trailers.get(ERROR_SOURCE_KEY) != "plugin":
             return self.unreachable(exc, method)
         return kind(f"KMS plugin at {self.endpoint} refused {method}: "
                     f"{code.name}: {exc.details()}")  # type: ignore[attr-defined]

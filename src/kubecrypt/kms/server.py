@@ -38,6 +38,7 @@ V1_VERSION = "v1beta1"
 RUNTIME_NAME = "kubecrypt"
 MAX_CIPHERTEXT = 1024  # kube-apiserver rejects longer encryptedDEKSource / key_id values
 DEFAULT_WORKERS = 4
+ERROR_SOURCE_KEY = "kubecrypt-error-source"
 
 R = TypeVar("R")
 
@@ -70,6 +71,9 @@ class _Calls:
             code = exc.code
             context.set_code(getattr(grpc.StatusCode, exc.code, grpc.StatusCode.INTERNAL))
             context.set_details(str(exc))
+            # Lets our client tell "the plugin answered: its key store is down" from "the
+            # plugin cannot be reached", which share the UNAVAILABLE code.
+            context.set_trailing_metadata(((ERROR_SOURCE_KEY, "plugin"),))
             log.warning("%s %s uid=%s failed: %s: %s", self.api, method, uid, exc.code, exc)
             return empty
         except Exception as exc:  # a backend bug must not kill the socket
@@ -250,9 +254,9 @@ class PluginServer:
         self.metrics = metrics
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kms")
         self._server = grpc.server(pool)
+        self._v2 = V2Servicer(backend, metrics)
         if "v2" in self.apis:
-            v2_pb2_grpc.add_KeyManagementServiceServicer_to_server(
-                V2Servicer(backend, metrics), self._server)
+            v2_pb2_grpc.add_KeyManagementServiceServicer_to_server(self._v2, self._server)
         if "v1" in self.apis:
             v1beta1_pb2_grpc.add_KeyManagementServiceServicer_to_server(
                 V1Servicer(backend, metrics), self._server)
@@ -287,8 +291,13 @@ class PluginServer:
         if not abstract:
             os.chmod(self.path, 0o600)
             self._inode = os.lstat(self.path).st_ino
-        log.info("serving KMS %s on %s with backend %s", "+".join(self.apis), self.listen,
-                 self.backend.name)
+        try:
+            key_id = self.backend.status()
+            self._v2._last_key_id = key_id
+        except BackendError as exc:
+            key_id = f"unknown ({exc})"
+        log.info("serving KMS %s on %s with backend %s, current key_id %s",
+                 "+".join(self.apis), self.listen, self.backend.name, key_id)
 
     def stop(self, grace: float = 5.0) -> None:
         if self._stopped.is_set():
