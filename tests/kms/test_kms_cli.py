@@ -122,3 +122,23 @@ def test_keyring_init_rotate_list(kubecrypt: Any, socket_dir: str) -> None:
     assert r.returncode == 1 and "chmod 600" in _one_sentence(r.stderr)
     assert json.loads(Path(ring).read_text()) == doc
     assert [p for p in os.listdir(socket_dir) if p.endswith(".tmp")] == []
+
+
+def test_backend_from_entry_point_group(socket_dir: str, start_plugin: Any) -> None:
+    """A third-party package registers a backend by name in ``kubecrypt.kms_backends``."""
+    from kubecrypt.kms import client
+
+    site = Path(socket_dir, "site")
+    dist = site / "kubecrypt_example_backend-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: kubecrypt-example-backend\n"
+                                   "Version: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[kubecrypt.kms_backends]\nexample = kms_vector_backend:VectorBackend\n")
+    here = str(Path(__file__).resolve().parent)
+    env = {"PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), here, str(site)])}
+    p = start_plugin("example", {"api": "v2", "keks_b64": {"k1": "A" * 43 + "="},
+                                 "status_key_id": "k1"}, env=env)
+    kms = client.GrpcKMSv2(p.endpoint)
+    r = kms.encrypt(b"e" * 32)
+    assert r.key_id == "k1" and kms.decrypt(r.ciphertext, "u", "k1", {}) == b"e" * 32
