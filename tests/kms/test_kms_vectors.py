@@ -2,7 +2,9 @@
 
 The plugin runs the vector's fake wrapping as a custom backend loaded by ``module:Class``
 (kms_vector_backend.VectorBackend); the at-rest providers reach it through our gRPC client over
-the unix socket, so protos, server, client and custom-backend loading are all exercised."""
+the unix socket, so protos, server, client and custom-backend loading are all exercised. Each
+vector gets its own plugin per KMS provider name; non-KMS providers in a vector's list are built
+as usual."""
 
 from __future__ import annotations
 
@@ -13,11 +15,10 @@ from typing import Any
 import pytest
 
 from kubecrypt.atrest.chain import PrefixChain
-from kubecrypt.atrest.config import KMSConfig, from_dict
-from kubecrypt.atrest.providers.kms_v1 import KMSv1Provider
+from kubecrypt.atrest.config import from_dict
 from kubecrypt.atrest.providers.kms_v2 import KMSv2Provider
+from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.errors import DecryptError
-from kubecrypt.kms import client
 
 from ..shared_paths import VECTORS  # type: ignore[import-not-found]
 
@@ -43,24 +44,20 @@ def _config(v: dict[str, Any], endpoints: dict[str, str]) -> dict[str, Any]:
         if "kms" in prov:
             prov = {"kms": {**prov["kms"], "endpoint": endpoints[prov["kms"]["name"]]}}
         providers.append(prov)
+    resources = v.get("details", {}).get("config_resources") or [v["resource"]]
     return {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
-            "resources": [{"resources": [v["resource"]], "providers": providers}]}
+            "resources": [{"resources": resources, "providers": providers}]}
 
 
 def _chain(v: dict[str, Any], endpoints: dict[str, str]) -> PrefixChain:
-    cfg = from_dict(_config(v, endpoints))
-    providers = []
-    for p in cfg.resources[0].providers:
-        assert isinstance(p, KMSConfig)
-        service = client.connect(p)
-        if p.api_version == "v2":
-            plugin = v["kms_plugins"][p.name]
-            providers.append(KMSv2Provider(
-                p.name, service, endpoint=p.endpoint,  # type: ignore[arg-type]
-                write_source_type=plugin.get("server_write_dek_source_type", 1)))
-        else:
-            providers.append(KMSv1Provider(p.name, service, p.cachesize or 1000))  # type: ignore[arg-type]
-    return PrefixChain(providers)
+    """The provider chain kube-apiserver would build, its KMS providers dialling our plugins
+    through the default factory (kubecrypt.kms.client.connect)."""
+    chain = TransformerSet(from_dict(_config(v, endpoints))).for_resource(v["resource"])
+    for provider in chain.providers:
+        if isinstance(provider, KMSv2Provider):
+            plugin = v["kms_plugins"][provider.name]
+            provider.write_source_type = plugin.get("server_write_dek_source_type", 1)
+    return chain
 
 
 def test_there_are_kms_vectors() -> None:
