@@ -7,7 +7,6 @@ share a prefix during rotation); identity's failure is swallowed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from kubecrypt.atrest.providers.base import Provider, ProviderError, ReadResult
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
@@ -43,7 +42,7 @@ class PrefixChain:
                 if provider.prefix:
                     errors.append(str(exc))
                 continue
-            return replace(result, stale=True) if i and not result.stale else result
+            return result._replace(stale=True) if i and not result.stale else result
         if not errors:
             raise DecryptError(NO_MATCH)
         raise DecryptError(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")

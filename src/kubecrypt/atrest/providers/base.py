@@ -7,15 +7,14 @@ says whether it is *stale*: readable, but not what this provider would write tod
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class ProviderError(Exception):
     """A provider could not read or write a value; the text is upstream's wording."""
 
 
-@dataclass(frozen=True)
-class ReadResult:
+class ReadResult(NamedTuple):
     plaintext: bytes
     stale: bool
     provider: str

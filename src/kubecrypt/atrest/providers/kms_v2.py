@@ -15,6 +15,7 @@ server/options/encryptionconfig/config.go):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -45,6 +46,7 @@ from kubecrypt.crypto.aead import (
 )
 from kubecrypt.crypto.rand import RandomSource, system_random
 from kubecrypt.kms.service import KMSv2Service
+from kubecrypt.storage import wire
 
 SEED_SIZE = 32
 INFO_SIZE = 32
@@ -53,22 +55,37 @@ UNHEALTHY_POLL = 10.0
 STATE_TTL = 180.0
 DEK_CACHE_SIZE = 1000
 NONCE_COUNTER_START = 1_000_000_000
+DERIVED_CACHE_SIZE = 1024
 
 
 @dataclass
 class _Reader:
-    """Opens encryptedData for one decrypted seed (type 1) or DEK (type 0)."""
+    """Opens encryptedData for one decrypted seed (type 1) or DEK (type 0).
+
+    Seed mode caches per-write derived keys by their HKDF info, as upstream caches them for reads,
+    so reading back a value this process just wrote costs no key derivation."""
 
     source_type: int
     secret: bytes = field(repr=False)
     aead: AESGCM | None = None
+    derived: dict[bytes, AESGCM] = field(default_factory=dict, repr=False)
+
+    def derive(self, info: bytes) -> AESGCM:
+        aead = self.derived.get(info)
+        if aead is None:
+            aead = AESGCM(hkdf_expand_sha256(self.secret, info))
+            if len(self.derived) >= DERIVED_CACHE_SIZE:
+                # FIFO eviction; plain dict operations stay safe under concurrent readers.
+                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
+                    del self.derived[next(iter(self.derived))]
+            self.derived[info] = aead
+        return aead
 
     def open(self, data: bytes, aad: bytes) -> bytes:
         if self.source_type == HKDF_SHA256_XNONCE_AES_GCM_SEED:
             if len(data) < INFO_SIZE:
                 raise CryptoError(ERR_SHORT)
-            key = hkdf_expand_sha256(self.secret, data[:INFO_SIZE])
-            return gcm_open_prefixed(key, data[INFO_SIZE:], aad)
+            return gcm_open_prefixed(self.derive(data[:INFO_SIZE]), data[INFO_SIZE:], aad)
         assert self.aead is not None
         return gcm_open_prefixed(self.aead, data, aad)
 
@@ -82,6 +99,8 @@ class _WriteState:
     reader: _Reader
     expiry: float
     counter: int = NONCE_COUNTER_START
+    tail: bytes = b""
+    """EncryptedObject fields 2..5, identical for every write under this state."""
 
 
 def _cache_key(
@@ -118,6 +137,8 @@ class KMSv2Provider(Provider):
         self.clock = clock
         self._state: _WriteState | None = None
         self._cache: LRU[bytes, _Reader] = LRU(DEK_CACHE_SIZE)
+        # Serialized EncryptedObject tails (fields 2..5) this process wrote: already validated.
+        self._known_tails: dict[bytes, _Reader] = {}
         self._next_check = 0.0
         self._first_version: str | None = None
         self._last_error = "no Status call has been made yet"
@@ -171,11 +192,24 @@ class KMSv2Provider(Provider):
         self._cache.put(
             _cache_key(self.write_source_type, resp.ciphertext, key_id, annotations), reader
         )
+        tail = EncryptedObject(b"", key_id, resp.ciphertext, annotations, self.write_source_type)
+        tail_bytes = tail.to_bytes()[2:]  # drop the empty field 1 (0x0a 0x00)
+        self._known_tails[tail_bytes] = reader
         return _WriteState(
-            key_id, resp.ciphertext, annotations, self.write_source_type, reader, now
+            key_id,
+            resp.ciphertext,
+            annotations,
+            self.write_source_type,
+            reader,
+            now,
+            tail=tail_bytes,
         )
 
     def _ready_state(self, for_write: bool) -> _WriteState:
+        now = self.clock()
+        state = self._state
+        if state is not None and now < self._next_check and (not for_write or now <= state.expiry):
+            return state  # the common case: no Status poll due, no lock needed
         with self._lock:
             now = self.clock()
             if now >= self._next_check:
@@ -205,8 +239,7 @@ class KMSv2Provider(Provider):
         if state.source_type == HKDF_SHA256_XNONCE_AES_GCM_SEED:
             info = self.rand(INFO_SIZE)
             nonce = self.rand(GCM_NONCE_SIZE)
-            key = hkdf_expand_sha256(state.reader.secret, info)
-            encrypted = info + nonce + gcm_seal(key, nonce, data, aad)
+            encrypted = info + nonce + gcm_seal(state.reader.derive(info), nonce, data, aad)
         else:
             # Legacy AES_GCM_KEY mode: 4 random bytes and a little-endian counter per DEK.
             with self._lock:
@@ -215,17 +248,14 @@ class KMSv2Provider(Provider):
             nonce = self.rand(4) + counter.to_bytes(8, "little")
             assert state.reader.aead is not None
             encrypted = nonce + gcm_seal(state.reader.aead, nonce, data, aad)
-        obj = EncryptedObject(
-            encrypted,
-            state.key_id,
-            state.encrypted_dek_source,
-            state.annotations,
-            state.source_type,
-        )
-        return self.prefix + obj.to_bytes()
+        # Field 1 (encryptedData), then fields 2..5, the same for every write under this state.
+        return self.prefix + wire.field_bytes(1, encrypted) + state.tail
 
     def decrypt(self, value: bytes, aad: bytes) -> ReadResult:
         state = self._ready_state(for_write=False)
+        fast = self._decrypt_known(value, aad, state)
+        if fast is not None:
+            return fast
         try:
             obj = EncryptedObject.from_bytes(value[len(self.prefix) :])
             obj.validate()
@@ -266,6 +296,30 @@ class KMSv2Provider(Provider):
         return ReadResult(
             plaintext, stale, self.type, self.name, key_id=obj.key_id, api_version="v2"
         )
+
+    def _decrypt_known(self, value: bytes, aad: bytes, state: _WriteState) -> ReadResult | None:
+        """Fast path for values whose EncryptedObject tail this process wrote itself."""
+        start = len(self.prefix)
+        if len(value) < start + 2 or value[start] != 0x0A:
+            return None
+        try:
+            length, pos = wire.read_varint(value, start + 1)
+        except wire.WireError:
+            return None
+        end = pos + length
+        if end > len(value):
+            return None
+        reader = self._known_tails.get(value[end:])
+        if reader is None:
+            return None
+        try:
+            plaintext = reader.open(value[pos:end], aad)
+        except CryptoError as exc:
+            raise ProviderError(str(exc)) from None
+        # A tail from an earlier write state means an earlier key id: stale.
+        stale = reader is not state.reader
+        key_id = EncryptedObject.from_bytes(value[end:]).key_id if stale else state.key_id
+        return ReadResult(plaintext, stale, self.type, self.name, key_id=key_id, api_version="v2")
 
     def describe(self) -> str:
         return f"kms v2 ({self.name})"
