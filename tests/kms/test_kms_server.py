@@ -187,3 +187,36 @@ def test_metrics_and_logs_hold_no_secrets(start_plugin: Any, keyring_path: str,
     for f in forbidden:
         assert f not in log
 
+
+
+def test_concurrent_calls_across_a_rotation(local_plugin: Plugin, keyring_path: str) -> None:
+    """Threads encrypting and decrypting while the keyring rotates twice: every call succeeds,
+    every ciphertext decrypts under the key_id it was returned with."""
+    import threading
+
+    kms = client.GrpcKMSv2(local_plugin.endpoint)
+    errors: list[BaseException] = []
+    seen: set[str] = set()
+    stop = time.monotonic() + 4.5
+
+    def worker() -> None:
+        try:
+            while time.monotonic() < stop:
+                seed = os.urandom(32)
+                r = kms.encrypt(seed)
+                seen.add(r.key_id)
+                assert kms.decrypt(r.ciphertext, "u", r.key_id, {}) == seed
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    ids = [keyring.load(keyring_path)[0].primary]
+    for _ in range(2):
+        time.sleep(1.2)
+        ids.append(keyring.rotate(keyring_path).primary)
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert seen <= set(ids) and ids[-1] in seen and len(seen) >= 2
