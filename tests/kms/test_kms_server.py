@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,8 @@ def test_metrics_and_logs_hold_no_secrets(start_plugin: Any, keyring_path: str,
     with pytest.raises(DecryptError):
         kms.decrypt(resps[0].ciphertext, "u", "nope", {})
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    assert health.status == 200 and health.read() == b"ok\n"
     assert 'kubecrypt_kms_calls_total{api="v2",method="Encrypt"} 3.0' in body
     assert 'kubecrypt_kms_calls_total{api="v2",method="Decrypt"} 2.0' in body
     assert 'kubecrypt_kms_errors_total{api="v2",code="NOT_FOUND",method="Decrypt"} 1.0' in body
@@ -220,3 +223,24 @@ def test_concurrent_calls_across_a_rotation(local_plugin: Plugin, keyring_path: 
         t.join()
     assert errors == []
     assert seen <= set(ids) and ids[-1] in seen and len(seen) >= 2
+
+
+def test_missing_keyring_is_unhealthy_not_fatal(start_plugin: Any, keyring_path: str,
+                                                free_port: Any) -> None:
+    port = free_port()
+    p = start_plugin("local", {"keyring": keyring_path},
+                     extra=["--metrics-listen", f"127.0.0.1:{port}"])
+    kms = client.GrpcKMSv2(p.endpoint)
+    saved = Path(keyring_path).read_bytes()
+    os.unlink(keyring_path)
+    st = kms.status()
+    assert st.healthz != "ok" and "unreadable" in st.healthz and st.key_id  # last known key_id
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    assert info.value.code == 503 and b"unreadable" in info.value.read()
+    r = kms.encrypt(b"q" * 32)  # keys already loaded keep working
+    assert kms.decrypt(r.ciphertext, "u", r.key_id, {}) == b"q" * 32
+    fd = os.open(keyring_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, saved)
+    os.close(fd)
+    assert kms.status().healthz == "ok"

@@ -44,7 +44,8 @@ def _parse_host_port(value: str) -> tuple[str, int]:
               help="YAML or JSON mapping passed to the backend as keyword arguments.")
 @click.option("--api", default="v2,v1", show_default=True, metavar="v2,v1",
               help="KMS APIs to serve on the socket.")
-@click.option("--metrics-listen", metavar="HOST:PORT", help="Serve Prometheus /metrics here.")
+@click.option("--metrics-listen", metavar="HOST:PORT",
+              help="Serve Prometheus /metrics and /healthz here.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
               help="gRPC worker threads.")
 @click.option("--log-level", default="info", show_default=True,
@@ -65,13 +66,13 @@ def serve(listen: str, backend_name: str, backend_config: str | None, api: str,
         server = PluginServer(backend, listen, apis=apis, workers=workers, metrics=metrics)
         if metrics is not None and metrics_addr is not None:
             try:
-                port = metrics.serve(*metrics_addr)
+                port = metrics.serve(*metrics_addr, health=server.health)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot serve metrics on {metrics_listen}: {exc.strerror}"
                 ) from None
-            logging.getLogger("kubecrypt.kms").info("metrics on http://%s:%d/metrics",
-                                                    metrics_addr[0], port)
+            logging.getLogger("kubecrypt.kms").info(
+                "metrics and healthz on http://%s:%d/", metrics_addr[0], port)
     except BaseException:
         backend.close()
         raise

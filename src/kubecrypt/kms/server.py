@@ -319,6 +319,16 @@ class PluginServer:
             if os.lstat(self.path).st_ino == self._inode:
                 os.unlink(self.path)
 
+    def health(self) -> str | None:
+        """``None`` when the backend reports a key_id, else the reason (for ``/healthz``)."""
+        try:
+            self.backend.status()
+        except BackendError as exc:
+            return str(exc)
+        except Exception as exc:
+            return f"backend {self.backend.name!r} failed unexpectedly ({type(exc).__name__})"
+        return None
+
     def wait(self) -> None:
         self._stopped.wait()
 
