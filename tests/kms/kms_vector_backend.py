@@ -60,3 +60,12 @@ class VectorBackend(Backend):
             return AESGCM(self._kek(key_id)).decrypt(ciphertext[:12], ciphertext[12:], aad)
         except (InvalidTag, ValueError):
             raise InvalidCiphertext("ciphertext does not authenticate under the vector KEK") from None
+
+
+class BrokenBackend(VectorBackend):
+    """A backend with a bug: Decrypt raises an arbitrary exception quoting its input."""
+
+    name = "broken"
+
+    def decrypt(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
+        raise RuntimeError(f"oops while handling {ciphertext.hex()}")

@@ -244,3 +244,16 @@ def test_missing_keyring_is_unhealthy_not_fatal(start_plugin: Any, keyring_path:
     os.write(fd, saved)
     os.close(fd)
     assert kms.status().healthz == "ok"
+
+
+def test_buggy_custom_backend_is_contained(start_plugin: Any) -> None:
+    p = start_plugin("kms_vector_backend:BrokenBackend",
+                     {"api": "v2", "keks_b64": {"k": "B" * 43 + "="}, "status_key_id": "k"})
+    kms = client.GrpcKMSv2(p.endpoint)
+    r = kms.encrypt(b"w" * 32)
+    with pytest.raises(DecryptError, match=r"INTERNAL.*failed unexpectedly \(RuntimeError\)"):
+        kms.decrypt(r.ciphertext, "u", "k", {})
+    assert kms.status().healthz == "ok"
+    p.terminate()
+    assert "backend raised RuntimeError" in p.output()
+    assert r.ciphertext.hex() not in p.output()

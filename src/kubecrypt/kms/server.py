@@ -83,7 +83,10 @@ class _Calls:
                 f"backend {self.backend.name!r} failed unexpectedly ({type(exc).__name__}); "
                 "see the plugin log"
             )
-            log.error("%s %s uid=%s: backend raised %s", self.api, method, uid, type(exc).__name__)
+            # Only the type by default: a foreign exception's text might quote its input.
+            log.error("%s %s uid=%s: backend raised %s (--log-level debug shows the traceback)",
+                      self.api, method, uid, type(exc).__name__)
+            log.debug("traceback of the backend failure", exc_info=True)
             return empty
         finally:
             elapsed = time.perf_counter() - start
