@@ -49,3 +49,10 @@ def encode() -> None:
     except yaml.YAMLError:
         raise InputError("stdin is not valid YAML or JSON") from None
     write_stdout_bytes(encode_value(obj))
+
+
+# scan/get/rewrite talk to a live etcd; they live in etcd_ops.py (issue 6).
+from kubecrypt.cli.etcd_ops import get, rewrite, scan  # noqa: E402
+
+for _command in (scan, get, rewrite):
+    etcd.add_command(_command)
