@@ -1,0 +1,142 @@
+"""``kubecrypt seal``: a drop-in for ``kubeseal`` (same flags, output and error texts)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kubecrypt.sealed.errors import SealedInputError
+from kubecrypt.sealed.files import atomic_write
+from kubecrypt.sealed.kubeapi import (
+    DEFAULT_CONTROLLER_NAME,
+    DEFAULT_CONTROLLER_NAMESPACE,
+    ControllerProxy,
+    KubeClient,
+    Overrides,
+    context_namespace,
+    load_cluster_access,
+)
+from kubecrypt.sealed.kubeseal import KubesealRequest, run
+from kubecrypt.sealed.scope import Scope
+
+
+def _env(flag: str) -> str:
+    # kubeseal reads every flag from SEALED_SECRETS_<FLAG> too; the command line wins.
+    return "SEALED_SECRETS_" + flag.upper().replace("-", "_")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--cert", envvar=_env("cert"), default=None,
+              help="Certificate file or URL (http(s)://, file://); skips the controller lookup.")
+@click.option("--controller-name", envvar=_env("controller-name"),
+              default=DEFAULT_CONTROLLER_NAME, show_default=True)
+@click.option("--controller-namespace", envvar=_env("controller-namespace"),
+              default=DEFAULT_CONTROLLER_NAMESPACE, show_default=True)
+@click.option("-o", "--format", "output_format", envvar=_env("format"), default=None,
+              help="Output format: json (default) or yaml.")
+@click.option("-f", "--secret-file", envvar=_env("secret-file"), default=None,
+              help="Read the input from this file instead of stdin.")
+@click.option("-w", "--sealed-secret-file", envvar=_env("sealed-secret-file"), default=None,
+              help="Write the output to this file (atomically); .yaml/.yml means YAML.")
+@click.option("--fetch-cert", is_flag=True, envvar=_env("fetch-cert"),
+              help="Print the controller's certificate and exit.")
+@click.option("--allow-empty-data", is_flag=True, envvar=_env("allow-empty-data"))
+@click.option("--validate", is_flag=True, envvar=_env("validate"),
+              help="Check that the input SealedSecret can be decrypted (by the controller, or "
+                   "offline with --recovery-private-key).")
+@click.option("--merge-into", envvar=_env("merge-into"), default=None,
+              help="Seal the input's items and merge them into this SealedSecret file.")
+@click.option("--raw", is_flag=True, envvar=_env("raw"), help="Encrypt one raw value.")
+@click.option("--name", envvar=_env("name"), default="",
+              help="Name of the sealed object (--raw), or override of the input's name.")
+@click.option("--from-file", multiple=True, help="With --raw: [key=]path of the value.")
+@click.option("--scope", envvar=_env("scope"), default="strict",
+              help="strict, namespace-wide or cluster-wide.")
+@click.option("--re-encrypt", "--rotate", "re_encrypt", is_flag=True, envvar=_env("re-encrypt"),
+              help="Re-seal the input with the newest key: via the controller, or offline with "
+                   "--recovery-private-key and --cert.")
+@click.option("--flatten-template", is_flag=True,
+              help="With offline --re-encrypt: behave exactly as upstream's controller "
+                   "(render template.data into items, template metadata from the object's).")
+@click.option("--recovery-unseal", is_flag=True, envvar=_env("recovery-unseal"),
+              help="Decrypt the input offline with --recovery-private-key.")
+@click.option("--recovery-private-key", multiple=True,
+              help="Private key files (PEM or key backups); repeatable and comma-separated.")
+@click.option("--kubeconfig", envvar=_env("kubeconfig"), default=None)
+@click.option("--context", default=None, help="kubeconfig context to use.")
+@click.option("-n", "--namespace", default="", help="Namespace of the Secret.")
+@click.option("--request-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for the API server.")
+@click.option("-s", "--server", default=None, help="API server address (kubectl's flag).")
+@click.option("--token", default=None, help="Bearer token for the API server.")
+@click.option("--certificate-authority", default=None, help="CA file for the API server.")
+@click.option("--client-certificate", default=None, help="Client certificate file.")
+@click.option("--client-key", default=None, help="Client key file.")
+@click.option("--insecure-skip-tls-verify", is_flag=True,
+              help="Do not verify the API server's certificate (insecure).")
+@click.option("--tls-server-name", default=None, help="Server name to verify the API server as.")
+@click.option("--cluster", default=None, help="kubeconfig cluster to use.")
+@click.option("--user", default=None, help="kubeconfig user to use.")
+def seal(
+    cert: str | None, controller_name: str, controller_namespace: str,
+    output_format: str | None, secret_file: str | None, sealed_secret_file: str | None,
+    fetch_cert: bool, allow_empty_data: bool, validate: bool, merge_into: str | None, raw: bool,
+    name: str, from_file: tuple[str, ...], scope: str, re_encrypt: bool, flatten_template: bool,
+    recovery_unseal: bool,
+    recovery_private_key: tuple[str, ...], kubeconfig: str | None, context: str | None,
+    namespace: str, request_timeout: float, server: str | None, token: str | None,
+    certificate_authority: str | None, client_certificate: str | None, client_key: str | None,
+    insecure_skip_tls_verify: bool, tls_server_name: str | None, cluster: str | None,
+    user: str | None,
+) -> None:
+    """Seal a Secret (stdin, YAML or JSON) into a SealedSecret (stdout), like kubeseal."""
+    fmt = (output_format or "json").lower()
+    if sealed_secret_file and not output_format and sealed_secret_file.endswith((".yaml", ".yml")):
+        fmt = "yaml"
+    if fmt not in ("json", "yaml"):
+        raise SealedInputError(f"unsupported output format: {output_format}")
+    try:
+        parsed_scope = Scope.parse(scope)
+    except ValueError as exc:
+        raise SealedInputError(str(exc)) from None
+
+    def proxy_factory() -> ControllerProxy:
+        overrides = Overrides(
+            server=server, token=token, certificate_authority=certificate_authority,
+            client_certificate=client_certificate, client_key=client_key,
+            insecure_skip_tls_verify=insecure_skip_tls_verify, tls_server_name=tls_server_name,
+            cluster=cluster, user=user,
+        )
+        access = load_cluster_access(kubeconfig, context, overrides)
+        return ControllerProxy(KubeClient(access, timeout=request_timeout), controller_name,
+                               controller_namespace)
+
+    def read_input() -> bytes:
+        if secret_file:
+            try:
+                return Path(secret_file).read_bytes()
+            except OSError as exc:
+                raise SealedInputError(f"cannot read {secret_file}: {exc.strerror}") from None
+        if sys.stdin.isatty():
+            click.echo("(tty detected: expecting json/yaml k8s resource in stdin)", err=True)
+        return sys.stdin.buffer.read()
+
+    request = KubesealRequest(
+        output_format=fmt, format_given=output_format is not None, cert=cert,
+        fetch_cert=fetch_cert, scope=parsed_scope, name=name, namespace=namespace,
+        default_namespace=namespace or context_namespace(kubeconfig, context),
+        allow_empty_data=allow_empty_data, raw=raw, from_file=list(from_file),
+        merge_into=merge_into, validate=validate, re_encrypt=re_encrypt,
+        flatten_template=flatten_template,
+        recovery_unseal=recovery_unseal, recovery_private_keys=list(recovery_private_key),
+        proxy_factory=proxy_factory,
+    )
+    output = run(request, read_input)
+    data = output if isinstance(output, bytes) else output.encode("utf-8")
+    if sealed_secret_file and data:
+        atomic_write(sealed_secret_file, data)
+        return
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

@@ -1,0 +1,194 @@
+"""``kubecrypt sealed``: the Sealed Secrets controller's keys (``keys``); ``controller`` comes
+later and registers itself in this group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kubecrypt.atrest.duration import parse_duration
+from kubecrypt.sealed.errors import SealedInputError
+from kubecrypt.sealed.files import atomic_write
+from kubecrypt.sealed.keys import (
+    DEFAULT_KEY_PREFIX,
+    DEFAULT_NAMESPACE,
+    SealingKey,
+    backup_list,
+    certificate_pem,
+    format_time,
+    generate_key,
+    key_secret,
+    keys_from_file,
+    self_signed_certificate,
+)
+from kubecrypt.sealed.keystore import DEFAULT_DIR, KeyStore
+from kubecrypt.sealed.render import LIST, SECRET, ordered, render
+
+keys_dir_option = click.option(
+    "--keys-dir", envvar="KUBECRYPT_SEALED_KEYS_DIR", default=str(DEFAULT_DIR), show_default=True,
+    help="Directory of key Secrets (one file per key, 0600).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def sealed() -> None:
+    """Sealed Secrets: the controller's keys (and, later, the controller)."""
+
+
+@sealed.group()
+def keys() -> None:
+    """Generate, back up, restore and inspect sealing keys."""
+
+
+def _ttl(text: str) -> dt.timedelta:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise SealedInputError(f"--key-ttl: {exc}") from None
+    if seconds <= 0:
+        raise SealedInputError("--key-ttl must be positive, e.g. 87600h")
+    return dt.timedelta(seconds=seconds)
+
+
+def _emit(text: str, out: str | None, secret: bool) -> None:
+    if out and out != "-":
+        atomic_write(out, text.encode(), mode=0o600 if secret else None)
+        return
+    if secret and sys.stdout.isatty():
+        # Private keys on a screen end up in scrollback and screen recordings.
+        raise SealedInputError(
+            "refusing to print private keys to a terminal; use --out FILE or redirect stdout"
+        )
+    sys.stdout.write(text)
+
+
+@keys.command("generate")
+@keys_dir_option
+@click.option("--key-size", type=int, default=4096, show_default=True, help="RSA bits.")
+@click.option("--key-ttl", default="87600h", show_default=True, help="Certificate validity.")
+@click.option("--my-cn", default="", help="Certificate subject and issuer CN.")
+@click.option("--key-prefix", default=DEFAULT_KEY_PREFIX, show_default=True)
+@click.option("--namespace", default=DEFAULT_NAMESPACE, show_default=True,
+              help="The controller's namespace, written into the key Secret.")
+@click.option("--out", default=None,
+              help="Write the key Secret here ('-' for stdout) instead of into --keys-dir.")
+@click.option("-o", "--format", "output_format", type=click.Choice(["yaml", "json"]),
+              default="yaml", show_default=True)
+def generate(keys_dir: str, key_size: int, key_ttl: str, my_cn: str, key_prefix: str,
+             namespace: str, out: str | None, output_format: str) -> None:
+    """Generate an RSA key and self-signed certificate, as the controller does."""
+    if key_size < 2048:
+        raise SealedInputError("--key-size must be at least 2048 bits")
+    private_key, cert = generate_key(key_size, _ttl(key_ttl), my_cn)
+    key = SealingKey(private_key, cert, namespace=namespace, creation=dt.datetime.now(dt.UTC))
+    if out:
+        _emit(render(ordered(key_secret(key, key_prefix), SECRET), output_format), out, True)
+        where = out
+    else:
+        where = str(KeyStore(keys_dir).add(key, key_prefix))
+    click.echo(f"generated key {key.fingerprint} ({key_size} bits) in {where}", err=True)
+
+
+@keys.command("export")
+@keys_dir_option
+@click.option("--backup-format", type=click.Choice(["list", "secrets"]), default="list",
+              show_default=True,
+              help="list: a v1 List (kubectl get -o yaml); secrets: one Secret per document.")
+@click.option("-o", "--format", "output_format", type=click.Choice(["yaml", "json"]),
+              default="yaml", show_default=True)
+@click.option("--out", default=None, help="Write the backup here (0600) instead of stdout.")
+def export(keys_dir: str, backup_format: str, output_format: str, out: str | None) -> None:
+    """Export every key as a backup that kubeseal --recovery-private-key and kubectl accept."""
+    stored = KeyStore(keys_dir).registry().newest_first()
+    if not stored:
+        raise SealedInputError(f"no keys in {keys_dir}; run 'kubecrypt sealed keys generate'")
+    oldest_first = list(reversed(stored))
+    if backup_format == "list":
+        text = render(ordered(backup_list(oldest_first), LIST), output_format)
+        if output_format == "yaml":
+            text = text.removeprefix("---\n")  # kubectl's List has no document marker
+    else:
+        text = "".join(render(ordered(key_secret(k), SECRET), output_format)
+                       for k in oldest_first)
+    _emit(text, out, True)
+
+
+@keys.command("import")
+@keys_dir_option
+@click.option("--key-prefix", default=DEFAULT_KEY_PREFIX, show_default=True)
+@click.option("--namespace", default=DEFAULT_NAMESPACE, show_default=True)
+@click.argument("files", nargs=-1, required=True)
+def import_(keys_dir: str, key_prefix: str, namespace: str, files: tuple[str, ...]) -> None:
+    """Import keys from PEM files or backups (a v1 List of key Secrets, or Secrets)."""
+    store = KeyStore(keys_dir)
+    known = {k.fingerprint for k in store.load()}
+    for name in files:
+        try:
+            content = Path(name).read_bytes()
+        except OSError as exc:
+            raise SealedInputError(f"cannot read {name}: {exc.strerror}") from None
+        for key in keys_from_file(content, name):
+            if key.fingerprint in known:
+                click.echo(f"skipped key {key.fingerprint}: already present", err=True)
+                continue
+            if key.certificate is None:
+                # A bare PEM key: the controller needs a certificate to serve, so make one.
+                key.certificate = self_signed_certificate(key.private_key)
+            key.namespace = key.namespace or namespace
+            key.creation = key.creation or dt.datetime.now(dt.UTC)
+            path = store.add(key, key_prefix, known)
+            known.add(key.fingerprint)
+            click.echo(f"imported key {key.fingerprint} as {path}", err=True)
+
+
+@keys.command("list")
+@keys_dir_option
+@click.option("-o", "--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True)
+def list_(keys_dir: str, output_format: str) -> None:
+    """List keys: fingerprint, creation, expiry, active label; newest (sealing) key first."""
+    registry = KeyStore(keys_dir).registry()
+    newest = registry.newest()
+    rows: list[dict[str, Any]] = []
+    for key in registry.newest_first():
+        rows.append({
+            "name": key.name,
+            "fingerprint": key.fingerprint,
+            "bits": key.private_key.key_size,
+            "created": format_time(key.creation) if key.creation else "",
+            "notBefore": format_time(key.not_before) if key.not_before else "",
+            "expires": format_time(key.not_after) if key.not_after else "",
+            "active": key.active,
+            "newest": key is newest,
+        })
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    header = ("NAME", "FINGERPRINT", "BITS", "CREATED", "EXPIRES", "ACTIVE", "NEWEST")
+    table = [header] + [
+        (r["name"], r["fingerprint"], str(r["bits"]), r["created"], r["expires"],
+         "yes" if r["active"] else "no", "*" if r["newest"] else "") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@keys.command("cert")
+@keys_dir_option
+@click.option("--fingerprint", default=None, help="This key's certificate instead of the newest.")
+def cert(keys_dir: str, fingerprint: str | None) -> None:
+    """Print the public certificate (the newest key's, as the controller serves it)."""
+    registry = KeyStore(keys_dir).registry()
+    key = registry.get(fingerprint) if fingerprint else registry.newest()
+    if key is None:
+        what = f"key {fingerprint}" if fingerprint else "key"
+        raise SealedInputError(f"no {what} in {keys_dir}; run 'kubecrypt sealed keys generate'")
+    if key.certificate is None:
+        raise SealedInputError(f"key {key.fingerprint} has no certificate")
+    sys.stdout.write(certificate_pem(key.certificate).decode("ascii"))

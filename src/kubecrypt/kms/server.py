@@ -1,0 +1,354 @@
+"""The KMS plugin server: kube-apiserver's ``v2`` and ``v1beta1`` KeyManagementService over a
+unix socket, in front of one :class:`~kubecrypt.kms.backends.base.Backend`.
+
+grpcio's sync server with a small thread pool is used on purpose: on a 2-core machine it handles
+about twice the RPC rate of ``grpc.aio`` or grpclib (../shared/specs/kms-plugins-deps-perf.md,
+B.2). Nothing here logs plaintext, ciphertext or key material: only method, uid, key_id (public
+by design), sizes and timings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import grpc
+
+from kubecrypt import __version__
+from kubecrypt.errors import ConfigError
+from kubecrypt.kms.backends.base import Backend, BackendError
+from kubecrypt.kms.metrics import Metrics
+from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
+
+log = logging.getLogger("kubecrypt.kms")
+
+API_VERSIONS = ("v2", "v1")
+V2_VERSION = "v2"
+V1_VERSION = "v1beta1"
+RUNTIME_NAME = "kubecrypt"
+MAX_CIPHERTEXT = 1024  # kube-apiserver rejects longer encryptedDEKSource / key_id values
+DEFAULT_WORKERS = 4
+ERROR_SOURCE_KEY = "kubecrypt-error-source"
+
+R = TypeVar("R")
+
+
+class _Calls:
+    """Runs one RPC: metrics, logging, and turning failures into gRPC status codes so a bad
+    request or a backend error never takes the server down."""
+
+    def __init__(self, backend: Backend, metrics: Metrics | None, api: str) -> None:
+        self.backend = backend
+        self.api = api
+        self.metrics = metrics
+        self._children: dict[str, tuple[Any, Any]] = {}
+        if metrics is not None:
+            first = "Status" if api == "v2" else "Version"
+            methods = (first, "Encrypt", "Decrypt")
+            for m in methods:
+                self._children[m] = (
+                    metrics.calls.labels(api, m), metrics.latency.labels(api, m)
+                )
+
+    def run(
+        self, method: str, uid: str, context: grpc.ServicerContext, empty: R, fn: Callable[[], R]
+    ) -> R:
+        start = time.perf_counter()
+        code: str | None = None
+        try:
+            return fn()
+        except BackendError as exc:
+            code = exc.code
+            context.set_code(getattr(grpc.StatusCode, exc.code, grpc.StatusCode.INTERNAL))
+            context.set_details(str(exc))
+            # Lets our client tell "the plugin answered: its key store is down" from "the
+            # plugin cannot be reached", which share the UNAVAILABLE code.
+            context.set_trailing_metadata(((ERROR_SOURCE_KEY, "plugin"),))
+            log.warning("%s %s uid=%s failed: %s: %s", self.api, method, uid, exc.code, exc)
+            return empty
+        except Exception as exc:  # a backend bug must not kill the socket
+            code = "INTERNAL"
+            context.set_code(grpc.StatusCode.INTERNAL)
+            context.set_details(
+                f"backend {self.backend.name!r} failed unexpectedly ({type(exc).__name__}); "
+                "see the plugin log"
+            )
+            # Only the type by default: a foreign exception's text might quote its input.
+            log.error("%s %s uid=%s: backend raised %s (--log-level debug shows the traceback)",
+                      self.api, method, uid, type(exc).__name__)
+            log.debug("traceback of the backend failure", exc_info=True)
+            return empty
+        finally:
+            elapsed = time.perf_counter() - start
+            if self.metrics is not None:
+                calls, latency = self._children[method]
+                calls.inc()
+                latency.observe(elapsed)
+                if code is not None:
+                    self.metrics.errors.labels(self.api, method, code).inc()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s uid=%s %s in %.3f ms", self.api, method, uid,
+                          code or "OK", elapsed * 1000)
+
+
+class BadRequest(BackendError):
+    """The request itself is malformed (empty fields kube-apiserver never sends)."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class V2Servicer(v2_pb2_grpc.KeyManagementServiceServicer):
+    def __init__(self, backend: Backend, metrics: Metrics | None = None) -> None:
+        self.backend = backend
+        self.calls = _Calls(backend, metrics, "v2")
+        self._last_key_id = ""
+
+    def Status(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            try:
+                key_id = self.backend.status()
+            except BackendError as exc:
+                # Unhealthy is an answer, not an RPC failure: kube-apiserver shows healthz.
+                log.warning("v2 Status: unhealthy: %s", exc)
+                return v2_pb2.StatusResponse(version=V2_VERSION, healthz=str(exc),
+                                             key_id=self._last_key_id)
+            if key_id != self._last_key_id:
+                if self._last_key_id:
+                    log.info("key_id changed: %s -> %s", self._last_key_id, key_id)
+                self._last_key_id = key_id
+            return v2_pb2.StatusResponse(version=V2_VERSION, healthz="ok", key_id=key_id)
+
+        return self.calls.run("Status", "", context, v2_pb2.StatusResponse(), call)
+
+    def Encrypt(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            if not request.plaintext:
+                raise BadRequest("EncryptRequest.plaintext is empty")
+            ciphertext, key_id, annotations = self.backend.encrypt(request.plaintext)
+            if not (0 < len(key_id) <= MAX_CIPHERTEXT and 0 < len(ciphertext) <= MAX_CIPHERTEXT):
+                raise BackendError(
+                    f"backend {self.backend.name!r} returned a ciphertext or key_id that "
+                    f"kube-apiserver would reject (each must be 1..{MAX_CIPHERTEXT} bytes)"
+                )
+            return v2_pb2.EncryptResponse(ciphertext=ciphertext, key_id=key_id,
+                                          annotations=dict(annotations))
+
+        return self.calls.run("Encrypt", request.uid, context, v2_pb2.EncryptResponse(), call)
+
+    def Decrypt(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            if not request.ciphertext:
+                raise BadRequest("DecryptRequest.ciphertext is empty")
+            if not request.key_id:
+                raise BadRequest("DecryptRequest.key_id is empty")
+            plaintext = self.backend.decrypt(request.ciphertext, request.key_id,
+                                             dict(request.annotations))
+            return v2_pb2.DecryptResponse(plaintext=plaintext)
+
+        return self.calls.run("Decrypt", request.uid, context, v2_pb2.DecryptResponse(), call)
+
+
+class V1Servicer(v1beta1_pb2_grpc.KeyManagementServiceServicer):
+    def __init__(self, backend: Backend, metrics: Metrics | None = None) -> None:
+        self.backend = backend
+        self.calls = _Calls(backend, metrics, "v1")
+
+    def Version(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            return v1beta1_pb2.VersionResponse(version=V1_VERSION, runtime_name=RUNTIME_NAME,
+                                               runtime_version=__version__)
+
+        return self.calls.run("Version", "", context, v1beta1_pb2.VersionResponse(), call)
+
+    def Encrypt(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            if not request.plain:
+                raise BadRequest("EncryptRequest.plain is empty")
+            return v1beta1_pb2.EncryptResponse(cipher=self.backend.encrypt_v1(request.plain))
+
+        return self.calls.run("Encrypt", "", context, v1beta1_pb2.EncryptResponse(), call)
+
+    def Decrypt(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            if not request.cipher:
+                raise BadRequest("DecryptRequest.cipher is empty")
+            return v1beta1_pb2.DecryptResponse(plain=self.backend.decrypt(request.cipher, "", {}))
+
+        return self.calls.run("Decrypt", "", context, v1beta1_pb2.DecryptResponse(), call)
+
+
+# ----------------------------------------------------------------------------- the socket
+
+
+def parse_listen(listen: str) -> str:
+    """The socket path of a ``unix://`` URL (``unix:///@name`` is the abstract socket ``@name``),
+    read the way kube-apiserver reads a KMS ``endpoint``."""
+    from kubecrypt.atrest.config import kms_endpoint_path
+
+    if not listen.startswith("unix://"):
+        raise ConfigError(f"--listen {listen!r} must be a unix:// URL such as "
+                          "unix:///var/run/kmsplugin/socket.sock")
+    path = kms_endpoint_path(listen)
+    if not path or not (path.startswith("/") or path.startswith("@")):
+        raise ConfigError(f"--listen {listen!r} must name an absolute socket path (unix:///path)")
+    return path
+
+
+def grpc_target(path: str) -> str:
+    return f"unix-abstract:{path[1:]}" if path.startswith("@") else f"unix:{path}"
+
+
+def _clear_stale_socket(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ConfigError(
+            f"{path} exists and is not a socket; remove it or choose another --listen path"
+        )
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        log.info("removing stale socket %s", path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    raise ConfigError(f"another process is already serving on unix://{path}; stop it or choose "
+                      "another --listen path")
+
+
+class PluginServer:
+    """One gRPC server on one unix socket, serving the selected APIs."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        listen: str,
+        apis: Iterable[str] = API_VERSIONS,
+        workers: int = DEFAULT_WORKERS,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.backend = backend
+        self.listen = listen
+        self.path = parse_listen(listen)
+        self.apis = tuple(apis)
+        unknown = [a for a in self.apis if a not in API_VERSIONS]
+        if unknown or not self.apis:
+            raise ConfigError(
+                f"--api {','.join(self.apis)!r}: choose from v2 and v1, comma-separated"
+            )
+        self.metrics = metrics
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kms")
+        self._server = grpc.server(pool)
+        self._v2 = V2Servicer(backend, metrics)
+        if "v2" in self.apis:
+            v2_pb2_grpc.add_KeyManagementServiceServicer_to_server(self._v2, self._server)
+        if "v1" in self.apis:
+            v1beta1_pb2_grpc.add_KeyManagementServiceServicer_to_server(
+                V1Servicer(backend, metrics), self._server)
+        self._inode: int | None = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        abstract = self.path.startswith("@")
+        if not abstract:
+            _clear_stale_socket(self.path)
+            parent = Path(self.path).parent
+            if not parent.is_dir():
+                try:
+                    parent.mkdir(mode=0o700, parents=True)
+                except OSError as exc:
+                    raise ConfigError(
+                        f"cannot create socket directory {parent}: {exc.strerror}"
+                    ) from None
+        # The socket is created by bind(); a tight umask makes it 0600 from the first instant.
+        old_umask = os.umask(0o177)
+        try:
+            bound = self._server.add_insecure_port(grpc_target(self.path))
+        except RuntimeError as exc:
+            raise ConfigError(f"cannot listen on {self.listen}: {exc}") from None
+        finally:
+            os.umask(old_umask)
+        if not bound:
+            raise ConfigError(
+                f"cannot listen on {self.listen}; check the directory exists and is writable"
+            )
+        self._server.start()
+        if not abstract:
+            os.chmod(self.path, 0o600)
+            self._inode = os.lstat(self.path).st_ino
+        try:
+            key_id = self.backend.status()
+            self._v2._last_key_id = key_id
+        except BackendError as exc:
+            key_id = f"unknown ({exc})"
+        log.info("serving KMS %s on %s with backend %s, current key_id %s",
+                 "+".join(self.apis), self.listen, self.backend.name, key_id)
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._server.stop(grace).wait()
+        self._remove_socket()
+        with contextlib.suppress(Exception):
+            self.backend.close()
+        if self.metrics is not None:
+            self.metrics.close()
+        log.info("stopped")
+
+    def _remove_socket(self) -> None:
+        # Only our own socket: a newer plugin may already have replaced it.
+        if self._inode is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            if os.lstat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+
+    def health(self) -> str | None:
+        """``None`` when the backend reports a key_id, else the reason (for ``/healthz``)."""
+        try:
+            self.backend.status()
+        except BackendError as exc:
+            return str(exc)
+        except Exception as exc:
+            return f"backend {self.backend.name!r} failed unexpectedly ({type(exc).__name__})"
+        return None
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def run_until_signal(self) -> None:
+        """Starts, then serves until SIGTERM or SIGINT; in-flight calls get a grace period."""
+        done = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            done.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not done.wait(3600):
+                pass
+        finally:
+            self.stop()
+            for s, h in previous.items():
+                signal.signal(s, h)
