@@ -53,12 +53,33 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_kms_needs_the_plugin(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
-                              tmp_path: Path) -> None:
-    p = kubecrypt("lab", "up", "--dir", str(tmp_path / "kms"), "--encryption", "kms")
-    assert p.returncode == 1
-    assert p.stderr.decode().startswith("error: --encryption kms needs `kubecrypt kms serve`")
-    assert not (tmp_path / "kms").exists()  # nothing half-made
+def test_kms_v2_lab(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
+                    tmp_path: Path) -> None:
+    d = tmp_path / "kms"
+    p = kubecrypt("lab", "up", "--dir", str(d), "--encryption", "kms")
+    assert p.returncode == 0, p.stderr
+    lab = lab_up.Lab.load(d)
+    assert lab is not None and "kms" in lab.extra
+    env = {**os.environ, "KUBECONFIG": str(lab.kubeconfig)}
+    subprocess.run(["kubectl", "create", "secret", "generic", "enveloped", "--from-literal=a=b"],
+                   env=env, check=True, capture_output=True)
+    raw = subprocess.run(["etcdctl", f"--endpoints={lab.etcd_endpoints[0]}", "get",
+                          "/registry/secrets/default/enveloped", "--print-value-only"],
+                         capture_output=True, check=True).stdout
+    assert raw.startswith(b"k8s:enc:kms:v2:kubecrypt-kms:")
+    state = json.loads(kubecrypt("lab", "status", "--dir", str(d), "-o", "json").stdout)
+    assert state["extra"]["kms"]["running"] is True
+    kms_pid = lab.extra["kms"].pid
+    assert "kms (pid" in kubecrypt("lab", "down", "--dir", str(d)).stdout.decode()
+    assert not processes.alive(lab.extra["kms"])
+    assert kubecrypt("lab", "up", "--dir", str(d)).returncode == 0  # the plugin comes back too
+    restarted = lab_up.Lab.load(d)
+    assert restarted is not None and restarted.extra["kms"].pid != kms_pid
+    got = subprocess.run(["kubectl", "get", "secret", "enveloped", "-o", "jsonpath={.data.a}"],
+                         env=env, check=True, capture_output=True, text=True)
+    assert got.stdout == "Yg=="
+    assert kubecrypt("lab", "down", "--dir", str(d), "--purge").returncode == 0
+    assert not d.exists()
 
 
 def test_restart_loses_nothing(lab: LabHandle, unique: Callable[[str], str]) -> None:

@@ -83,6 +83,9 @@ def status(directory: Path | None, output: str) -> None:
     api = info["apiserver"]
     click.echo(f"apiserver:  {'running' if api['running'] else 'stopped'} {api['server'] or ''}"
                + (f" pid {api['pid']}" if api["pid"] else ""))
+    for name, proc in info.get("extra", {}).items():
+        click.echo(f"{name + ':':<11} {'running' if proc['running'] else 'stopped'} "
+                   f"pid {proc['pid']}")
     click.echo(f"encryption: {info['encryption']}")
     click.echo(f"kubeconfig: {info['kubeconfig']}")
     if info["state"] != "up":

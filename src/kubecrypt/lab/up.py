@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -130,18 +131,56 @@ def _provider(kind: str) -> dict[str, Any]:
                              "secret": base64.b64encode(secrets.token_bytes(32)).decode()}]}}
 
 
-def start_kms_plugin(lab: Lab) -> dict[str, Any]:
-    """Starts ``kubecrypt kms serve`` on a unix socket in the lab directory and returns the
-    ``kms`` provider entry for the EncryptionConfiguration.
+def kms_socket(lab: Lab) -> Path:
+    return lab.dir / "kms.sock"
 
-    The plugin lives on the ``kms`` branch; until it is merged this is the one function to
-    fill in: spawn it with ``processes.spawn([...], lab.dir / "kms.log", kubecrypt_env())``,
-    store the Proc in ``lab.extra["kms"]`` (``lab down`` then stops it, ``lab status`` shows
-    it), wait for its socket, and return ``{"kms": {"apiVersion": "v2", "name": ...,
-    "endpoint": "unix://<lab.dir>/kms.sock"}}``. The API server's TransformerSet connects to it
-    by itself."""
-    raise LabError("--encryption kms needs `kubecrypt kms serve`, which this build does not "
-                   "have yet; use --encryption aesgcm, aescbc or secretbox")
+
+def start_kms_plugin(lab: Lab) -> dict[str, Any]:
+    """Starts ``kubecrypt kms serve`` (local keyring backend) on a unix socket in the lab
+    directory, records it in ``lab.extra["kms"]`` (``lab down`` stops it, ``lab status`` shows
+    it, ``lab up`` restarts it) and returns the KMS v2 provider entry for the
+    EncryptionConfiguration. The API server's TransformerSet dials the socket by itself."""
+    keyring = lab.dir / "kms-keyring.json"
+    backend = lab.dir / "kms-backend.yaml"
+    if not keyring.exists():
+        _kubecrypt("kms", "keyring", "init", "--file", str(keyring))
+    write_private(backend, f"keyring: {keyring}\n")
+    socket = kms_socket(lab)
+    endpoint = f"unix://{socket}"
+    log = lab.dir / "kms.log"
+    proc = processes.spawn([sys.executable, "-m", "kubecrypt", "kms", "serve", "--listen",
+                            endpoint, "--backend", "local", "--backend-config", str(backend)],
+                           log, kubecrypt_env())
+    _wait(lambda: socket.exists() and _kms_ready(endpoint), proc, log, "the KMS plugin")
+    lab.extra["kms"] = proc
+    return {"kms": {"apiVersion": "v2", "name": "kubecrypt-kms", "endpoint": endpoint,
+                    "timeout": "3s"}}
+
+
+def _uses_lab_kms(lab: Lab) -> bool:
+    """Whether the configuration in force names the lab's plugin (to write, or still to read
+    what it wrote before another provider took over)."""
+    if not lab.encryption_config:
+        return False
+    try:
+        return f"unix://{kms_socket(lab)}" in Path(lab.encryption_config).read_text()
+    except OSError:
+        return False
+
+
+def _kubecrypt(*args: str) -> str:
+    p = subprocess.run([sys.executable, "-m", "kubecrypt", *args], capture_output=True,
+                       text=True, env=kubecrypt_env(), timeout=60, check=False)
+    if p.returncode != 0:
+        raise LabError(f"`kubecrypt {' '.join(args[:3])}` failed: {p.stderr.strip()}")
+    return p.stdout
+
+
+def _kms_ready(endpoint: str) -> bool:
+    try:
+        return '"ok"' in _kubecrypt("kms", "status", "--listen", endpoint, "--timeout", "1")
+    except LabError:
+        return False
 
 
 def write_encryption_config(lab: Lab, kind: str) -> Path | None:
@@ -284,7 +323,7 @@ def _up(directory: Path, encryption: str | None, encryption_provider_config: Pat
     elif lab.etcd is None or not processes.alive(lab.etcd):
         start_etcd(lab)
     kms = lab.extra.get("kms")
-    if lab.encryption == "kms" and (kms is None or not processes.alive(kms)):
+    if _uses_lab_kms(lab) and (kms is None or not processes.alive(kms)):
         start_kms_plugin(lab)  # after a `lab down`: the configuration already points at it
     lab.save()
     _start_apiserver(lab)
@@ -312,6 +351,7 @@ def down(directory: Path, purge: bool = False) -> list[str]:
         for name in ("etcd-data", "pki"):
             shutil.rmtree(directory / name, ignore_errors=True)
         for name in (STATE, CONFIG, "tokens.csv", "kubeconfig", "etcd.log", "apiserver.log",
+                     "kms-keyring.json", "kms-backend.yaml",
                      "etcd.pid", "apiserver.pid", *(f"{n}.log" for n in extras),
                      *(f"{n}.sock" for n in extras)):
             (directory / name).unlink(missing_ok=True)
@@ -338,7 +378,7 @@ def status(directory: Path) -> dict[str, Any]:
     running = lab.apiserver is not None and processes.alive(lab.apiserver)
     out["apiserver"] = {"pid": lab.apiserver.pid if lab.apiserver else None, "running": running,
                         "server": lab.server if lab.port else None}
-    for name, proc in lab.extra.items():
-        out[name] = {"pid": proc.pid, "running": processes.alive(proc)}
+    out["extra"] = {name: {"pid": proc.pid, "running": processes.alive(proc)}
+                    for name, proc in lab.extra.items()}
     out["state"] = "up" if running and out["etcd"]["running"] else "down"
     return out
