@@ -373,6 +373,9 @@ def run(directory: Path | None, keep: bool, echo: Echo) -> Lab | None:
         ok = True
     finally:
         if not keep or not ok:
+            # The demo's own files first, so that the purge can remove the directory.
+            shutil.rmtree(path / "sealed-keys", ignore_errors=True)
+            (path / "sealed-secrets.pem").unlink(missing_ok=True)
             lab_up.down(path, purge=True)
             if owned:
                 shutil.rmtree(path, ignore_errors=True)
