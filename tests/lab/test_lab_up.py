@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from kubecrypt.lab import processes
 from kubecrypt.lab import up as lab_up
@@ -160,3 +163,23 @@ def test_restart_collects_orphans_of_served_kinds_only(lab: LabHandle,
         assert time.monotonic() < deadline, "the orphaned dependent was not collected"
         time.sleep(0.2)
     assert lab.etcd_get(f"/registry/secrets/{ns}/foreign") is not None
+
+
+def test_port_taken_in_a_race_is_retried(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    try:
+        assert lab.lab.apiserver is not None
+        processes.stop(lab.lab.apiserver)
+        lab.lab.port = taken
+        lab.lab.save()
+        # As if the port had been free when checked and taken just before the bind.
+        monkeypatch.setattr(processes, "port_free", lambda port: True)
+        lab.lab = lab_up.up(lab.dir)
+    finally:
+        squatter.close()
+    assert lab.lab.port != taken
+    assert "address already in use" in (lab.dir / "apiserver.log").read_text().lower()
+    assert lab.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"

