@@ -104,6 +104,9 @@ def test_etcd_down_is_503_then_recovers(lab: LabHandle, unique: Callable[[str], 
         p = lab.kubectl("get", "secrets", "--request-timeout=20s", check=False)
         assert p.returncode == 1
         assert "ServiceUnavailable" in p.stderr or "storage backend is unavailable" in p.stderr
+        ready = lab.kubectl("get", "--raw", "/readyz", check=False)
+        assert ready.returncode == 1  # 503: not ready while etcd is away
+        assert lab.kubectl("get", "--raw", "/livez").stdout == "ok"
     finally:
         lab_up.start_etcd(lab.lab)
         lab.lab.save()

@@ -40,7 +40,17 @@ class App:
         self.server_address = server_address
         self.metrics = metrics
         self.requests = 0
+        self.bootstrapped = False  # set once the system namespaces exist
         self.request_seconds = 0.0  # handler time, without the TLS and HTTP framing
+
+    async def _not_ready(self) -> str:
+        if not self.bootstrapped:
+            return "poststarthook/bootstrap-namespaces failed: not finished"
+        try:
+            await self.rest.objects.store.revision()
+        except StoreUnavailable as exc:
+            return f"etcd failed: {exc}"
+        return ""
 
     def _authenticated(self, req: Request) -> bool | None:
         """True: valid token; False: a wrong one; None: none given (anonymous)."""
@@ -85,7 +95,14 @@ class App:
             return _error(errors.internal(type(exc).__name__))
 
     async def _dispatch(self, req: Request, path: str) -> Response:
-        if path in ("/healthz", "/livez", "/readyz"):
+        if path == "/livez":
+            return Response(200, b"ok", "text/plain; charset=utf-8")
+        if path in ("/healthz", "/readyz"):
+            # As kube-apiserver: not ready until etcd answers and start-up work is done.
+            problem = await self._not_ready()
+            if problem:
+                return Response(503, f"[-]{problem}\nreadyz check failed\n".encode(),
+                                "text/plain; charset=utf-8")
             return Response(200, b"ok", "text/plain; charset=utf-8")
         if path == "/version":
             return _json(discovery.VERSION)

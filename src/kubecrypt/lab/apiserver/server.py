@@ -80,6 +80,7 @@ class LabServer:
         while True:
             try:
                 await self._bootstrap()
+                self.app.bootstrapped = True
                 await self.controllers.resume()
                 return
             except StoreUnavailable as exc:
