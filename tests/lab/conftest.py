@@ -67,13 +67,17 @@ class LabHandle:
             time.sleep(0.1)
         raise AssertionError("the lab did not reload the encryption configuration")
 
-    def reloads(self) -> int:
-        raw = self.kubectl("get", "--raw", "/metrics").stdout
-        for line in raw.splitlines():
-            if line.startswith("apiserver_encryption_config_controller_automatic_reloads_total"
-                               '{status="success"}'):
-                return int(line.split()[-1])
-        return 0
+    def metric(self, series: str) -> float:
+        """One series of the lab's /metrics, e.g. ``kubecrypt_lab_watches``."""
+        for line in self.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == series:
+                return float(value)
+        return 0.0
+
+    def reloads(self, status: str = "success") -> int:
+        return int(self.metric("apiserver_encryption_config_controller_automatic_reloads_total"
+                               f'{{status="{status}"}}'))
 
 
 @pytest.fixture(scope="session")

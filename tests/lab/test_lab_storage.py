@@ -119,11 +119,11 @@ def test_rotation_by_replace_pipeline(lab: LabHandle, unique: Callable[[str], st
 def test_broken_config_keeps_the_old_one(lab: LabHandle, unique: Callable[[str], str]) -> None:
     path = lab.dir / "encryption-config.yaml"
     good = path.read_text()
-    failures = _failures(lab)
+    failures = lab.reloads("failure")
     path.write_text("kind: EncryptionConfiguration\nresources: [{resources: [secrets]}]\n")
     try:
         deadline = time.monotonic() + 10
-        while _failures(lab) == failures:
+        while lab.reloads("failure") == failures:
             assert time.monotonic() < deadline
         name = unique("still")
         lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b")
@@ -133,11 +133,3 @@ def test_broken_config_keeps_the_old_one(lab: LabHandle, unique: Callable[[str],
         before = lab.reloads()
         path.write_text(good)
         lab.wait_reload(before)
-
-
-def _failures(lab: LabHandle) -> int:
-    for line in lab.kubectl("get", "--raw", "/metrics").stdout.splitlines():
-        if line.startswith('apiserver_encryption_config_controller_automatic_reloads_total'
-                           '{status="failure"}'):
-            return int(line.split()[-1])
-    return 0
