@@ -312,11 +312,20 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 
 
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
-       = None, etcd_endpoints: list[str] | None = None) -> Lab:
+       = None, etcd_endpoints: list[str] | None = None,
+       sealed_secrets: bool | None = None) -> Lab:
+    """``sealed_secrets``: also (re)start the Sealed Secrets controller (kubecrypt.lab.sealed);
+    None: restart it if it was running."""
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        return _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+        lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+        if sealed_secrets or (sealed_secrets is None and "sealed-secrets" in lab.extra):
+            from kubecrypt.lab import sealed
+
+            sealed.start_controller(lab)
+            lab.save()
+        return lab
     except BaseException:
         if created and not (directory / STATE).exists():
             shutil.rmtree(directory, ignore_errors=True)  # nothing was started: leave no trace
