@@ -51,6 +51,8 @@ def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = N
             return int(resp.status), resp.read(), dict(resp.headers)
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read(), dict(exc.headers)
+    except (urllib.error.URLError, OSError):
+        return 0, b"", {}
 
 
 @dataclass
