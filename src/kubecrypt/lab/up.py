@@ -100,7 +100,8 @@ class Lab:
                "encryption_config": self.encryption_config,
                "extra": {name: p.to_dict() for name, p in self.extra.items()}}
         write_private(self.dir / STATE, json.dumps(doc, indent=2) + "\n")
-        for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver)):
+        for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver),
+                           *((f"{n}.pid", p) for n, p in self.extra.items())):
             pid_file = self.dir / name
             if proc is not None:
                 write_private(pid_file, f"{proc.pid}\n")
@@ -369,6 +370,8 @@ def down(directory: Path, purge: bool = False) -> list[str]:
     lab.apiserver = lab.etcd = None
     lab.extra = {}
     lab.save()
+    for name in extras:
+        (directory / f"{name}.pid").unlink(missing_ok=True)
     if purge:
         for name in ("etcd-data", "pki"):
             shutil.rmtree(directory / name, ignore_errors=True)
