@@ -29,6 +29,7 @@ import yaml
 import kubecrypt
 from kubecrypt.atrest.config import load_file
 from kubecrypt.errors import KubecryptError
+from kubecrypt.fileio import atomic_write
 from kubecrypt.lab import processes
 from kubecrypt.lab.apiserver.certs import ensure_pki
 from kubecrypt.lab.processes import Proc
@@ -54,12 +55,7 @@ def default_dir() -> Path:
 
 def write_private(path: Path, data: bytes | str) -> None:
     """Atomic, 0600: key material and tokens never sit half-written or world-readable."""
-    raw = data.encode() if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
-    os.replace(tmp, path)
+    atomic_write(path, data.encode() if isinstance(data, str) else data, mode=0o600)
 
 
 @dataclass
