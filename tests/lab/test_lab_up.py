@@ -1,0 +1,190 @@
+"""``kubecrypt lab up|down|status`` as a user runs them, restarts, and etcd outages."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kubecrypt.lab import processes
+from kubecrypt.lab import up as lab_up
+
+from .conftest import LabHandle
+
+
+def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
+                            tmp_path: Path) -> None:
+    d = str(tmp_path / "cli-lab")
+    p = kubecrypt("lab", "up", "--dir", d, "--encryption", "secretbox")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    assert f"export KUBECONFIG={d}/kubeconfig" in out and "etcdctl --endpoints=" in out
+    assert oct(os.stat(f"{d}/kubeconfig").st_mode & 0o777) == "0o600"
+    assert oct(os.stat(f"{d}/encryption-config.yaml").st_mode & 0o777) == "0o600"
+    env = {**os.environ, "KUBECONFIG": f"{d}/kubeconfig"}
+    subprocess.run(["kubectl", "create", "secret", "generic", "keep", "--from-literal=a=b"],
+                   env=env, check=True, capture_output=True)
+    state = json.loads(kubecrypt("lab", "status", "--dir", d, "-o", "json").stdout)
+    assert state["state"] == "up" and state["encryption"] == "secretbox"
+    pids = [state["etcd"]["pid"], state["apiserver"]["pid"]]
+
+    p = kubecrypt("lab", "down", "--dir", d)
+    assert p.returncode == 0 and "stopped apiserver" in p.stdout.decode()
+    assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in pids)
+    assert Path(d, "etcd-data").is_dir()
+    p = kubecrypt("lab", "status", "--dir", d)
+    assert p.returncode == 3 and "lab: down" in p.stdout.decode()
+
+    assert kubecrypt("lab", "up", "--dir", d).returncode == 0
+    got = subprocess.run(["kubectl", "get", "secret", "keep", "-o", "jsonpath={.data.a}"],
+                         env=env, check=True, capture_output=True, text=True)
+    assert got.stdout == "Yg=="
+    assert kubecrypt("lab", "down", "--dir", d, "--purge").returncode == 0
+    assert not Path(d).exists()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_kms_v2_lab(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
+                    tmp_path: Path) -> None:
+    d = tmp_path / "kms"
+    p = kubecrypt("lab", "up", "--dir", str(d), "--encryption", "kms")
+    assert p.returncode == 0, p.stderr
+    lab = lab_up.Lab.load(d)
+    assert lab is not None and "kms" in lab.extra
+    env = {**os.environ, "KUBECONFIG": str(lab.kubeconfig)}
+    subprocess.run(["kubectl", "create", "secret", "generic", "enveloped", "--from-literal=a=b"],
+                   env=env, check=True, capture_output=True)
+    raw = subprocess.run(["etcdctl", f"--endpoints={lab.etcd_endpoints[0]}", "get",
+                          "/registry/secrets/default/enveloped", "--print-value-only"],
+                         capture_output=True, check=True).stdout
+    assert raw.startswith(b"k8s:enc:kms:v2:kubecrypt-kms:")
+    state = json.loads(kubecrypt("lab", "status", "--dir", str(d), "-o", "json").stdout)
+    assert state["extra"]["kms"]["running"] is True
+    assert (d / "kms.pid").read_text().strip() == str(lab.extra["kms"].pid)
+    kms_pid = lab.extra["kms"].pid
+    assert "kms (pid" in kubecrypt("lab", "down", "--dir", str(d)).stdout.decode()
+    assert not processes.alive(lab.extra["kms"])
+    assert not (d / "kms.pid").exists() and not (d / "apiserver.pid").exists()
+    assert kubecrypt("lab", "up", "--dir", str(d)).returncode == 0  # the plugin comes back too
+    restarted = lab_up.Lab.load(d)
+    assert restarted is not None and restarted.extra["kms"].pid != kms_pid
+    got = subprocess.run(["kubectl", "get", "secret", "enveloped", "-o", "jsonpath={.data.a}"],
+                         env=env, check=True, capture_output=True, text=True)
+    assert got.stdout == "Yg=="
+    assert kubecrypt("lab", "down", "--dir", str(d), "--purge").returncode == 0
+    assert not d.exists()
+
+
+def test_restart_loses_nothing(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    name = unique("durable")
+    lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b")
+    before = lab.kubectl_json("get", "secret", name)
+    old = lab.lab.apiserver
+    lab.lab = lab_up.up(lab.dir)  # restarts only the API server
+    assert lab.lab.apiserver != old
+    assert old is not None and not processes.alive(old)
+    after = lab.kubectl_json("get", "secret", name)
+    assert after == before
+
+
+def test_etcd_down_is_503_then_recovers(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    assert lab.lab.etcd is not None
+    processes.stop(lab.lab.etcd)
+    try:
+        p = lab.kubectl("get", "secrets", "--request-timeout=20s", check=False)
+        assert p.returncode == 1
+        assert "ServiceUnavailable" in p.stderr or "storage backend is unavailable" in p.stderr
+        ready = lab.kubectl("get", "--raw", "/readyz", check=False)
+        assert ready.returncode == 1  # 503: not ready while etcd is away
+        assert lab.kubectl("get", "--raw", "/livez").stdout == "ok"
+    finally:
+        lab_up.start_etcd(lab.lab)
+        lab.lab.save()
+    deadline = time.monotonic() + 30
+    name = unique("back")
+    while True:
+        p = lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b", check=False)
+        if p.returncode == 0:
+            break
+        assert time.monotonic() < deadline, p.stderr
+        time.sleep(0.5)
+    assert lab.kubectl_json("get", "secret", name)["metadata"]["name"] == name
+
+
+def test_external_etcd_is_used_and_never_stopped(lab: LabHandle, tmp_path: Path,
+                                                 unique: Callable[[str], str]) -> None:
+    name = unique("shared")
+    lab.kubectl("create", "secret", "generic", name, "--from-literal=a=b")
+    other = lab_up.up(tmp_path / "second", etcd_endpoints=[lab.etcd],
+                      encryption_provider_config=lab.dir / "encryption-config.yaml")
+    try:
+        env = {**os.environ, "KUBECONFIG": str(other.kubeconfig)}
+        p = subprocess.run(["kubectl", "get", "secret", name, "-o", "name"], env=env,
+                           capture_output=True, text=True, check=False)
+        assert p.stdout.strip() == f"secret/{name}", p.stderr  # same etcd, same Secret
+        assert lab_up.status(tmp_path / "second")["etcd"]["external"] is True
+    finally:
+        stopped = lab_up.down(tmp_path / "second", purge=True)
+    assert stopped == [f"apiserver (pid {other.apiserver.pid})"] if other.apiserver else False
+    assert lab.lab.etcd is not None and processes.alive(lab.lab.etcd)
+
+
+def test_restart_collects_orphans_of_served_kinds_only(lab: LabHandle,
+                                                       unique: Callable[[str], str]) -> None:
+    ns = unique("gc")
+    lab.kubectl("create", "ns", ns)
+    owner = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+             "metadata": {"name": "owner", "namespace": ns}, "spec": {"encryptedData": {}}}
+    lab.kubectl("create", "-f", "-", input=json.dumps(owner))
+    uid = lab.kubectl_json("get", "sealedsecret", "owner", "-n", ns)["metadata"]["uid"]
+
+    def owned(name: str, api_version: str, kind: str, owner_uid: str) -> str:
+        return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {
+            "name": name, "namespace": ns, "ownerReferences": [
+                {"apiVersion": api_version, "kind": kind, "name": "x", "uid": owner_uid}]}})
+
+    lab.kubectl("create", "-f", "-", input=owned("dependent", "bitnami.com/v1alpha1",
+                                                 "SealedSecret", uid))
+    lab.kubectl("create", "-f", "-", input=owned("foreign", "apps/v1", "Deployment",
+                                                 "0000-not-served"))
+    assert lab.lab.apiserver is not None
+    processes.stop(lab.lab.apiserver)
+    lab.etcd_del(f"/registry/bitnami.com/sealedsecrets/{ns}/owner")  # deleted while nobody GCs
+    lab.lab = lab_up.up(lab.dir)
+    deadline = time.monotonic() + 15
+    while lab.etcd_get(f"/registry/secrets/{ns}/dependent") is not None:
+        assert time.monotonic() < deadline, "the orphaned dependent was not collected"
+        time.sleep(0.2)
+    assert lab.etcd_get(f"/registry/secrets/{ns}/foreign") is not None
+
+
+def test_port_taken_in_a_race_is_retried(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    try:
+        assert lab.lab.apiserver is not None
+        processes.stop(lab.lab.apiserver)
+        lab.lab.port = taken
+        lab.lab.save()
+        # As if the port had been free when checked and taken just before the bind.
+        monkeypatch.setattr(processes, "port_free", lambda port: True)
+        lab.lab = lab_up.up(lab.dir)
+    finally:
+        squatter.close()
+    assert lab.lab.port != taken
+    assert "address already in use" in (lab.dir / "apiserver.log").read_text().lower()
+    assert lab.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
