@@ -61,7 +61,7 @@ OPTIONS = [
     click.option("--identity", default="", help="Leader election identity [hostname_pid]."),
     click.option("--workers", type=int, default=-1, show_default=True,
                  help="Unsealing processes (-1: one per CPU; 0: in-process)."),
-    click.option("--concurrency", type=int, default=16, show_default=True,
+    click.option("--concurrency", type=int, default=32, show_default=True,
                  help="SealedSecrets reconciled at once."),
     click.option("--retry-base", default="1s", show_default=True,
                  help="First retry delay (doubles per failure)."),

@@ -48,7 +48,7 @@ class Config:
     retry_period: float = 2.0
     identity: str = ""
     workers: int = -1  # unsealing processes; -1: one per CPU (0: in the controller's process)
-    concurrency: int = 16  # SealedSecrets reconciled at the same time
+    concurrency: int = 32  # SealedSecrets reconciled at the same time
     retry_base: float = 1.0  # first retry delay; doubles per failure
     rotate_flatten_template: bool = False
 

@@ -115,7 +115,8 @@ class KeyManager:
             meta["annotations"] = dict(cfg.privatekey_annotations)
         # Written to the API first, only then used (upstream's order): a key that was never
         # stored would seal what nobody can open after a restart.
-        created = await self.kube.create_secret(secret)
+        created = await self.kube.create_secret(secret, result=True)
+        assert created is not None
         self._ingest(created)
         self._publish()
         self.generated += 1

@@ -8,7 +8,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 from lightkube import ALL_NS, ApiError, AsyncClient, KubeConfig, SingleConfig, operators
@@ -78,6 +78,10 @@ def connect(kubeconfig: str | None, context: str | None = None) -> AsyncClient:
     return AsyncClient(single, timeout=httpx2.Timeout(30.0), field_manager="sealed-secrets")
 
 
+def _secret(d: dict[str, Any]) -> Secret:
+    return cast(Secret, Secret.from_dict(d))
+
+
 def _dict(obj: Any) -> dict[str, Any]:
     out = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
     return out  # type: ignore[no-any-return]
@@ -100,11 +104,14 @@ class Kube:
                 return None
             raise
 
-    async def create_secret(self, secret: dict[str, Any]) -> dict[str, Any]:
-        return _dict(await self.client.create(Secret.from_dict(secret)))
+    async def create_secret(self, secret: dict[str, Any], result: bool = False
+                            ) -> dict[str, Any] | None:
+        """The created Secret only when asked: decoding it costs more than sending it."""
+        created = await self.client.create(_secret(secret))
+        return _dict(created) if result else None
 
-    async def replace_secret(self, secret: dict[str, Any]) -> dict[str, Any]:
-        return _dict(await self.client.replace(Secret.from_dict(secret)))
+    async def replace_secret(self, secret: dict[str, Any]) -> None:
+        await self.client.replace(_secret(secret))
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         try:
@@ -153,17 +160,20 @@ class Kube:
 
     # --- watches -----------------------------------------------------------------------------
 
-    async def watch(self, kind: str, namespace: str | None, labels: dict[str, Any] | None
-                    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Events forever: an initial ADDED per existing object, then changes. Errors (API
-        down, a 410 for an expired resourceVersion) are logged and retried with back-off; after
-        a 410 the watch starts over, so every object is seen again as ADDED."""
+    async def watch(self, kind: str, namespace: str | None, labels: dict[str, Any] | None,
+                    deleted_only: bool = False) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Events forever, as client-go's informer: a paged list (each object as ADDED), then a
+        watch from the list's resourceVersion. API errors are logged and retried with back-off;
+        an expired resourceVersion (410) lists again, and what vanished meanwhile is reported
+        as DELETED. ``deleted_only``: only DELETED events, and objects are decoded only then
+        (the Secret watch, with every Secret of the cluster going by)."""
         res: Any = SealedSecretResource if kind == SEALED_KIND else Secret
+        ns = namespace if namespace else ALL_NS
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
 
         def on_error(exc: Exception, count: int) -> OnErrorResult:
             if code_of(exc) == 410:
-                log.info("%s watch expired (410 Gone); listing again", kind)
-                return OnErrorResult(OnErrorAction.RETRY, 0)
+                return OnErrorResult(OnErrorAction.RAISE)
             delay = min(30.0, 0.2 * 2 ** min(count, 8)) * (0.5 + random.random() / 2)
             log.warning("%s watch failed (%s); retrying in %.1fs", kind, message_of(exc), delay)
             return OnErrorResult(OnErrorAction.RETRY, delay)
@@ -171,16 +181,48 @@ class Kube:
         attempt = 0
         while True:
             try:
-                async for etype, obj in self.client.watch(
-                        res, namespace=namespace if namespace else ALL_NS, labels=labels,
+                listing = self.client.list(res, namespace=ns, labels=labels, chunk_size=500)
+                now: dict[tuple[str, str], dict[str, Any]] = {}
+                async for item in listing:
+                    obj = _brief(item) if deleted_only else _dict(item)
+                    now[_ident(obj)] = obj
+                for ident, old in seen.items():
+                    if ident not in now:
+                        yield "DELETED", old
+                seen = now
+                for obj in now.values() if not deleted_only else ():
+                    yield "ADDED", obj
+                attempt = 0
+                async for etype, item in self.client.watch(
+                        res, namespace=ns, labels=labels, resource_version=listing.resourceVersion,
                         on_error=on_error):
-                    attempt = 0
-                    yield etype, _dict(obj)
+                    if etype == "DELETED":
+                        obj = _dict(item)
+                        seen.pop(_ident(obj), None)
+                    else:
+                        obj = _brief(item) if deleted_only else _dict(item)
+                        seen[_ident(obj)] = obj
+                        if deleted_only:
+                            continue
+                    yield etype, obj
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # transport errors lightkube does not route to on_error
+            except Exception as exc:
+                if code_of(exc) == 410:
+                    log.info("%s watch expired (410 Gone); listing again", kind)
+                    continue
                 attempt += 1
                 delay = min(30.0, 0.2 * 2 ** min(attempt, 8))
-                log.warning("%s watch failed (%s); retrying in %.1fs", kind, message_of(exc),
-                            delay)
+                log.warning("%s list/watch failed (%s); retrying in %.1fs", kind,
+                            message_of(exc), delay)
                 await asyncio.sleep(delay)
+
+
+def _brief(item: Any) -> dict[str, Any]:
+    meta = item.metadata
+    return {"metadata": {"namespace": meta.namespace, "name": meta.name}}
+
+
+def _ident(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")

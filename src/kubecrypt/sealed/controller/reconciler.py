@@ -95,7 +95,8 @@ class Reconciler:
     async def _watch(self, kind: str, namespace: str | None) -> None:
         labels = parse_selector(self.config.label_selector)
         handler = self.on_sealed if kind == SEALED_KIND else self.on_secret
-        async for etype, obj in self.kube.watch(kind, namespace, labels):
+        async for etype, obj in self.kube.watch(kind, namespace, labels,
+                                                deleted_only=kind != SEALED_KIND):
             handler(etype, obj)
 
     async def run(self) -> None:
@@ -165,17 +166,22 @@ class Reconciler:
     async def _write_secret(self, ss: dict[str, Any], unsealed: dict[str, Any]) -> bool:
         namespace = str(ss["metadata"].get("namespace"))
         name = str(ss["metadata"].get("name"))
-        try:
-            existing = await self.kube.get_secret(namespace, name)
-        except Exception as exc:
-            self.metrics.unseal_errors.labels("fetch", "").inc()
-            await self._status(ss, message_of(exc))
-            raise
+        existing = None
+        if (ss.get("status") or {}).get("conditions"):
+            # Seen before: the Secret most likely exists (upstream always GETs first).
+            existing = await self._fetch(ss, namespace, name)
         try:
             if existing is None:
-                await self.kube.create_secret(sec.for_create(unsealed))
-                self.writes += 1
-                return True
+                try:
+                    await self.kube.create_secret(sec.for_create(unsealed))
+                    self.writes += 1
+                    return True
+                except Exception as exc:
+                    if code_of(exc) != 409:
+                        raise
+                existing = await self._fetch(ss, namespace, name)
+                if existing is None:
+                    raise Retry(f"Secret {namespace}/{name} was deleted while being created")
             if not sec.may_write(existing, ss):
                 message = sec.ERR_RESOURCE_EXISTS.format(name)
                 self.metrics.unseal_errors.labels("unmanaged", namespace).inc()
@@ -204,6 +210,15 @@ class Reconciler:
             await self._status(ss, message)
             if code_of(exc) in (409, 422):
                 raise Retry(message) from None
+            raise
+
+    async def _fetch(self, ss: dict[str, Any], namespace: str, name: str
+                     ) -> dict[str, Any] | None:
+        try:
+            return await self.kube.get_secret(namespace, name)
+        except Exception as exc:
+            self.metrics.unseal_errors.labels("fetch", "").inc()
+            await self._status(ss, message_of(exc))
             raise
 
     async def _status(self, ss: dict[str, Any], error: str | None) -> bool:

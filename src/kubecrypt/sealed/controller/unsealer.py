@@ -1,48 +1,62 @@
 """Unsealing off the event loop. RSA-OAEP with 4096-bit keys costs ~2 ms per item and holds the
-GIL, so a pool of worker processes spreads the work over the CPUs; the keys are handed to each
-pool once (newest first) and a new pool replaces it whenever the key set changes."""
+GIL, so worker processes (one per CPU) do it; each gets the keys (newest first) whenever the
+key set changes, before any later job. Jobs and results travel as JSON lines over pipes."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import multiprocessing
+import contextlib
+import itertools
+import json
+import logging
 import os
+import sys
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kubecrypt.sealed.controller.worker import unseal_with
 from kubecrypt.sealed.errors import UnsealError
-from kubecrypt.sealed.keys import KeyRegistry, load_private_key, private_key_pem
-from kubecrypt.sealed.unseal import unseal
+from kubecrypt.sealed.keys import KeyRegistry, private_key_pem
 
-_worker_keys: list[rsa.RSAPrivateKey] = []
-_worker_accept_v1 = True
-
-
-def _init_worker(pems: list[bytes], accept_v1: bool) -> None:
-    global _worker_keys, _worker_accept_v1
-    _worker_keys = [load_private_key(p, "the controller's keys") for p in pems]
-    _worker_accept_v1 = accept_v1
-
-
-def _unseal_in_worker(sealed_secret: dict[str, Any]) -> tuple[bool, Any]:
-    return _unseal_with(sealed_secret, _worker_keys, _worker_accept_v1)
-
-
-def _unseal_with(sealed_secret: dict[str, Any], keys: list[rsa.RSAPrivateKey],
-                 accept_v1: bool) -> tuple[bool, Any]:
-    try:
-        return True, unseal(sealed_secret, keys, accept_deprecated_v1_data=accept_v1)
-    except UnsealError as exc:
-        return False, str(exc)
-    except Exception as exc:  # a malformed object: its error is the status message
-        return False, f"{type(exc).__name__}: {exc}"
+log = logging.getLogger("kubecrypt.sealed.controller")
 
 
 def default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return cpus if (cpus or 1) > 1 else 0  # type: ignore[return-value]
+
+
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.pending: dict[int, asyncio.Future[tuple[bool, Any]]] = {}
+        self.reader = asyncio.ensure_future(self._read())
+
+    def send(self, msg: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None and not self.reader.done()
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        try:
+            while True:
+                line = await self.proc.stdout.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                fut = self.pending.pop(msg["id"], None)
+                if fut is not None and not fut.done():
+                    fut.set_result((msg["ok"], msg["result"]))
+        finally:
+            for fut in self.pending.values():
+                if not fut.done():
+                    fut.set_exception(RuntimeError("an unsealing worker exited"))
+            self.pending.clear()
 
 
 class Unsealer:
@@ -52,31 +66,52 @@ class Unsealer:
         self.workers = default_workers() if workers < 0 else workers
         self.accept_v1 = accept_deprecated_v1_data
         self._keys: list[rsa.RSAPrivateKey] = []
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pool: list[_Worker] = []
+        self._ids = itertools.count()
+        self._lock = asyncio.Lock()
+
+    def _keys_msg(self) -> dict[str, Any]:
+        return {"op": "keys", "accept_v1": self.accept_v1,
+                "pems": [private_key_pem(k).decode("ascii") for k in self._keys]}
 
     def set_keys(self, registry: KeyRegistry) -> None:
         self._keys = registry.private_keys()
-        if self.workers > 0:
-            old, self._pool = self._pool, None
-            if old is not None:
-                old.shutdown(wait=False)  # what it is doing finishes with the previous keys
-            pems = [private_key_pem(k) for k in self._keys]
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(pems, self.accept_v1))
+        msg = self._keys_msg()
+        for w in self._pool:
+            if w.alive:
+                w.send(msg)
+
+    async def _worker(self) -> _Worker:
+        async with self._lock:  # one spawn at a time: concurrent jobs must not each start one
+            self._pool = [w for w in self._pool if w.alive]
+            while len(self._pool) < self.workers:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "kubecrypt.sealed.controller.worker",
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    limit=64 * 1024 * 1024)
+                w = _Worker(proc)
+                w.send(self._keys_msg())
+                self._pool.append(w)
+        return min(self._pool, key=lambda w: len(w.pending))
 
     async def unseal(self, sealed_secret: dict[str, Any]) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        if self._pool is not None:
-            ok, out = await loop.run_in_executor(self._pool, _unseal_in_worker, sealed_secret)
+        if self.workers > 0:
+            w = await self._worker()
+            job = next(self._ids)
+            fut: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
+            w.pending[job] = fut
+            w.send({"op": "unseal", "id": job, "obj": sealed_secret})
+            ok, out = await fut
         else:
-            ok, out = await loop.run_in_executor(None, _unseal_with, sealed_secret,
-                                                 list(self._keys), self.accept_v1)
+            ok, out = await asyncio.get_running_loop().run_in_executor(
+                None, unseal_with, sealed_secret, list(self._keys), self.accept_v1)
         if not ok:
             raise UnsealError(out)
         return out  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for w in self._pool:
+            with contextlib.suppress(ProcessLookupError):
+                w.proc.kill()
+            w.reader.cancel()
+        self._pool = []
