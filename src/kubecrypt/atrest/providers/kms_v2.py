@@ -20,6 +20,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -68,16 +69,16 @@ class _Reader:
     source_type: int
     secret: bytes = field(repr=False)
     aead: AESGCM | None = None
-    derived: dict[bytes, AESGCM] = field(default_factory=dict, repr=False)
+    derived: OrderedDict[bytes, AESGCM] = field(default_factory=OrderedDict, repr=False)
 
     def derive(self, info: bytes) -> AESGCM:
         aead = self.derived.get(info)
         if aead is None:
             aead = AESGCM(hkdf_expand_sha256(self.secret, info))
             if len(self.derived) >= DERIVED_CACHE_SIZE:
-                # FIFO eviction; plain dict operations stay safe under concurrent readers.
-                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
-                    del self.derived[next(iter(self.derived))]
+                # FIFO eviction in O(1); OrderedDict's C operations are safe under the GIL.
+                with contextlib.suppress(KeyError):
+                    self.derived.popitem(last=False)
             self.derived[info] = aead
         return aead
 
