@@ -3,9 +3,13 @@ nothing (what changed while it was down is done after the restart)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
 
 from controller.controller_lab import ISOLATED, Env, seal, secret_data, wait_for
+
+from kubecrypt.lab import up as lab_up
 
 Unique = Callable[[str], str]
 OWN = ("--all-namespaces", "false", "--workers", "0")
@@ -50,5 +54,33 @@ def test_restart_repeats_nothing_and_loses_nothing(env: Env, unique: Unique) -> 
     events = env.kubectl_json("get", "events", "-n", ns)["items"]
     new = [e for e in events if e["metadata"]["name"] not in events_before]
     assert {e["involvedObject"]["name"] for e in new} <= {"late", "s0"}
+    c.stop()
+    assert "Traceback" not in c.logs()
+
+
+def test_api_server_restart_and_compacted_watch(env: Env, unique: Unique) -> None:
+    """The API server goes away and comes back with etcd compacted past the controller's
+    watch: the controller retries, gets 410 Gone, lists again and carries on."""
+    ns = env.namespace(unique("gone"))
+    c = env.start(ns, *OWN)
+    cert = c.cert()
+    env.apply(seal(cert, "before", ns, {"v": b"1"}, labels={ISOLATED: "own"}))
+    wait_for(lambda: env.get("secret", ns, "before"), what="the first Secret")
+    etcd = env.lab.etcd_endpoints[0]
+    status = json.loads(subprocess.run(
+        ["etcdctl", f"--endpoints={etcd}", "endpoint", "status", "-w", "json"],
+        capture_output=True, text=True, check=True, timeout=30).stdout)
+    revision = status[0]["Status"]["header"]["revision"]
+    # Something newer than the controller's resourceVersion, then compact everything older.
+    env.kubectl("create", "secret", "generic", "bump", "-n", ns, "--from-literal=x=1")
+    subprocess.run(["etcdctl", f"--endpoints={etcd}", "compact", str(revision + 1)],
+                   capture_output=True, check=True, timeout=30)
+    env.lab = lab_up.up(env.lab.dir, sealed_secrets=False)  # restart the API server
+    env.apply(seal(cert, "after", ns, {"v": b"2"}, labels={ISOLATED: "own"}))
+    assert secret_data(wait_for(lambda: env.get("secret", ns, "after"), 30)) == {"v": b"2"}
+    assert c.proc is not None and c.proc.poll() is None
+    logs = c.logs()
+    assert "watch failed" in logs  # the API server went away: retried with back-off
+    assert "SealedSecret watch expired (410 Gone); listing again" in logs
     c.stop()
     assert "Traceback" not in c.logs()
