@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
-from controller.controller_lab import ControllerProc, Env, seal, secret_data, wait_for
+from controller.controller_lab import ControllerProc, Env, http, seal, secret_data, wait_for
 
 from kubecrypt.sealed.scope import Scope
 
@@ -212,3 +212,31 @@ def test_http_api_through_the_service_proxy(env: Env, lab_controller: Controller
                                  'method="post",path="/v1/rotate"}') >= 1
     assert lab_controller.metric('sealed_secrets_controller_http_requests_total{code="200",'
                                  'method="get",path="/v1/cert.pem"}') >= 1
+
+
+def test_verify_rate_limit_and_metric_names(env: Env, lab_controller: ControllerProc,
+                                            unique: Unique) -> None:
+    ns = unique("rl")
+    body = json.dumps(seal(lab_controller.cert(), "x", ns, {"a": b"1"})).encode()
+    client = {"X-Forwarded-For": f"10.0.0.{len(ns) % 250}"}  # a client of its own
+    codes = [http(lab_controller.url("/v1/verify"), body, client)[0] for _ in range(4)]
+    assert codes[:2] == [200, 200] and 429 in codes[2:]  # burst 2, then limited
+    status, text, headers = http(lab_controller.url("/v1/verify"), body, client)
+    assert (status, text) == (429, b"limit exceeded") and headers["X-RateLimit-Limit"] == "2"
+    other = {"X-Forwarded-For": "10.9.9.9"}
+    assert http(lab_controller.url("/v1/verify"), b"{not json", other)[0] == 500
+    assert http(lab_controller.url("/v1/rotate"), b"{}", other)[0] == 500
+    assert http(lab_controller.url("/nope"))[0] == 404
+    _, metrics, _ = http(f"http://127.0.0.1:{lab_controller.metrics_port}/metrics")
+    names = {line.split()[2] for line in metrics.decode().splitlines()
+             if line.startswith("# TYPE ")}
+    assert {"sealed_secrets_controller_build_info",
+            "sealed_secrets_controller_unseal_requests_total",
+            "sealed_secrets_controller_unseal_errors_total",
+            "sealed_secrets_controller_condition_info",
+            "sealed_secrets_controller_http_requests_total",
+            "sealed_secrets_controller_http_request_duration_seconds",
+            "process_cpu_seconds_total"} <= names
+    assert b"sealed_secrets_controller_unseal_requests_total " in metrics
+    assert b"_created" not in metrics
+    assert b'path="/v1/verify"' in metrics and b'code="429"' in metrics
