@@ -94,6 +94,23 @@ def start_controller(lab: Lab, key_size: int = 4096, extra_args: tuple[str, ...]
     apply_service(lab, port, metrics_port)
 
 
+def after_up(lab: Lab, wanted: bool | None, old_port: int) -> None:
+    """After ``lab up``: True (re)starts the controller, False stops it; None keeps it, unless
+    it died or the API server moved to another port (its kubeconfig is read at start)."""
+    if wanted is True:
+        start_controller(lab)
+    elif wanted is False:
+        proc = lab.extra.pop(NAME, None)
+        if proc is not None:
+            processes.stop(proc)
+            # `lab down --purge` removes the files of lab.extra only: these go with it
+            for suffix in (".log", ".pid"):
+                (lab.dir / f"{NAME}{suffix}").unlink(missing_ok=True)
+    elif NAME in lab.extra and (not running(lab) or lab.port != old_port):
+        start_controller(lab)
+    lab.save()
+
+
 def running(lab: Lab) -> bool:
     proc = lab.extra.get(NAME)
     return proc is not None and processes.alive(proc)

@@ -311,17 +311,16 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
        = None, etcd_endpoints: list[str] | None = None,
        sealed_secrets: bool | None = None) -> Lab:
-    """``sealed_secrets``: also (re)start the Sealed Secrets controller (kubecrypt.lab.sealed);
-    None: restart it if it was running."""
+    """``sealed_secrets``: True (re)starts the Sealed Secrets controller, False stops it, None
+    keeps it as it is (kubecrypt.lab.sealed.after_up)."""
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
+        before = Lab.load(directory)
         lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints)
-        if sealed_secrets or (sealed_secrets is None and "sealed-secrets" in lab.extra):
-            from kubecrypt.lab import sealed
+        from kubecrypt.lab import sealed
 
-            sealed.start_controller(lab)
-            lab.save()
+        sealed.after_up(lab, sealed_secrets, before.port if before else 0)
         return lab
     except BaseException:
         if created and not (directory / STATE).exists():
