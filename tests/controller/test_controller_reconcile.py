@@ -240,3 +240,24 @@ def test_verify_rate_limit_and_metric_names(env: Env, lab_controller: Controller
     assert b"sealed_secrets_controller_unseal_requests_total " in metrics
     assert b"_created" not in metrics
     assert b'path="/v1/verify"' in metrics and b'code="429"' in metrics
+
+
+def test_immutable_secret_is_not_retried(env: Env, lab_controller: ControllerProc,
+                                         unique: Unique) -> None:
+    ns = env.namespace(unique("imm"))
+    cert = lab_controller.cert()
+    env.apply(seal(cert, "frozen", ns, {"v": b"1"}, template={"immutable": True}))
+    secret = wait_for(lambda: env.get("secret", ns, "frozen"), what="the Secret")
+    assert secret["immutable"] is True
+    env.apply(seal(cert, "frozen", ns, {"v": b"2"}, template={"immutable": True}))
+    cond = wait_for(lambda: (c := synced(env, ns, "frozen")) and c["status"] == "False" and c,
+                    what="the failure")
+    assert cond["message"] == (
+        f"Error updating {ns}/frozen: the target Secret is immutable. Once a Secret is marked "
+        "as immutable, it is not possible to revert this change nor to mutate the contents of "
+        "the data field. You can only delete and recreate the Secret.")
+    assert secret_data(env.get("secret", ns, "frozen") or {}) == {"v": b"1"}
+    # Deleting the Secret lets the controller make it again with the new value.
+    env.kubectl("delete", "secret", "frozen", "-n", ns)
+    wait_for(lambda: secret_data(env.get("secret", ns, "frozen") or {}) == {"v": b"2"},
+             what="the recreated Secret")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 
 from controller.controller_lab import ISOLATED, Env, seal, secret_data, wait_for
@@ -87,3 +88,22 @@ def test_api_server_restart_and_compacted_watch(env: Env, unique: Unique) -> Non
         "SealedSecret list/watch failed" in logs
     c.stop()
     assert "Traceback" not in c.logs()
+
+
+def test_old_gc_behavior_deletes_only_what_it_owns(env: Env, unique: Unique) -> None:
+    ns = env.namespace(unique("gc"))
+    c = env.start(ns, *OWN, "--old-gc-behavior", "true")
+    cert = c.cert()
+    keep = seal(cert, "keep", ns, {"v": b"1"}, labels={ISOLATED: "own"},
+                annotations={"sealedsecrets.bitnami.com/skip-set-owner-references": "true"})
+    env.apply(keep)
+    env.apply(seal(cert, "owned", ns, {"v": b"2"}, labels={ISOLATED: "own"}))
+    wait_for(lambda: env.get("secret", ns, "keep") and env.get("secret", ns, "owned"),
+             what="both Secrets")
+    env.kubectl("delete", "sealedsecret", "keep", "owned", "-n", ns, "--cascade=orphan")
+    wait_for(lambda: c.metric(REQUESTS) >= 4, what="the deletions to be processed")
+    time.sleep(0.5)
+    # "owned" was released by the orphaning delete, "keep" never had an owner: both stay
+    assert env.get("secret", ns, "keep") is not None
+    assert env.get("secret", ns, "owned") is not None
+    c.stop()

@@ -49,7 +49,7 @@ class Reconciler:
         self.cache: dict[str, dict[str, Any]] = {}
         self.queue = WorkQueue(config.retry_base)
         self.writes = 0  # Secret creates/updates/deletes and status writes, for tests/bench
-        self.synced = asyncio.Event()
+        self._gone: dict[str, str] = {}  # --old-gc-behavior: uid of a deleted SealedSecret
 
     # --- what triggers work ------------------------------------------------------------------
 
@@ -65,11 +65,14 @@ class Reconciler:
         if etype == "DELETED":
             self.cache.pop(key, None)
             meta = obj.get("metadata") or {}
+            if self.config.old_gc_behavior:
+                self._gone[key] = str(meta.get("uid") or "")
             self.metrics.remove_condition(str(meta.get("namespace")), str(meta.get("name")))
             self.events.forget(str(meta.get("uid") or ""))
             self.queue.add(key)
             return
         self.cache[key] = obj
+        self._gone.pop(key, None)
         if old is None or _spec(old) != _spec(obj) or \
                 (old.get("metadata") or {}).get("uid") != (obj.get("metadata") or {}).get("uid"):
             self.queue.forget(key)  # a new spec gets a fresh set of retries
@@ -145,8 +148,9 @@ class Reconciler:
         namespace, _, name = key.partition("/")
         ss = self.cache.get(key)
         if ss is None:
-            if self.config.old_gc_behavior:
-                await self._delete_orphan(namespace, name)
+            uid = self._gone.pop(key, None)
+            if self.config.old_gc_behavior and uid:
+                await self._delete_orphan(namespace, name, uid)
             return
         if (ss.get("metadata") or {}).get("deletionTimestamp"):
             return
@@ -243,12 +247,11 @@ class Reconciler:
         self.metrics.set_condition(namespace, name, instance, condition_value(ss))
         return True
 
-    async def _delete_orphan(self, namespace: str, name: str) -> None:
-        """--old-gc-behavior: delete the Secret of a deleted SealedSecret, if it owned it."""
+    async def _delete_orphan(self, namespace: str, name: str, uid: str) -> None:
+        """--old-gc-behavior: delete the Secret of a deleted SealedSecret, only if that very
+        SealedSecret (by uid) controlled it."""
         secret = await self.kube.get_secret(namespace, name)
-        if secret is None:
+        if secret is None or not sec.controlled_by(secret, {"metadata": {"uid": uid}}):
             return
-        owners = (secret.get("metadata") or {}).get("ownerReferences") or []
-        if any(o.get("kind") == SEALED_KIND and o.get("controller") for o in owners):
-            await self.kube.delete_secret(namespace, name)
-            self.writes += 1
+        await self.kube.delete_secret(namespace, name)
+        self.writes += 1
