@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import signal
 import subprocess
 import sys
 import time
@@ -105,4 +106,17 @@ def test_malformed_key_secrets_are_skipped(env: Env, unique: Unique) -> None:
     cert = c.cert()
     env.apply(seal(cert, "still", ns, {"ok": b"1"}, labels={ISOLATED: "own"}))
     assert secret_data(wait_for(lambda: env.get("secret", ns, "still"))) == {"ok": b"1"}
+    c.stop()
+
+
+def test_sigusr1_renews_now(env: Env, unique: Unique) -> None:
+    ns = env.namespace(unique("usr1"))
+    c = env.start(ns, *OWN, "--key-renew-period", "0")
+    wait_for(lambda: "became the leader" in c.logs(), what="leadership")
+    cert1 = c.cert()
+    assert c.proc is not None
+    time.sleep(1.1)  # certificates carry whole seconds; a same-second tie keeps the older key
+    c.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: len(key_secrets(env, ns)) == 2, what="a key made on SIGUSR1")
+    wait_for(lambda: c.cert() != cert1, what="the new certificate to be served")
     c.stop()
