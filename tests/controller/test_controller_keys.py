@@ -120,3 +120,15 @@ def test_sigusr1_renews_now(env: Env, unique: Unique) -> None:
     wait_for(lambda: len(key_secrets(env, ns)) == 2, what="a key made on SIGUSR1")
     wait_for(lambda: c.cert() != cert1, what="the new certificate to be served")
     c.stop()
+
+
+def test_bad_flags_are_one_sentence(env: Env) -> None:
+    for args, expected in (
+            (["--listen-addr", "nope"], "error: --listen-addr 'nope' is not [host]:port"),
+            (["--key-renew-period", "soon"], "error: --key-renew-period: "),
+            (["--key-size", "1024"], "error: --key-size must be at least 2048 bits"),
+            (["--kubeconfig", "/nonexistent"], "error: cannot load the cluster configuration")):
+        p = subprocess.run([sys.executable, "-m", "kubecrypt", "sealed", "controller", *args],
+                           capture_output=True, text=True, env=env.env(), timeout=60)
+        assert p.returncode == 1 and p.stderr.startswith(expected), (args, p.stderr)
+        assert "Traceback" not in p.stderr

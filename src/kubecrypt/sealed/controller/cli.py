@@ -78,6 +78,9 @@ def build_config(o: dict[str, Any]) -> c.Config:
         logging.getLogger("kubecrypt.sealed.controller").error(
             "unknown --key-order-priority %r; using CertNotBefore", o["key_order_priority"])
         o["key_order_priority"] = "CertNotBefore"
+    c.address("listen-addr", o["listen_addr"])  # refuse a bad address before connecting
+    if o["listen_metrics_addr"]:
+        c.address("listen-metrics-addr", o["listen_metrics_addr"])
     if o["key_size"] < 2048:
         raise SealedInputError("--key-size must be at least 2048 bits")
     return c.Config(
