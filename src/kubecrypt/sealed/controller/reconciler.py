@@ -103,6 +103,9 @@ class Reconciler:
             handler(etype, obj)
 
     async def run(self) -> None:
+        # A fresh start each time this replica leads: everything is listed and looked at again.
+        self.cache.clear()
+        self.queue = WorkQueue(self.config.retry_base)
         tasks = [asyncio.ensure_future(self._watch(SEALED_KIND, ns)) for ns in self.namespaces()]
         if not self.config.skip_recreate:
             tasks += [asyncio.ensure_future(self._watch("Secret", ns))
