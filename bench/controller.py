@@ -1,9 +1,9 @@
 """Time for a freshly started controller to reconcile N SealedSecrets of 5 items each under a
 4096-bit key, against the lab (real etcd, the lab API server) on this machine.
 
-Upstream's controller is bound by RSA: one private-key operation per item, on one goroutine
-per work item but effectively serial in its single work queue worker; at ~200 RSA-4096
-decrypts/s per core here (Go), 2,000 x 5 items = 10,000 operations ≈ 50 s. Target: <= 25 s.
+Upstream's controller is bound by RSA: one private-key operation per item; at ~200 RSA-4096
+decrypts/s per core here (Go), 2,000 x 5 items = 10,000 operations ≈ 50 s on one core.
+Target: <= 25 s.
 
 The clock starts when the controller process is started (so it includes loading keys, the
 initial list/watch and spawning the unsealing workers) and stops when every SealedSecret has a
