@@ -107,3 +107,18 @@ def test_old_gc_behavior_deletes_only_what_it_owns(env: Env, unique: Unique) -> 
     # "keep" never had an owner: the controller does not delete what it does not own
     assert env.get("secret", ns, "keep") is not None
     c.stop()
+
+
+def test_additional_namespaces_only(env: Env, unique: Unique) -> None:
+    own, extra, other = (env.namespace(unique(p)) for p in ("home", "extra", "other"))
+    c = env.start(own, "--workers", "0", "--additional-namespaces", f"{extra},missing-ns")
+    cert = c.cert()
+    for ns in (own, extra, other):
+        env.apply(seal(cert, "s", ns, {"v": ns.encode()}, labels={ISOLATED: "own"}))
+    for ns in (own, extra):
+        assert secret_data(wait_for(lambda ns=ns: env.get("secret", ns, "s"))) == \
+            {"v": ns.encode()}
+    time.sleep(0.5)
+    assert env.get("secret", other, "s") is None  # not watched
+    assert c.proc is not None and c.proc.poll() is None  # a missing namespace is no problem
+    c.stop()
