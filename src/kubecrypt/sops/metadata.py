@@ -71,7 +71,8 @@ class Metadata:
             raise SopsError("No Major.Minor.Patch elements found")
         lm = d.get("lastmodified")
         if lm is None or lm == "":
-            raise SopsError('parsing time "" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "2006"')
+            raise SopsError(
+                'parsing time "" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "2006"')
         try:
             parse_lastmodified(str(lm))
         except ValueError as exc:

@@ -64,7 +64,7 @@ def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
 
 
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,
-            rand: RandomSource = system_random) -> bytes:
+            rand: RandomSource = system_random, out_store: Store | None = None) -> bytes:
     branches = store.load_plain(data)
     if store.has_metadata(branches):
         raise FileAlreadyEncrypted(
@@ -82,7 +82,7 @@ def encrypt(data: bytes, store: Store, spec: EncryptSpec,
     wrap_data_key(md, data_key, rand)
     cipher = Cipher(data_key, rand)
     _seal(branches, md, cipher)
-    return _emit(store, branches, md)
+    return _emit(out_store if out_store is not None and not binary else store, branches, md)
 
 
 def open_file(data: bytes, store: Store, ignore_mac: bool = False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kubecrypt.sops.cipher import Cipher, CipherError, is_encrypted
@@ -50,7 +50,7 @@ class Selection:
     value: str = DEFAULT_UNENCRYPTED_SUFFIX
 
     @classmethod
-    def from_fields(cls, fields: dict[str, object], where: str = "parameters") -> Selection:
+    def from_fields(cls, fields: Mapping[str, object], where: str = "parameters") -> Selection:
         given = [(f, fields[f]) for f in SELECTION_FIELDS if fields.get(f)]
         if len(given) > 1:
             names = ", ".join(f for f, _ in given)
@@ -63,7 +63,8 @@ class Selection:
             try:
                 re.compile(str(v))
             except re.error as exc:
-                raise SopsError(f"The {f} {v!r} is not a valid regular expression: {exc}.") from None
+                raise SopsError(
+                    f"The {f} {v!r} is not a valid regular expression: {exc}.") from None
         return cls(f, str(v))
 
     @property

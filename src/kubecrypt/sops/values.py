@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 Scalar = str | int | float | bool | bytes | None
@@ -29,7 +29,7 @@ class SopsTime(str):
 
 def _digits(v: float) -> tuple[str, int]:
     """Shortest round-trip digits of abs(v) and the decimal exponent of the first digit."""
-    sign, digits, exp = Decimal(repr(abs(v))).normalize().as_tuple()
+    _, digits, exp = Decimal(repr(abs(v))).normalize().as_tuple()
     ds = "".join(map(str, digits))
     assert isinstance(exp, int)
     return ds, len(ds) + exp - 1
@@ -86,7 +86,8 @@ _TS_SPACE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2
 _TS_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\Z")
 
 
-def _rfc3339nano(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str, off: int) -> str:
+def _rfc3339nano(g: list[int], frac: str, off: int) -> str:
+    y, mo, d, h, mi, s = g
     datetime(y, mo, d, h, mi, s)  # range check, raises ValueError
     if off != 0 and abs(off) >= 24 * 60:
         raise ValueError("offset out of range")
@@ -110,15 +111,15 @@ def parse_timestamp(text: str) -> SopsTime | None:
             z = m.group(8)
             off = 0 if z == "Z" else (1 if z[0] == "+" else -1) * (int(z[1:3]) * 60 + int(z[4:6]))
             g = [int(x) for x in m.groups()[:6]]
-            return SopsTime(_rfc3339nano(*g, m.group(7) or "", off))
+            return SopsTime(_rfc3339nano(g, m.group(7) or "", off))
         m = _TS_SPACE.match(text)
         if m:
             g = [int(x) for x in m.groups()[:6]]
-            return SopsTime(_rfc3339nano(*g, m.group(7) or "", 0))
+            return SopsTime(_rfc3339nano(g, m.group(7) or "", 0))
         m = _TS_DATE.match(text)
         if m:
             y, mo, d = (int(x) for x in m.groups())
-            return SopsTime(_rfc3339nano(y, mo, d, 0, 0, 0, "", 0))
+            return SopsTime(_rfc3339nano([y, mo, d, 0, 0, 0], "", 0))
     except ValueError:
         return None
     return None
@@ -126,23 +127,18 @@ def parse_timestamp(text: str) -> SopsTime | None:
 
 def now_rfc3339() -> str:
     """UTC now, whole seconds: the ``lastmodified`` form (fractions would break the MAC's AAD)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_lastmodified(text: str) -> str:
-    """Go parses ``lastmodified`` as RFC 3339 and formats it back (fractions dropped) for the AAD."""
+    """Go parses ``lastmodified`` as RFC 3339 and re-formats it (fractions dropped) as AAD."""
     m = _TS_RFC3339.match(text.strip())
     if not m:
         raise ValueError(f'parsing time "{text}" as RFC 3339 failed')
     z = m.group(8)
     off = 0 if z == "Z" else (1 if z[0] == "+" else -1) * (int(z[1:3]) * 60 + int(z[4:6]))
     g = [int(x) for x in m.groups()[:6]]
-    return _rfc3339nano(*g, "", off)
-
-
-def lastmodified_datetime(text: str) -> datetime:
-    t = parse_lastmodified(text).replace("Z", "+00:00")
-    return datetime.fromisoformat(t).astimezone(timezone.utc) + timedelta(0)
+    return _rfc3339nano(g, "", off)
 
 
 # ---------------------------------------------------------------- plaintext bytes and type tags
@@ -186,10 +182,10 @@ def decode_value(data: bytes, vtype: str) -> object:
             return False
         raise ValueError(f'strconv.ParseBool: parsing "{t}": invalid syntax')
     if vtype == "time":
-        t = parse_timestamp(data.decode())
-        if t is None:
+        ts = parse_timestamp(data.decode())
+        if ts is None:
             raise ValueError(f'parsing time "{data.decode()}" failed')
-        return t
+        return ts
     if vtype == "bytes":
         return data
     if vtype == "comment":

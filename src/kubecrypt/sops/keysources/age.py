@@ -4,6 +4,7 @@ the default ``<config dir>/sops/age/keys.txt``, all loaded and tried together.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -20,7 +21,7 @@ def default_key_file() -> Path:
     if sys.platform == "darwin" and not os.environ.get("XDG_CONFIG_HOME"):
         base = Path.home() / "Library" / "Application Support"
     elif sys.platform == "win32":
-        base = Path(os.environ.get("AppData", str(Path.home())))
+        base = Path(os.environ.get("APPDATA", str(Path.home())))
     else:
         base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "sops" / "age" / "keys.txt"
@@ -73,10 +74,9 @@ def load_identities() -> tuple[list[Any], list[str]]:
         for name in ("id_ed25519", "id_rsa"):
             p = Path.home() / ".ssh" / name
             if p.is_file():
-                try:
+                # an encrypted or unusual SSH key: sops skips it as well
+                with contextlib.suppress(KeySourceError):
                     ids.append(_ssh_identity(p))
-                except KeySourceError:
-                    pass  # an encrypted or unusual SSH key: sops skips it as well
             else:
                 missing.append(str(p))
     if env.get("SOPS_AGE_KEY"):

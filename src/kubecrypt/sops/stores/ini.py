@@ -28,7 +28,8 @@ def _parse(data: bytes) -> Branch:
             continue
         if line.startswith("["):
             if not line.endswith("]"):
-                raise CouldNotReadInput(f"Error unmarshalling input ini: unclosed section on line {n}.")
+                raise CouldNotReadInput(
+                    f"Error unmarshalling input ini: unclosed section on line {n}.")
             current = Branch((c, None) for c in pending)
             pending = []
             root.append((line[1:-1].strip(), current))

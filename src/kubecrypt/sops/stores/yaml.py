@@ -115,7 +115,7 @@ class _Builder:
 
     def node(self, e: Any, key: bool = False) -> Any:
         if isinstance(e, ev.ScalarEvent):
-            if e.style or e.tag and e.tag != "!":
+            if e.style or (e.tag and e.tag != "!"):
                 v = (resolve_tagged(e.value, e.tag, not e.style) if e.tag and e.tag != "!"
                      else e.value)
             else:

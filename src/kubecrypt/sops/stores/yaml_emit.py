@@ -64,14 +64,10 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
     for i, ch in enumerate(s):
         nxt_blank = i + 1 >= n or s[i + 1] in " \t\n\r"
         if i == 0:
-            if ch in _FIRST_INDICATORS:
-                block_ind = True
-            elif ch in "?:" and nxt_blank or ch == "-" and nxt_blank:
+            if ch in _FIRST_INDICATORS or (ch in "?:" and nxt_blank) or (ch == "-" and nxt_blank):
                 block_ind = True
         else:
-            if ch == ":" and nxt_blank:
-                block_ind = True
-            elif ch == "#" and s[i - 1] in " \t":
+            if (ch == ":" and nxt_blank) or (ch == "#" and s[i - 1] in " \t"):
                 block_ind = True
         if not _printable(ch) or ch == "\ufeff":
             special = True
@@ -243,5 +239,5 @@ def emit_value(v: object, indent: int = 4) -> str:
         e.sequence(v, 0) if v else e.out.append("[]\n")
     else:
         sv = e.scalar(v)
-        e.out.append((e._block(str(v), e.w) if sv == "\x00block" else sv + "\n"))
+        e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
     return e.text()

@@ -55,7 +55,7 @@ def resolve_plain(s: str) -> object:
         if s in _FALSES:
             return False
         return s
-    if c == "." or c in "+-" and len(s) > 1 and s[1] == ".":
+    if c == "." or (c in "+-" and len(s) > 1 and s[1] == "."):
         if s in _INF:
             return math.inf
         if s in _NINF:
