@@ -164,7 +164,7 @@ def test_set_keeps_untouched_ciphertext(kc: Run, real_sops: Run, sops_env: dict[
     after = enc_file.read_text().splitlines()
     user = [ln for ln in before if ln.startswith("    user:")]
     assert user and user[0] in after  # byte-identical ciphertext (IV reuse)
-    assert [ln for ln in before if ln.startswith("    password:")][0] not in after
+    assert next(ln for ln in before if ln.startswith("    password:")) not in after
     out = real_sops("decrypt", str(enc_file), env=env)
     assert out.returncode == 0, out.stderr.decode()
     assert yaml.safe_load(out.stdout) == {
@@ -214,7 +214,7 @@ def test_edit(kc: Run, real_sops: Run, sops_env: dict[str, str], enc_file: Path,
               age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
     env = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
     before = enc_file.read_bytes()
-    user_line = [ln for ln in before.splitlines() if ln.startswith(b"    user:")][0]
+    user_line = next(ln for ln in before.splitlines() if ln.startswith(b"    user:"))
     # Unchanged: exit 200, file untouched.
     env["EDITOR"] = _editor(tmp_path, "assert oct(p.stat().st_mode & 0o777) == '0o600'\n")
     assert kc("edit", str(enc_file), env=env).returncode == 200

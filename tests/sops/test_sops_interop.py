@@ -28,7 +28,95 @@ data:
   password: czNjcjN0
 """
 
+TRICKY = r"""top: |
+  line1
+  line2
+notrail: |-
+  a
+  b
+extra: |+
+  x
+
+l:
+  - recipient: abc
+    enc: |
+      multi
+      line
+  - - a
+    - b
+  - []
+  - {}
+  - [1, {x: 1}]
+  - - - deep
+strs:
+  a: "on"
+  b: "yes"
+  c: "- dash"
+  d: "key: val"
+  e: " lead"
+  f: "trail "
+  g: "has # hash"
+  h: "tab\there"
+  i: "'single'"
+  j: '"double"'
+  k: "*star"
+  l: "@at"
+  m: "1.0"
+  n: "0x10"
+  o: "~"
+  p: "null"
+  q: "a\u0001b"
+  r: "üñí"
+  s: ""
+  t: "1e3"
+  u: "-"
+  v: "a:b"
+  w: "!bang"
+  x: "%pct"
+  y: "[x"
+  z: "x]"
+  aa: "x,y"
+  ab: "a  b"
+  ac: "é\nx"
+  ad: "line\n"
+  ae: "trailing spaces \nx"
+  af: "=="
+  ag: "0o17"
+  ah: "017"
+  ai: "+1"
+  aj: ".5"
+  ak: "12:30"
+  al: "true"
+  am: "True"
+  an: "NO"
+  ao: "y"
+  ap: "?"
+  aq: "?x"
+  ar: ":x"
+  as: "x:"
+  at: "<<"
+nums:
+  a: 1.5e10
+  b: 0.1
+  c: 1e-7
+  d: 123456789012345678901234
+  e: .inf
+  f: -.inf
+  g: .nan
+  h: 0x1F
+  i: 0o17
+  j: 3.0
+  k: 100000000000000000000.0
+  l: 1.7976931348623157e308
+  m: 5e-324
+  n: 12345678.9
+  o: 2024-03-15T10:20:30.500+02:00
+  p: 2001-12-14 21:59:43.10 -5
+  q: -0.0
+"""
+
 INPUTS: dict[str, bytes] = {
+    "tricky.yaml": TRICKY.encode(),
     "secret.yaml": SECRET,
     "nested.yaml": b"""# top
 app:
@@ -204,8 +292,9 @@ def test_age_stanza_opens_with_debian_age(kc: Run, sops_env: dict[str, str],
     data_key = ops.open_file(r.stdout, store_for("json")).data_key
     for s, k in zip(stanzas, (k1, k2), strict=True):
         (tmp_path / "stanza.age").write_text(s["enc"])
-        out = subprocess.run(["age", "-d", "-i", str(k.identity_file), str(tmp_path / "stanza.age")],
-                             capture_output=True, check=True)
+        out = subprocess.run(
+            ["age", "-d", "-i", str(k.identity_file), str(tmp_path / "stanza.age")],
+            capture_output=True, check=True)
         assert out.stdout == data_key
     wrong = subprocess.run(["age", "-d", "-i", str(age_keys["stranger"].identity_file),
                             str(tmp_path / "stanza.age")], capture_output=True, check=False)

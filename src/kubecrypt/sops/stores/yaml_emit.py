@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 
 from kubecrypt.sops.cipher import is_encrypted
 from kubecrypt.sops.stores.yaml_resolve import MERGE, needs_quotes
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment, SopsTime, format_float_g
 
-_FIRST_INDICATORS = set("#,[]{}&*!|>'\"%@`")
 _ESCAPES = {
     "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
     "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L",
@@ -49,41 +49,27 @@ def _double(s: str) -> str:
     return "".join(out)
 
 
+# libyaml's scalar analysis (yaml_emitter_analyze_scalar) for block context, as regexes.
+_BAD_PLAIN = re.compile(
+    r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:-](?:[ \t\r\n]|\Z)|---|\.\.\.)"
+    r"|:(?:[ \t\r\n]|\Z)|[ \t]#|\A[ \n]|[ \n]\Z|\n")
+_NONPRINT = re.compile(
+    "[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def _analyze(s: str) -> tuple[bool, bool, bool]:
-    """(plain allowed, single-quoted allowed, block allowed) in block context (libyaml)."""
-    block_ind = False
-    special = False
-    space_break = break_space = False
-    leading = s[0] in " \n"
-    trailing = s[-1] in " \n"
-    trailing_space = s[-1] == " "
-    if s.startswith(("---", "...")):
-        block_ind = True
-    n = len(s)
-    prev_space = prev_break = False
-    for i, ch in enumerate(s):
-        nxt_blank = i + 1 >= n or s[i + 1] in " \t\n\r"
-        if i == 0:
-            if ch in _FIRST_INDICATORS or (ch in "?:" and nxt_blank) or (ch == "-" and nxt_blank):
-                block_ind = True
-        else:
-            if (ch == ":" and nxt_blank) or (ch == "#" and s[i - 1] in " \t"):
-                block_ind = True
-        if not _printable(ch) or ch == "\ufeff":
-            special = True
-        if ch == " ":
-            if prev_break:
-                break_space = True
-            prev_space, prev_break = True, False
-        elif ch == "\n":
-            if prev_space:
-                space_break = True
-            prev_space, prev_break = False, True
-        else:
-            prev_space = prev_break = False
-    plain = not (block_ind or leading or trailing or special or "\n" in s)
-    single = not (special or space_break or break_space)
-    block = not (special or space_break or trailing_space)
+    """(plain allowed, single-quoted allowed, block allowed) in block context."""
+    # NEL, LS and PS are line breaks to libyaml: only a double-quoted scalar keeps them.
+    special = _NONPRINT.search(s) is not None or _BREAKS.search(s) is not None
+    plain = not special and _BAD_PLAIN.search(s) is None
+    if "\n" not in s:
+        return plain, not special, not special and not s.endswith(" ")
+    space_break = " \n" in s
+    single = not (special or space_break or "\n " in s)
+    block = not (special or space_break or s.endswith(" "))
     return plain, single, block
 
 
@@ -118,7 +104,9 @@ class Emitter:
             return _double(s)
         plain, single, block = _analyze(s)
         if "\n" in s and not key:
-            if block:
+            # A leading space/newline needs an indentation indicator, whose meaning depends on
+            # the parent's indentation; a double-quoted scalar is always exact instead.
+            if block and s[0] not in " \n":
                 return "\x00block"
             return _double(s)
         if plain:
@@ -134,11 +122,10 @@ class Emitter:
             chomp = ""
         else:
             chomp = "-"
-        hint = str(self.w) if s[0] in " \n" else ""
         body = s[:-1] if s.endswith("\n") else s
         pad = " " * content_indent
         lines = [pad + ln if ln else "" for ln in body.split("\n")]
-        return "|" + hint + chomp + "\n" + "\n".join(lines) + "\n"
+        return "|" + chomp + "\n" + "\n".join(lines) + "\n"
 
     def _nested(self, indent: int) -> int:
         return self.w * ((indent + self.w) // self.w)
