@@ -159,8 +159,9 @@ def test_shamir_any_threshold_subset(secret: bytes, parts: int, data: st.DataObj
     assert [s[-1] for s in shares] == list(range(1, parts + 1))
     subset = data.draw(st.permutations(shares)).copy()[:threshold]
     assert shamir.combine(subset) == secret
-    if threshold > 2:
-        assert shamir.combine(subset[: threshold - 1]) != secret or len(secret) == 0
+    if threshold > 2 and len(secret) >= 8:
+        # Below the threshold the result is noise (equal only with probability 256^-len).
+        assert shamir.combine(subset[: threshold - 1]) != secret
 
 
 def _doc() -> list[Branch]:
