@@ -3,8 +3,6 @@ recovering it, with sops' per-group failure report (exit 128)."""
 
 from __future__ import annotations
 
-import textwrap
-
 from kubecrypt.crypto.rand import RandomSource, system_random
 from kubecrypt.sops.errors import CouldNotRetrieveKey, NoEncryptionKeyFound, SopsError
 from kubecrypt.sops.keysources import shamir
@@ -56,6 +54,8 @@ def _sorted_keys(group: list[MasterKey], order: tuple[str, ...]) -> list[MasterK
 
 
 def _indent_error(msg: str) -> str:
+    import textwrap
+
     lines = textwrap.wrap(msg, width=60) or [""]
     return "    - | " + "\n      | ".join(lines)
 

@@ -7,7 +7,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 Scalar = str | int | float | bool | bytes | None
 
@@ -29,6 +28,8 @@ class SopsTime(str):
 
 def _digits(v: float) -> tuple[str, int]:
     """Shortest round-trip digits of abs(v) and the decimal exponent of the first digit."""
+    from decimal import Decimal  # floats are rare; keep start-up lean
+
     _, digits, exp = Decimal(repr(abs(v))).normalize().as_tuple()
     ds = "".join(map(str, digits))
     assert isinstance(exp, int)
@@ -43,6 +44,8 @@ def format_float_f(v: float) -> str:
         return "+Inf" if v > 0 else "-Inf"
     if v == 0:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
+    from decimal import Decimal
+
     return format(Decimal(repr(v)).normalize(), "f")
 
 

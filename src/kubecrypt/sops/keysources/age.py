@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
@@ -84,6 +82,9 @@ def load_identities() -> tuple[list[Any], list[str]]:
     else:
         missing.append("SOPS_AGE_KEY")
     if env.get("SOPS_AGE_KEY_CMD"):
+        import shlex
+        import subprocess
+
         try:
             out = subprocess.run(shlex.split(env["SOPS_AGE_KEY_CMD"]), capture_output=True,
                                  check=True, timeout=60).stdout.decode()

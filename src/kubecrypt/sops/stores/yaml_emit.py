@@ -53,8 +53,18 @@ def _double(s: str) -> str:
 _BAD_PLAIN = re.compile(
     r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:-](?:[ \t\r\n]|\Z)|---|\.\.\.)"
     r"|:(?:[ \t\r\n]|\Z)|[ \t]#|\A[ \n]|[ \n]\Z|\n")
-_NONPRINT = re.compile(
-    "[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_NONPRINT_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_nonprint: re.Pattern[str] | None = None
+
+
+def _has_nonprintable(s: str) -> bool:
+    global _nonprint
+    if s.isascii():
+        return _NONPRINT_ASCII.search(s) is not None
+    if _nonprint is None:  # compiled on demand: the big class costs start-up time
+        _nonprint = re.compile(
+            "[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+    return _nonprint.search(s) is not None
 
 
 _BREAKS = re.compile("[\x85\u2028\u2029]")
@@ -63,7 +73,7 @@ _BREAKS = re.compile("[\x85\u2028\u2029]")
 def _analyze(s: str) -> tuple[bool, bool, bool]:
     """(plain allowed, single-quoted allowed, block allowed) in block context."""
     # NEL, LS and PS are line breaks to libyaml: only a double-quoted scalar keeps them.
-    special = _NONPRINT.search(s) is not None or _BREAKS.search(s) is not None
+    special = _has_nonprintable(s) or (not s.isascii() and _BREAKS.search(s) is not None)
     plain = not special and _BAD_PLAIN.search(s) is None
     if "\n" not in s:
         return plain, not special, not special and not s.endswith(" ")
