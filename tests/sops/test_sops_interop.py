@@ -115,7 +115,70 @@ nums:
   q: -0.0
 """
 
+EDGE_YAML = r"""---
+# doc comment
+"quoted key": 1
+'single': two
+key with spaces: x
+"a:b": colon
+tagged: !!str 123
+custom: !mytag hello
+bin: !!binary aGVsbG8=
+folded: >
+  folded text
+  continues
+
+  para
+keep: |+
+  kept
+
+strip: |-
+  stripped
+explicit: |2
+    indented more
+base: &b {x: 1, y: [1, 2]}
+listanch:
+  - &item {name: a}
+  - *item
+merge2:
+  <<: [*b, *item]
+  z: 9
+crlf: "a\r\nb"
+emptymap: {}
+emptylist: []
+nested_empty:
+  - []
+  - {}
+  -
+  - ""
+unicode: "日本語 ☃"
+bignum: 123456789012345678901234567890
+negzero: -0.0
+octal: 0o755
+hex: 0xFF
+under: 1_000
+time2: 2024-03-15T10:20:30Z
+...
+---
+second: 2
+"""
+
 INPUTS: dict[str, bytes] = {
+    "edge.yaml": EDGE_YAML.encode(),
+    "edge.env": (
+        b'# top comment\nexport A=1\n  B = spaced \nC="quoted value"\n\nD=\n'
+        b'E=a=b\n#c2\nF=tab\there\nG=multi\\nline\r\nH=x\n'
+    ),
+    "edge.ini": (
+        b'toplevel = yes\n; top comment\n\n# section comment\n[sec one]\nke'
+        b'y1 = value 1\nkey2=v2\n  indented = x\nquoted = "q v"\nempty =\n;'
+        b' trailing comment\n\n[sec2]\na: colon\n[sec one]\ndup = 1\n'
+    ),
+    "edge.json": (
+        b'{"a": {}, "b": [], "c": [{}, []], "d": 1.0, "e": -0.0, "g": '
+        b'"\\u00e9\\t\\u0001", "h": 1e-7, "i": 100000000000000000000000, '
+        b'"j": true, "k": [1, [2, [3]]]}'
+    ),
     "tricky.yaml": TRICKY.encode(),
     "secret.yaml": SECRET,
     "nested.yaml": b"""# top

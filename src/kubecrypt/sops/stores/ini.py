@@ -14,23 +14,30 @@ from kubecrypt.sops.values import Comment
 DEFAULT = "DEFAULT"
 
 
+def _comment(lines: list[str]) -> Comment:
+    """go-ini keeps consecutive comment lines as one comment; sops strips the first marker."""
+    first = lines[0].lstrip(";#").strip()
+    return Comment("\n".join([first, *lines[1:]]))
+
+
 def _parse(data: bytes) -> Branch:
     text = data.decode("utf-8", "surrogateescape")
     root = Branch()
     current: Branch | None = None
-    pending: list[Comment] = []
+    pending: list[str] = []
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
         if line[0] in ";#":
-            pending.append(Comment(line[1:].strip()))
+            pending.append(line)
             continue
         if line.startswith("["):
             if not line.endswith("]"):
                 raise CouldNotReadInput(
                     f"Error unmarshalling input ini: unclosed section on line {n}.")
-            current = Branch((c, None) for c in pending)
+            # Comments above a section header are the section's comment.
+            current = Branch([(_comment(pending), None)] if pending else [])
             pending = []
             root.append((line[1:-1].strip(), current))
             continue
@@ -47,11 +54,12 @@ def _parse(data: bytes) -> Branch:
         if current is None:
             current = Branch()
             root.append((DEFAULT, current))
-        current.extend((c, None) for c in pending)
-        pending = []
+        if pending:
+            current.append((_comment(pending), None))
+            pending = []
         current.append((key, value))
     if pending and current is not None:
-        current.extend((c, None) for c in pending)
+        current.append((_comment(pending), None))
     return root
 
 
@@ -60,8 +68,14 @@ def _section(name: str, b: object, header: bool) -> str:
         raise ErrorDumpingTree(
             f"Error dumping file: INI needs sections; {name!r} is a plain value at the top level.")
     width = max((len(str(k)) for k, _ in b if not isinstance(k, Comment)), default=0)
-    out = [f"[{name}]\n"] if header else []
-    for k, v in b:
+    out = []
+    items = list(b)
+    if header and items and isinstance(items[0][0], Comment):
+        out.append("; " + items[0][0].value + "\n")  # the section comment, above its header
+        items = items[1:]
+    if header:
+        out.append(f"[{name}]\n")
+    for k, v in items:
         if isinstance(k, Comment):
             out.append("; " + k.value + "\n")
             continue

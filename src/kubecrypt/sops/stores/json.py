@@ -31,9 +31,22 @@ def _pairs(pairs: list[tuple[str, object]]) -> Branch:
     return Branch(pairs)
 
 
+def _int(s: str) -> int | float:
+    v = int(s)
+    # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go.
+    return v if -(2**63) <= v < 2**63 else float(v)
+
+
+def _float(s: str) -> float:
+    v = float(s)
+    if math.isinf(v):
+        raise ValueError(f"cannot unmarshal number {s} into a float64")
+    return v
+
+
 def parse(text: str) -> object:
     try:
-        return _json.loads(text, object_pairs_hook=_pairs)
+        return _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
 

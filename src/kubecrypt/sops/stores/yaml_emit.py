@@ -114,10 +114,11 @@ class Emitter:
             return _double(s)
         plain, single, block = _analyze(s)
         if "\n" in s and not key:
-            # A leading space/newline needs an indentation indicator, whose meaning depends on
-            # the parent's indentation; a double-quoted scalar is always exact instead.
-            if block and s[0] not in " \n":
-                return "\x00block"
+            if block:
+                # A leading space/newline needs an indentation indicator (go-yaml writes the
+                # indent width); the caller falls back to double quotes where the indicator
+                # would not land the content where we write it.
+                return "\x00blockhint" if s[0] in " \n" else "\x00block"
             return _double(s)
         if plain:
             return s
@@ -125,7 +126,7 @@ class Emitter:
             return "'" + s.replace("'", "''") + "'"
         return _double(s)
 
-    def _block(self, s: str, content_indent: int) -> str:
+    def _block(self, s: str, content_indent: int, hint: bool = False) -> str:
         if s.endswith("\n\n") or s == "\n":
             chomp = "+"
         elif s.endswith("\n"):
@@ -133,6 +134,8 @@ class Emitter:
         else:
             chomp = "-"
         body = s[:-1] if s.endswith("\n") else s
+        if hint:
+            chomp = str(self.w) + chomp
         pad = " " * content_indent
         lines = [pad + ln if ln else "" for ln in body.split("\n")]
         return "|" + chomp + "\n" + "\n".join(lines) + "\n"
@@ -170,8 +173,11 @@ class Emitter:
                         out.append(pad + "#" + c.value + "\n")
             else:
                 sv = self.scalar(v)
-                if sv == "\x00block":
-                    out.append(lead + ks + ": " + self._block(str(v), self._nested(indent)))
+                if sv == "\x00blockhint" and self._nested(indent) != indent + self.w:
+                    sv = _double(str(v))
+                if sv.startswith("\x00block"):
+                    out.append(lead + ks + ": " + self._block(
+                        str(v), self._nested(indent), hint=sv == "\x00blockhint"))
                 else:
                     out.append(lead + ks + ": " + sv + "\n")
 
@@ -202,7 +208,9 @@ class Emitter:
                     out.append(lead + "- []\n")
             else:
                 sv = self.scalar(v)
-                if sv == "\x00block":
+                if sv == "\x00blockhint":
+                    out.append(lead + "- " + _double(str(v)) + "\n")
+                elif sv == "\x00block":
                     out.append(lead + "- " + self._block(str(v), indent + 2))
                 else:
                     out.append(lead + "- " + sv + "\n")
@@ -236,5 +244,7 @@ def emit_value(v: object, indent: int = 4) -> str:
         e.sequence(v, 0) if v else e.out.append("[]\n")
     else:
         sv = e.scalar(v)
+        if sv == "\x00blockhint":
+            sv = _double(str(v))
         e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
     return e.text()
