@@ -162,3 +162,36 @@ def test_shamir_groups_mixing_key_types(openbao: str, gnupg: tuple[str, str], kc
     assert kc("decrypt", "o.yaml", env=only_vault, cwd=tmp_path).returncode == 128
 
 
+
+
+def test_age_ssh_recipient_both_ways(kc: Run, real_sops: Run, sops_env: dict[str, str],
+                                     tmp_path: Path) -> None:
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    pub = (tmp_path / "id_ed25519.pub").read_text().strip()
+    (tmp_path / "p.yaml").write_bytes(PLAIN)
+    env = {**sops_env, "SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(key)}
+    ours = kc("encrypt", "--age", pub, str(tmp_path / "p.yaml"), env=sops_env)
+    assert ours.returncode == 0, ours.stderr.decode()
+    (tmp_path / "o.yaml").write_bytes(ours.stdout)
+    theirs = real_sops("encrypt", "--age", pub, str(tmp_path / "p.yaml"), env=sops_env)
+    (tmp_path / "t.yaml").write_bytes(theirs.stdout)
+    want = real_sops("decrypt", str(tmp_path / "t.yaml"), env=env)
+    assert want.returncode == 0, want.stderr.decode()
+    assert real_sops("decrypt", str(tmp_path / "o.yaml"), env=env).stdout == want.stdout
+    assert kc("decrypt", str(tmp_path / "t.yaml"), env=env).stdout == want.stdout
+    # sops also reads ~/.ssh/id_ed25519 by default.
+    ssh_dir = Path(sops_env["HOME"]) / ".ssh"
+    ssh_dir.mkdir()
+    key.rename(ssh_dir / "id_ed25519")
+    assert kc("decrypt", str(tmp_path / "o.yaml"), env=sops_env).stdout == want.stdout
+
+
+def test_age_key_cmd(kc: Run, sops_env: dict[str, str], age_keys: dict[str, AgeKey],
+                     tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_bytes(PLAIN)
+    r = kc("encrypt", "--age", age_keys["k2"].recipient, str(tmp_path / "p.yaml"), env=sops_env)
+    (tmp_path / "o.yaml").write_bytes(r.stdout)
+    env = {**sops_env, "SOPS_AGE_KEY_CMD": f"cat {age_keys['k2'].identity_file}"}
+    out = kc("decrypt", str(tmp_path / "o.yaml"), env=env)
+    assert out.returncode == 0 and yaml.safe_load(out.stdout) == yaml.safe_load(PLAIN)
