@@ -257,3 +257,16 @@ def test_identity_sources(kc: Run, sops_env: dict[str, str], enc_file: Path,
     default.write_text(key)
     os.chmod(default, 0o600)
     assert kc("decrypt", str(enc_file), env=sops_env).returncode == 0
+
+
+def test_edit_creates_a_new_file(kc: Run, real_sops: Run, sops_env: dict[str, str],
+                                 age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    env = {**sops_env, "EDITOR": _editor(
+        tmp_path, "assert 'hello' in p.read_text()\np.write_text('token: abc\\n')\n")}
+    new = tmp_path / "new.yaml"
+    r = kc("edit", "--age", age_keys["k1"].recipient, str(new), env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert oct(new.stat().st_mode & 0o777) == "0o600"
+    kenv = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
+    out = real_sops("decrypt", str(new), env=kenv)
+    assert out.returncode == 0 and out.stdout == b"token: abc\n"

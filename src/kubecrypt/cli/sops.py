@@ -271,17 +271,31 @@ def _raw_scalar(v: object) -> bytes:
 @sops.command()
 @click.argument("file")
 @_common
+@_key_options
+@_selection_options
+@click.option("--mac-only-encrypted", is_flag=True, default=None,
+              help="New files: MAC covers only the encrypted values.")
+@click.option("--shamir-secret-sharing-threshold", "shamir", type=int, default=None,
+              help="New files: key groups needed to decrypt.")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
-         indent: int | None, filename_override: str | None, ignore_mac: bool,
-         config: str | None) -> None:
-    """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save."""
+         indent: int | None, filename_override: str | None, age: str | None, pgp: str | None,
+         hc_vault: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+         ignore_mac: bool, config: str | None, **selection: str | None) -> None:
+    """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save.
+
+    A FILE that does not exist yet is created from an example, encrypted to the keys given
+    or to the matching .sops.yaml rule."""
     from kubecrypt.sops.edit import edit_file
 
-    c = _Ctx(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
-    edit_file(Path(file), c.store(c.in_fmt), ignore_mac)
+    exists = Path(file).exists()
+    c = _Ctx(file if exists else None, input_type, output_type, indent,
+             filename_override or file, _cfg(ctx, config))
+    spec = None if exists else _spec(c, age, pgp, hc_vault, selection, mac_only_encrypted,
+                                     shamir)
+    edit_file(Path(file), c.store(c.in_fmt), ignore_mac, spec)
 
 
 # ---------------------------------------------------------------------------------- rotate

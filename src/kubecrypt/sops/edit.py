@@ -19,8 +19,12 @@ from kubecrypt.sops.errors import (
     NoEditorFound,
     SopsError,
 )
-from kubecrypt.sops.ops import atomic_write, open_file, reseal
+from kubecrypt.sops.ops import EncryptSpec, atomic_write, encrypt, open_file, reseal
 from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.tree import Branch
+
+EXAMPLE = Branch([("hello", "Welcome to kubecrypt sops! Edit this file as you please!"),
+                  ("example_key", "example_value")])
 
 
 def _editor() -> list[str]:
@@ -33,10 +37,23 @@ def _editor() -> list[str]:
     raise NoEditorFound("No editor found: set $SOPS_EDITOR or $EDITOR.")
 
 
-def edit_file(path: Path, store: Store, ignore_mac: bool = False) -> None:
+def edit_file(path: Path, store: Store, ignore_mac: bool = False,
+              new_spec: EncryptSpec | None = None) -> None:
+    """Edits an encrypted file; with ``new_spec`` and no file yet, starts from an example."""
+    if not path.exists() and new_spec is not None:
+        plain = store.emit_plain([Branch(EXAMPLE)]) if store.name != "binary" else b""
+        branches = _run_editor(path, store, plain)
+        atomic_write(path, encrypt(store.emit_plain(branches), store, new_spec), 0o600)
+        return
     original = path.read_bytes()
     opened = open_file(original, store, ignore_mac, keep_ivs=True)
     plain = store.emit_plain(opened.branches)
+    opened.branches = _run_editor(path, store, plain)
+    atomic_write(path, reseal(opened, store))
+
+
+def _run_editor(path: Path, store: Store, plain: bytes) -> list[Branch]:
+    """Runs the editor on ``plain`` in a private directory; returns the parsed result."""
     tmpdir = tempfile.mkdtemp(prefix="kubecrypt-sops-")
     try:
         os.chmod(tmpdir, 0o700)
@@ -59,14 +76,12 @@ def edit_file(path: Path, store: Store, ignore_mac: bool = False) -> None:
                 if store.has_metadata(branches):
                     raise FileAlreadyEncrypted(
                         "The edited file has a top-level 'sops' entry; remove it and save again.")
-                break
+                return branches
             except SopsError as exc:
                 if sys.stdin.isatty() and _ask_again(str(exc)):
                     continue
                 raise CouldNotReadInput(
                     f"The edited file no longer parses ({exc}); {path} was not changed.") from None
-        opened.branches = branches
-        atomic_write(path, reseal(opened, store))
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
