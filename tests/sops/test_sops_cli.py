@@ -270,3 +270,16 @@ def test_edit_creates_a_new_file(kc: Run, real_sops: Run, sops_env: dict[str, st
     kenv = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
     out = real_sops("decrypt", str(new), env=kenv)
     assert out.returncode == 0 and out.stdout == b"token: abc\n"
+
+
+def test_unknown_value_type_and_unknown_format_word(kc: Run, sops_env: dict[str, str],
+                                                    enc_file: Path,
+                                                    age_keys: dict[str, AgeKey],
+                                                    tmp_path: Path) -> None:
+    env = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
+    bad = tmp_path / "t.yaml"
+    bad.write_text(enc_file.read_text().replace("type:int]", "type:complex]"))
+    r = kc("decrypt", str(bad), env=env)
+    assert r.returncode == 25 and b"Unknown datatype" in r.stderr
+    r = kc("decrypt", "--input-type", "toml", str(enc_file), env=env)
+    assert r.returncode == 0 and b"warning: --input-type 'toml'" in r.stderr

@@ -89,6 +89,11 @@ class _Ctx:
                 "Reading from stdin needs --filename-override (or --input-type) to pick the "
                 "format and creation rule.")
         detected = format_for_path(self.name or "stdin.yaml")
+        for flag, given in (("--input-type", input_type), ("--output-type", output_type)):
+            if given and given not in KNOWN:
+                # sops ignores an unknown word silently; say so instead of surprising anyone.
+                click.echo(f"warning: {flag} {given!r} is not one of {', '.join(KNOWN)}; "
+                           f"using the type from the file name ({detected}).", err=True)
         self.in_fmt = input_type if input_type in KNOWN else detected
         self.out_fmt = output_type if output_type in KNOWN else self.in_fmt
         self._config_path = config
