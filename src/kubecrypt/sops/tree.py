@@ -7,10 +7,11 @@ never part of it) and its AAD is ``":".join(path) + ":"``."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
 
 from kubecrypt.sops.cipher import Cipher, CipherError, is_encrypted
 from kubecrypt.sops.errors import (
@@ -20,6 +21,13 @@ from kubecrypt.sops.errors import (
     SopsError,
 )
 from kubecrypt.sops.values import Comment, mac_bytes
+
+
+def _sha512() -> hashes.Hash:
+    # cryptography's SHA-512: the library is loaded for AES-GCM anyway, hashlib would cost
+    # another OpenSSL binding at start-up.
+    return hashes.Hash(hashes.SHA512())
+
 
 # SHA-256("sops"): seeds the MAC in mac_only_encrypted mode so both modes never collide.
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
@@ -205,7 +213,7 @@ def _walk_list_comments(lst: list[object], path: str, inherited: bool, sel: Sele
 def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                  mac_only_encrypted: bool) -> str:
     """Encrypts the selected values in place; returns the MAC text (uppercase hex SHA-512)."""
-    h = hashlib.sha512()
+    h = _sha512()
     if mac_only_encrypted:
         h.update(MAC_ONLY_ENCRYPTED_INIT)
     update = h.update
@@ -227,13 +235,13 @@ def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
         return v
 
     walk(branches, sel, visit)
-    return h.hexdigest().upper()
+    return h.finalize().hex().upper()
 
 
 def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                  mac_only_encrypted: bool) -> str:
     """Decrypts the selected values in place; returns the MAC recomputed over the plaintext."""
-    h = hashlib.sha512()
+    h = _sha512()
     if mac_only_encrypted:
         h.update(MAC_ONLY_ENCRYPTED_INIT)
     update = h.update
@@ -269,12 +277,12 @@ def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
         return v
 
     walk(branches, sel, visit)
-    return h.hexdigest().upper()
+    return h.finalize().hex().upper()
 
 
 def compute_mac(branches: list[Branch], sel: Selection, mac_only_encrypted: bool) -> str:
     """The MAC of a plaintext tree (no cipher involved)."""
-    h = hashlib.sha512()
+    h = _sha512()
     if mac_only_encrypted:
         h.update(MAC_ONLY_ENCRYPTED_INIT)
 
@@ -284,4 +292,4 @@ def compute_mac(branches: list[Branch], sel: Selection, mac_only_encrypted: bool
         return v
 
     walk(branches, sel, visit)
-    return h.hexdigest().upper()
+    return h.finalize().hex().upper()
