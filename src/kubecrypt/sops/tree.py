@@ -22,16 +22,18 @@ from kubecrypt.sops.errors import (
 )
 from kubecrypt.sops.values import Comment, mac_bytes
 
-
-def _sha512() -> hashes.Hash:
-    # cryptography's SHA-512: the library is loaded for AES-GCM anyway, hashlib would cost
-    # another OpenSSL binding at start-up.
-    return hashes.Hash(hashes.SHA512())
-
-
 # SHA-256("sops"): seeds the MAC in mac_only_encrypted mode so both modes never collide.
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
     "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
+
+
+def _mac_hash(mac_only_encrypted: bool) -> hashes.Hash:
+    # cryptography's SHA-512: the library is loaded for AES-GCM anyway, hashlib would cost
+    # another OpenSSL binding at start-up.
+    h = hashes.Hash(hashes.SHA512())
+    if mac_only_encrypted:
+        h.update(MAC_ONLY_ENCRYPTED_INIT)
+    return h
 
 SELECTION_FIELDS = (
     "unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
@@ -213,9 +215,7 @@ def _walk_list_comments(lst: list[object], path: str, inherited: bool, sel: Sele
 def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                  mac_only_encrypted: bool) -> str:
     """Encrypts the selected values in place; returns the MAC text (uppercase hex SHA-512)."""
-    h = _sha512()
-    if mac_only_encrypted:
-        h.update(MAC_ONLY_ENCRYPTED_INIT)
+    h = _mac_hash(mac_only_encrypted)
     update = h.update
 
     def visit(v: object, aad: str, selected: bool) -> object:
@@ -241,9 +241,7 @@ def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
 def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                  mac_only_encrypted: bool) -> str:
     """Decrypts the selected values in place; returns the MAC recomputed over the plaintext."""
-    h = _sha512()
-    if mac_only_encrypted:
-        h.update(MAC_ONLY_ENCRYPTED_INIT)
+    h = _mac_hash(mac_only_encrypted)
     update = h.update
 
     def visit(v: object, aad: str, selected: bool) -> object:
@@ -282,9 +280,7 @@ def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
 
 def compute_mac(branches: list[Branch], sel: Selection, mac_only_encrypted: bool) -> str:
     """The MAC of a plaintext tree (no cipher involved)."""
-    h = _sha512()
-    if mac_only_encrypted:
-        h.update(MAC_ONLY_ENCRYPTED_INIT)
+    h = _mac_hash(mac_only_encrypted)
 
     def visit(v: object, aad: str, selected: bool) -> object:
         if v is not None and not isinstance(v, Comment) and (selected or not mac_only_encrypted):

@@ -36,14 +36,22 @@ def _digits(v: float) -> tuple[str, int]:
     return ds, len(ds) + exp - 1
 
 
-def format_float_f(v: float) -> str:
-    """``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, never an exponent."""
+def _special(v: float, nan: str, inf: str, ninf: str) -> str:
+    """The spelling of NaN, infinities and (signed) zero, or "" for any other number."""
     if math.isnan(v):
-        return "NaN"
+        return nan
     if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
+        return inf if v > 0 else ninf
     if v == 0:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
+    return ""
+
+
+def format_float_f(v: float) -> str:
+    """``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, never an exponent."""
+    special = _special(v, "NaN", "+Inf", "-Inf")
+    if special:
+        return special
     from decimal import Decimal
 
     return format(Decimal(repr(v)).normalize(), "f")
@@ -58,12 +66,9 @@ def _format_e(v: float, short_exp: bool) -> str:
 
 def format_float_g(v: float) -> str:
     """``strconv.FormatFloat(v, 'g', -1, 64)`` as go-yaml emits floats, with YAML's inf/nan."""
-    if math.isnan(v):
-        return ".nan"
-    if math.isinf(v):
-        return ".inf" if v > 0 else "-.inf"
-    if v == 0:
-        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    special = _special(v, ".nan", ".inf", "-.inf")
+    if special:
+        return special
     _, exp = _digits(v)
     # Go uses eprec = 6 for the shortest form: exponent notation from 1e+06 up.
     if exp < -4 or exp >= 6:
