@@ -358,12 +358,14 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
         if c.config is None:
             raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + f + ".")
         rule = rule_for(c.config, f)
-        new, changed = do_update(c.read(), c.store(c.in_fmt), rule.key_groups,
+        new, changes = do_update(c.read(), c.store(c.in_fmt), rule.key_groups,
                                  rule.shamir_threshold)
-        if not changed:
+        if not changes:
             click.echo(f"File {f} already up to date", err=True)
             continue
-        if not yes and not click.confirm(f"Update the keys of {f}?", err=True):
+        click.echo("The following changes will be made to the file's groups:", err=True)
+        click.echo("\n".join(changes), err=True)
+        if not yes and not click.confirm("Is this okay?", err=True):
             click.echo(f"File {f} left unchanged", err=True)
             continue
         atomic_write(f, new)

@@ -156,22 +156,44 @@ def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
     return _emit(store, opened.branches, md)
 
 
+def _threshold(groups: list[KeyGroup], threshold: int) -> int:
+    return (threshold or len(groups)) if len(groups) > 1 else 0
+
+
+def describe_key_changes(old: list[KeyGroup], old_thr: int, new: list[KeyGroup],
+                         new_thr: int) -> list[str]:
+    """Lines like sops' updatekeys diff (``+++ key`` / ``--- key`` per group); empty if equal."""
+    lines: list[str] = []
+    for i in range(max(len(old), len(new))):
+        a = [k.ident() for k in old[i]] if i < len(old) else []
+        b = [k.ident() for k in new[i]] if i < len(new) else []
+        if a == b:
+            continue
+        lines.append(f"Group {i + 1}")
+        lines += [f"    {k}" for k in a if k in b]
+        lines += [f"+++ {k}" for k in b if k not in a]
+        lines += [f"--- {k}" for k in a if k not in b]
+    t_old, t_new = _threshold(old, old_thr), _threshold(new, new_thr)
+    if t_old != t_new:
+        lines.append(f"Shamir threshold: {t_old} -> {t_new}")
+    return lines
+
+
 def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup], shamir_threshold: int,
-               order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes, bool]:
+               order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes, list[str]]:
     """Re-wraps the same data key for the given groups; values, MAC and lastmodified stay.
-    Returns (new bytes, whether anything changed)."""
+    Returns (new bytes, the changes; none means the file already matches)."""
     branches, raw_md = store.load_encrypted(data)
     md = Metadata.from_tree(raw_md)
-    before = [[k.ident() for k in g] for g in md.key_groups], md.shamir_threshold
-    after = [[k.ident() for k in g] for g in key_groups], (
-        shamir_threshold if len(key_groups) > 1 else 0)
-    if before == after:
-        return data, False
+    changes = describe_key_changes(md.key_groups, md.shamir_threshold, key_groups,
+                                   shamir_threshold)
+    if not changes:
+        return data, []
     data_key = recover_data_key(md, order)
     md.key_groups = [list(g) for g in key_groups]
-    md.shamir_threshold = shamir_threshold if len(key_groups) > 1 else 0
+    md.shamir_threshold = _threshold(key_groups, shamir_threshold)
     wrap_data_key(md, data_key)
-    return _emit(store, branches, md), True
+    return _emit(store, branches, md), changes
 
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None:
