@@ -5,14 +5,11 @@ command) so ``kubecrypt sops decrypt`` starts quickly."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-
-FORMATS = ["yaml", "json", "dotenv", "ini", "binary"]
 
 
 def _fmt_option(name: str, help_: str) -> Any:
@@ -53,101 +50,31 @@ def _key_options(f: Any) -> Any:
     return f
 
 
+def _job(*args: Any, **kwargs: Any) -> Any:
+    from kubecrypt.sops.session import FileJob
+
+    job = FileJob(*args, **kwargs)
+    for w in job.warnings:
+        click.echo(f"warning: {w}", err=True)
+    return job
+
+
 def _order(value: str | None) -> tuple[str, ...]:
-    from kubecrypt.sops.datakey import DEFAULT_DECRYPTION_ORDER
-    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.session import decryption_order
 
-    raw = value or os.environ.get("SOPS_DECRYPTION_ORDER")
-    if not raw:
-        return DEFAULT_DECRYPTION_ORDER
-    items = [x.strip() for x in raw.split(",") if x.strip()]
-    if len(set(items)) != len(items):
-        err = SopsError("Duplicate key type in --decryption-order; name each type once.")
-        err.exit_code = 112
-        raise err
-    return tuple(items)
+    return decryption_order(value)
 
 
-class _Ctx:
-    """What every command needs: input path, formats, config."""
-
-    def __init__(self, file: str | None, input_type: str | None, output_type: str | None,
-                 indent: int | None, filename_override: str | None, config: str | None,
-                 need_name: bool = True) -> None:
-        from kubecrypt.sops.errors import ConflictingParameters, NoFileSpecified
-        from kubecrypt.sops.rules import find_config
-        from kubecrypt.sops.stores import FORMATS as KNOWN
-        from kubecrypt.sops.stores import format_for_path
-
-        self.file = None if file in (None, "-") else file
-        if self.file is not None and not Path(self.file).exists():
-            raise NoFileSpecified(
-                f'cannot operate on non-existent file "{Path(self.file).absolute()}"')
-        self.name = filename_override or self.file
-        if self.name is None and need_name and input_type not in KNOWN:
-            raise ConflictingParameters(
-                "Reading from stdin needs --filename-override (or --input-type) to pick the "
-                "format and creation rule.")
-        detected = format_for_path(self.name or "stdin.yaml")
-        for flag, given in (("--input-type", input_type), ("--output-type", output_type)):
-            if given and given not in KNOWN:
-                # sops ignores an unknown word silently; say so instead of surprising anyone.
-                click.echo(f"warning: {flag} {given!r} is not one of {', '.join(KNOWN)}; "
-                           f"using the type from the file name ({detected}).", err=True)
-        self.in_fmt = input_type if input_type in KNOWN else detected
-        self.out_fmt = output_type if output_type in KNOWN else self.in_fmt
-        self._config_path = config
-        self._config_loaded = False
-        self._config: Any = None
-        self._find = find_config
-        self.indent = indent
-
-    @property
-    def config(self) -> Any:
-        if not self._config_loaded:
-            self._config = self._find(self._config_path)
-            self._config_loaded = True
-        return self._config
-
-    def store(self, fmt: str) -> Any:
-        from kubecrypt.sops.stores import store_for
-
-        indent = self.indent
-        if indent is None and fmt in ("yaml", "json") and self.config is not None:
-            indent = self.config.store_indent(fmt)
-        return store_for(fmt, indent)
-
-    def read(self) -> bytes:
-        from kubecrypt.sops.errors import CouldNotReadInput
-
-        try:
-            if self.file is None:
-                return sys.stdin.buffer.read()
-            return Path(self.file).read_bytes()
-        except OSError as exc:
-            raise CouldNotReadInput(f"Could not read {self.file}: {exc.strerror}.") from None
-
-
-def _write(ctx: _Ctx, data: bytes, in_place: bool, output: str | None) -> None:
+def _write(job: Any, data: bytes, in_place: bool, output: str | None) -> None:
     from kubecrypt.sops.ops import atomic_write
 
     if in_place:
-        assert ctx.file is not None
-        atomic_write(ctx.file, data)
+        atomic_write(job.file, data)
     elif output:
         atomic_write(output, data, 0o600)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-
-
-def _check_in_place(ctx: _Ctx, in_place: bool, output: str | None) -> None:
-    from kubecrypt.sops.errors import ConflictingParameters
-
-    if in_place and output:
-        raise ConflictingParameters("Use either --in-place or --output, not both.")
-    if in_place and ctx.file is None:
-        raise ConflictingParameters("--in-place needs a file, not stdin.")
 
 
 @click.group()
@@ -190,35 +117,11 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
     from kubecrypt.sops.ops import encrypt as do_encrypt
 
-    c = _Ctx(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
-    _check_in_place(c, in_place, output)
-    spec = _spec(c, age, pgp, hc_vault, selection, mac_only_encrypted, shamir)
-    data = do_encrypt(c.read(), c.store(c.in_fmt), spec, out_store=c.store(c.out_fmt))
-    _write(c, data, in_place, output)
-
-
-def _spec(c: _Ctx, age: str | None, pgp: str | None, hc_vault: str | None,
-          selection: dict[str, str | None], mac_only: bool | None, shamir: int | None) -> Any:
-    from kubecrypt.sops.errors import NoEncryptionKeyFound
-    from kubecrypt.sops.ops import EncryptSpec
-    from kubecrypt.sops.rules import _list, flat_group, keys_from, rule_for
-    from kubecrypt.sops.tree import Selection
-
-    cli_keys = keys_from(_list(age), _list(pgp), _list(hc_vault))
-    cfg = c.config
-    rule = rule_for(cfg, c.name or "stdin") if cfg is not None else None
-    given = {k: v for k, v in selection.items() if v}
-    sel = Selection.from_fields(given, "the command line") if given else (
-        rule.selection if rule else Selection())
-    groups = flat_group(cli_keys) if cli_keys else (rule.key_groups if rule else [])
-    if not groups:
-        raise NoEncryptionKeyFound(
-            "config file not found, or has no creation rules, and no keys provided through "
-            "command line options")
-    thr = shamir if shamir is not None else (rule.shamir_threshold if rule else 0)
-    mac = bool(mac_only) if mac_only is not None else bool(rule and rule.mac_only_encrypted)
-    return EncryptSpec(key_groups=groups, selection=sel, shamir_threshold=thr,
-                       mac_only_encrypted=mac)
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
+    job.check_output(in_place, output)
+    spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir)
+    data = do_encrypt(job.read(), job.store(), spec, out_store=job.store(job.out_fmt))
+    _write(job, data, in_place, output)
 
 
 # ---------------------------------------------------------------------------------- decrypt
@@ -240,35 +143,18 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Decrypt FILE (or stdin) and print the plaintext."""
     from kubecrypt.sops.ops import open_file
 
-    c = _Ctx(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
-             need_name=False)
-    _check_in_place(c, in_place, output)
-    opened = open_file(c.read(), c.store(c.in_fmt), ignore_mac, _order(decryption_order))
-    out_store = c.store(c.out_fmt)
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
+               need_name=False)
+    job.check_output(in_place, output)
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
+    out_store = job.store(job.out_fmt)
     if extract:
-        from kubecrypt.sops.paths import extract as do_extract
-        from kubecrypt.sops.paths import parse_path
-        from kubecrypt.sops.tree import Branch
+        from kubecrypt.sops.paths import extract_bytes
 
-        v = do_extract(opened.branches, parse_path(extract))
-        data = out_store.emit_value(v) if isinstance(v, (Branch, list)) else _raw_scalar(v)
+        data = extract_bytes(opened.branches, extract, out_store)
     else:
         data = out_store.emit_plain(opened.branches)
-    _write(c, data, in_place, output)
-
-
-def _raw_scalar(v: object) -> bytes:
-    from kubecrypt.sops.values import format_float_g
-
-    if isinstance(v, bytes):
-        return v
-    if v is None:
-        return b"null"
-    if isinstance(v, bool):
-        return b"true" if v else b"false"
-    if isinstance(v, float):
-        return format_float_g(v).encode()
-    return str(v).encode("utf-8", "surrogateescape")
+    _write(job, data, in_place, output)
 
 
 # ---------------------------------------------------------------------------------- edit
@@ -295,12 +181,12 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
     or to the matching .sops.yaml rule."""
     from kubecrypt.sops.edit import edit_file
 
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
+               must_exist=False)
     exists = Path(file).exists()
-    c = _Ctx(file if exists else None, input_type, output_type, indent,
-             filename_override or file, _cfg(ctx, config))
-    spec = None if exists else _spec(c, age, pgp, hc_vault, selection, mac_only_encrypted,
-                                     shamir)
-    edit_file(Path(file), c.store(c.in_fmt), ignore_mac, spec)
+    spec = None if exists else job.encrypt_spec(age, pgp, hc_vault, selection,
+                                                mac_only_encrypted, shamir)
+    edit_file(Path(file), job.store(), ignore_mac, spec)
 
 
 # ---------------------------------------------------------------------------------- rotate
@@ -327,14 +213,14 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
            config: str | None) -> None:
     """Generate a new data key and re-encrypt every value (optionally changing recipients)."""
     from kubecrypt.sops.ops import rotate as do_rotate
-    from kubecrypt.sops.rules import _list, keys_from
+    from kubecrypt.sops.rules import keys_from, split_list
 
-    c = _Ctx(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
-    _check_in_place(c, in_place, output)
-    add = keys_from(_list(add_age), _list(add_pgp), _list(add_hc_vault_transit))
-    rm = keys_from(_list(rm_age), _list(rm_pgp), _list(rm_hc_vault_transit))
-    data = do_rotate(c.read(), c.store(c.in_fmt), add, rm, _order(decryption_order))
-    _write(c, data, in_place, output)
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
+    job.check_output(in_place, output)
+    add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit))
+    rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit))
+    data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order))
+    _write(job, data, in_place, output)
 
 
 # ---------------------------------------------------------------------------------- updatekeys
@@ -354,11 +240,11 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
     from kubecrypt.sops.rules import rule_for
 
     for f in files:
-        c = _Ctx(f, input_type, None, None, None, _cfg(ctx, config))
-        if c.config is None:
+        job = _job(f, input_type, config=_cfg(ctx, config))
+        if job.config is None:
             raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + f + ".")
-        rule = rule_for(c.config, f)
-        new, changes = do_update(c.read(), c.store(c.in_fmt), rule.key_groups,
+        rule = rule_for(job.config, f)
+        new, changes = do_update(job.read(), job.store(), rule.key_groups,
                                  rule.shamir_threshold)
         if not changes:
             click.echo(f"File {f} already up to date", err=True)
@@ -394,7 +280,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import json_value, parse_path, set_value
 
-    c = _Ctx(file, input_type, None, None, None, _cfg(ctx, None))
+    job = _job(file, input_type, config=_cfg(ctx, None))
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
@@ -405,8 +291,8 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
         raise InvalidSetFormat("set needs a VALUE (JSON), --value-file or --value-stdin.")
     else:
         text = value
-    store = c.store(c.in_fmt)
-    opened = open_file(c.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
+    store = job.store()
+    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
     changed = set_value(opened.branches, parse_path(index), json_value(text))
     if idempotent and not changed:
         return
@@ -428,9 +314,9 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import parse_path, unset_value
 
-    c = _Ctx(file, input_type, None, None, None, _cfg(ctx, None))
-    store = c.store(c.in_fmt)
-    opened = open_file(c.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
+    job = _job(file, input_type, config=_cfg(ctx, None))
+    store = job.store()
+    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
     if not unset_value(opened.branches, parse_path(index)):
         if idempotent:
             return
@@ -445,9 +331,9 @@ def filestatus(file: str, input_type: str | None) -> None:
     """Print {"encrypted":true} or {"encrypted":false} without any key."""
     from kubecrypt.sops.errors import SopsError
 
-    c = _Ctx(file, input_type, None, None, None, None)
+    job = _job(file, input_type)
     try:
-        c.store(c.in_fmt).load_encrypted(c.read())
+        job.store().load_encrypted(job.read())
         enc = True
     except SopsError:
         enc = False

@@ -7,6 +7,7 @@ import json
 import re
 
 from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
+from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
 
 _COMPONENT = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
@@ -151,3 +152,21 @@ def unset_value(branches: list[Branch], path: list[PathPart]) -> bool:
             del parent[idx[p]]
             return True
     return False
+
+
+def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> bytes:
+    """``--extract``: a branch in the output format, a scalar raw without a newline."""
+    v = extract(branches, parse_path(path_text))
+    if isinstance(v, (Branch, list)):
+        return out_store.emit_value(v)
+    if isinstance(v, bytes):
+        return v
+    if v is None:
+        return b"null"
+    if isinstance(v, bool):
+        return b"true" if v else b"false"
+    if isinstance(v, float):
+        from kubecrypt.sops.values import format_float_g
+
+        return format_float_g(v).encode()
+    return str(v).encode("utf-8", "surrogateescape")

@@ -72,7 +72,7 @@ def load_config(p: Path) -> Config:
     return Config(p.resolve(), raw)
 
 
-def _list(v: object) -> list[str]:
+def split_list(v: object) -> list[str]:
     if v is None:
         return []
     if isinstance(v, str):
@@ -118,7 +118,8 @@ def _unsupported(rule: dict[str, object]) -> None:
 
 def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
-    keys = keys_from(_list(g.get("age")), _list(g.get("pgp")), _list(g.get("hc_vault")))
+    keys = keys_from(split_list(g.get("age")), split_list(g.get("pgp")),
+                     split_list(g.get("hc_vault")))
     for sub in g.get("merge") or []:  # type: ignore[attr-defined]
         if isinstance(sub, dict):
             keys += _group(sub)
@@ -154,8 +155,8 @@ def _rule(r: dict[str, object]) -> Rule:
         groups = [_group(g) for g in r["key_groups"] if isinstance(g, dict)]  # type: ignore[attr-defined]
     else:
         _unsupported(r)
-        groups = [_dedupe(keys_from(_list(r.get("age")), _list(r.get("pgp")),
-                                    _list(r.get("hc_vault_transit_uri"))))]
+        groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
+                                    split_list(r.get("hc_vault_transit_uri"))))]
     sel = Selection.from_fields(r, "a creation rule")
     thr = r.get("shamir_threshold") or 0
     return Rule(
