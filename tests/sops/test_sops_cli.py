@@ -287,3 +287,26 @@ def test_unknown_value_type_and_unknown_format_word(kc: Run, sops_env: dict[str,
     assert r.returncode == 25 and b"Unknown datatype" in r.stderr
     r = kc("decrypt", "--input-type", "toml", str(enc_file), env=env)
     assert r.returncode == 0 and b"warning: --input-type 'toml'" in r.stderr
+
+
+def test_decrypt_path_imports_stay_lean(sops_env: dict[str, str], enc_file: Path,
+                                        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """No gRPC, etcd or rich on the decrypt path; the CLI module imports its code lazily."""
+    import subprocess
+
+    code = (
+        "import sys, contextlib, os\n"
+        "import kubecrypt.cli.sops\n"
+        "lazy = 'kubecrypt.sops.ops' not in sys.modules\n"
+        "from kubecrypt.cli import main\n"
+        "sys.stdout = open(os.devnull, 'w')\n"
+        "with contextlib.suppress(SystemExit):\n"
+        f"    main(['sops', 'decrypt', {str(enc_file)!r}])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('grpc', 'etcd3aio', 'rich', 'lightkube', 'hvac', 'prometheus_client'))\n"
+        "sys.stderr.write(f'{lazy} {bad}')\n"
+    )
+    env = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         check=True, timeout=60)
+    assert out.stderr.decode().strip() == "True []"
