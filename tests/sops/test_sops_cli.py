@@ -310,3 +310,18 @@ def test_decrypt_path_imports_stay_lean(sops_env: dict[str, str], enc_file: Path
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          check=True, timeout=60)
     assert out.stderr.decode().strip() == "True []"
+
+
+def test_plain_number_where_ciphertext_expected(kc: Run, real_sops: Run,
+                                                sops_env: dict[str, str], enc_file: Path,
+                                                age_keys: dict[str, AgeKey],
+                                                tmp_path: Path) -> None:
+    """sops 3.11 crashes with exit 2 on this; we exit 2 as well, with one sentence."""
+    env = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
+    lines = enc_file.read_text().splitlines(keepends=True)
+    i = next(n for n, ln in enumerate(lines) if ln.startswith("    replicas:"))
+    lines[i] = "    replicas: 3\n"
+    (tmp_path / "n.yaml").write_text("".join(lines))
+    assert real_sops("decrypt", str(tmp_path / "n.yaml"), env=env).returncode == 2
+    r = kc("decrypt", str(tmp_path / "n.yaml"), env=env)
+    assert r.returncode == 2 and b"should be encrypted but is a plain int" in r.stderr

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from kubecrypt.sops.cipher import Cipher, CipherError, is_encrypted
 from kubecrypt.sops.errors import (
     ConflictingParameters,
+    CouldNotReadInput,
     ErrorDecryptingTree,
     ErrorEncryptingTree,
     SopsError,
@@ -259,7 +260,8 @@ def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
             if v == "":
                 return v
             if not isinstance(v, str):
-                raise ErrorDecryptingTree(
+                # sops 3.11 panics here (exit 2); keep its exit code, with a real sentence.
+                raise CouldNotReadInput(
                     f"Error decrypting tree: the value at {aad!r} should be encrypted but is a "
                     f"plain {type(v).__name__}; restore it from Git or re-encrypt the file.")
             try:
