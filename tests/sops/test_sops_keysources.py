@@ -166,9 +166,18 @@ def test_shamir_groups_mixing_key_types(openbao: str, gnupg: tuple[str, str], kc
 
 def test_age_ssh_recipient_both_ways(kc: Run, real_sops: Run, sops_env: dict[str, str],
                                      tmp_path: Path) -> None:
+    # An OpenSSH ed25519 key made with cryptography (no ssh-keygen needed on CI).
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    priv = Ed25519PrivateKey.generate()
     key = tmp_path / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    pub = (tmp_path / "id_ed25519.pub").read_text().strip()
+    key.write_bytes(priv.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.OpenSSH,
+                                       serialization.NoEncryption()))
+    key.chmod(0o600)
+    pub = priv.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                         serialization.PublicFormat.OpenSSH).decode()
     (tmp_path / "p.yaml").write_bytes(PLAIN)
     env = {**sops_env, "SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(key)}
     ours = kc("encrypt", "--age", pub, str(tmp_path / "p.yaml"), env=sops_env)
