@@ -5,13 +5,17 @@ expected.json (data key, AAD, plaintext bytes, MAC) checked in-process."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from .conftest import Run, key_env
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "sops"
+# Collection needs the list of cases before fixtures exist: the same place as the vectors_dir
+# fixture (../shared beside the repository, or $KUBECRYPT_SHARED).
+_REPO = Path(__file__).resolve().parents[2]
+VECTORS = Path(os.environ.get("KUBECRYPT_SHARED", _REPO.parent / "shared")) / "vectors" / "sops"
 
 
 def _cases() -> list[Path]:
