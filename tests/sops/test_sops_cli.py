@@ -325,3 +325,26 @@ def test_plain_number_where_ciphertext_expected(kc: Run, real_sops: Run,
     assert real_sops("decrypt", str(tmp_path / "n.yaml"), env=env).returncode == 2
     r = kc("decrypt", str(tmp_path / "n.yaml"), env=env)
     assert r.returncode == 2 and b"should be encrypted but is a plain int" in r.stderr
+
+
+def test_indent_and_filename_override(kc: Run, real_sops: Run, sops_env: dict[str, str],
+                                      age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    k1 = age_keys["k1"]
+    (tmp_path / ".sops.yaml").write_text(
+        "stores:\n  yaml:\n    indent: 2\n  json:\n    indent: 3\n"
+        f"creation_rules:\n  - path_regex: '^secrets/'\n    age: {k1.recipient}\n"
+        "    encrypted_regex: ^data$\n")
+    data = b"meta:\n  name: x\ndata:\n  k: v\n"
+    r = kc("encrypt", "--filename-override", "secrets/piped.yaml", env=sops_env, cwd=tmp_path,
+           input=data)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"\nmeta:\n  name: x\n" in b"\n" + r.stdout  # 2-space indent, metadata readable
+    assert b"encrypted_regex: ^data$" in r.stdout
+    (tmp_path / "o.yaml").write_bytes(r.stdout)
+    env = key_env(sops_env, k1.identity_file, tmp=tmp_path)
+    assert kc("decrypt", "o.yaml", env=env, cwd=tmp_path).stdout == data
+    assert real_sops("decrypt", "o.yaml", env=env, cwd=tmp_path).stdout == data
+    j = kc("decrypt", "--output-type", "json", "o.yaml", env=env, cwd=tmp_path)
+    assert j.stdout.startswith(b'{\n   "meta": {\n      "name"')
+    four = kc("decrypt", "--indent", "4", "o.yaml", env=env, cwd=tmp_path)
+    assert b"\n    k: v\n" in four.stdout
