@@ -348,3 +348,14 @@ def test_indent_and_filename_override(kc: Run, real_sops: Run, sops_env: dict[st
     assert j.stdout.startswith(b'{\n   "meta": {\n      "name"')
     four = kc("decrypt", "--indent", "4", "o.yaml", env=env, cwd=tmp_path)
     assert b"\n    k: v\n" in four.stdout
+
+
+def test_recipients_from_environment_and_comment_regex_guard(
+        kc: Run, sops_env: dict[str, str], age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_bytes(b"# a comment\nk: v\n")
+    env = {**sops_env, "SOPS_AGE_RECIPIENTS": age_keys["k1"].recipient}
+    r = kc("encrypt", str(tmp_path / "c.yaml"), env=env)
+    assert r.returncode == 0 and age_keys["k1"].recipient.encode() in r.stdout
+    # A regex that every encrypted comment matches would unmark itself: refused, exit 23.
+    r = kc("encrypt", "--unencrypted-comment-regex", "AES256", str(tmp_path / "c.yaml"), env=env)
+    assert r.returncode == 23 and b"unencrypted_comment_regex" in r.stderr

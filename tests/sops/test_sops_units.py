@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kubecrypt.crypto.rand import ScriptedRandom
@@ -227,3 +227,48 @@ def test_flatten_round_trip() -> None:
 def test_yaml_writer_reader_round_trip(s: str) -> None:
     doc = [Branch([("k", s), ("l", [s]), ("m", Branch([(s or "x", 1)]))])]
     assert load_documents(emit_documents(doc)) == doc
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_change_to_an_encrypted_file_is_detected(data: st.DataObject) -> None:
+    """Flip one character of any ENC[...] value or of the MAC: decryption fails (25/51)."""
+    import re
+
+    from kubecrypt.sops import ops
+    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.metadata import Metadata
+    from kubecrypt.sops.stores.yaml import YAMLStore
+
+    store = YAMLStore()
+    doc = [Branch([("a", "secret"), ("n", 42), ("l", ["x", True])])]
+    md = Metadata(key_groups=[], selection=Selection())
+    cipher = Cipher(KEY, lambda n: b"\x07" * n)  # fixed IVs: the same text every example
+    mac = encrypt_tree(doc, md.selection, cipher, False)
+    md.lastmodified = "2026-01-01T00:00:00Z"
+    md.mac = cipher.encrypt(mac, md.lastmodified)
+    text = store.emit_encrypted(doc, md.to_branch()).decode()
+    spans = [m.span(1) for m in re.finditer(r"ENC\[AES256_GCM,data:([^,]*),iv:([^,]*),tag:", text)]
+    start, end = data.draw(st.sampled_from(spans))
+    pos = data.draw(st.integers(start, end - 1))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    new = data.draw(st.sampled_from([c for c in alphabet if c != text[pos]]))
+    tampered = text[:pos] + new + text[pos + 1:]
+    import base64
+
+    field = text[start:end]
+    # The last base64 digit may carry unused bits; such a change alters no byte at all.
+    def decoded(b64: str) -> bytes | None:
+        try:
+            return base64.b64decode(b64)
+        except ValueError:
+            return None
+
+    assume(decoded(field) != decoded(tampered[start:end]))
+    branches, raw = store.load_encrypted(tampered.encode())
+    opened_md = Metadata.from_tree(raw)
+    c2 = Cipher(KEY)
+    with pytest.raises(SopsError) as info:
+        computed = decrypt_tree(branches, opened_md.selection, c2, False)
+        ops.verify_mac(opened_md, c2, computed)
+    assert info.value.exit_code in (25, 51)

@@ -40,11 +40,12 @@ def _selection_options(f: Any) -> Any:
 
 
 def _key_options(f: Any) -> Any:
-    f = click.option("--age", "-a", "age", default=None,
+    # The environment variables are sops' own.
+    f = click.option("--age", "-a", "age", default=None, envvar="SOPS_AGE_RECIPIENTS",
                      help="Comma-separated age recipients.")(f)
-    f = click.option("--pgp", "-p", "pgp", default=None,
+    f = click.option("--pgp", "-p", "pgp", default=None, envvar="SOPS_PGP_FP",
                      help="Comma-separated PGP fingerprints.")(f)
-    f = click.option("--hc-vault-transit", "hc_vault", default=None,
+    f = click.option("--hc-vault-transit", "hc_vault", default=None, envvar="SOPS_VAULT_URIS",
                      help="Comma-separated Vault transit key URIs "
                           "(https://vault:8200/v1/transit/keys/name).")(f)
     return f

@@ -224,7 +224,13 @@ def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
             return v
         if isinstance(v, Comment):
             if selected and v.value and not is_encrypted(v.value):
-                return Comment(cipher.encrypt(v, aad))
+                enc = cipher.encrypt(v, aad)
+                if sel.field == "unencrypted_comment_regex" and sel.comment_matches(enc):
+                    # The ciphertext would read as a marker next time: sops refuses too.
+                    raise ErrorEncryptingTree(
+                        "The encrypted comment at " + repr(aad) + " matches the "
+                        "unencrypted_comment_regex; use a more specific regex.")
+                return Comment(enc)
             return v
         if selected or not mac_only_encrypted:
             update(mac_bytes(v))
