@@ -55,9 +55,14 @@ def _job(*args: Any, **kwargs: Any) -> Any:
     from kubecrypt.sops.session import FileJob
 
     job = FileJob(*args, **kwargs)
+    _warn(job)
+    return job
+
+
+def _warn(job: Any) -> None:
     for w in job.warnings:
         click.echo(f"warning: {w}", err=True)
-    return job
+    job.warnings.clear()
 
 
 def _order(value: str | None) -> tuple[str, ...]:
@@ -121,6 +126,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir)
+    _warn(job)
     data = do_encrypt(job.read(), job.store(), spec, out_store=job.store(job.out_fmt))
     _write(job, data, in_place, output)
 

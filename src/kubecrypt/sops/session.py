@@ -93,6 +93,9 @@ class FileJob:
         cfg = self.config
         rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None
         given = {k: v for k, v in (selection or {}).items() if v}
+        if given and self.in_fmt == "binary":
+            self.warnings.append(
+                "selection rules are ignored for binary files: the whole file is one value.")
         sel = Selection.from_fields(given, "the command line") if given else (
             rule.selection if rule else Selection())
         groups = flat_group(cli_keys) if cli_keys else (rule.key_groups if rule else [])
