@@ -99,7 +99,7 @@ class Metadata:
         mac_only = d.get("mac_only_encrypted")
         thr = d.get("shamir_threshold") or 0
         try:
-            threshold = int(thr)  # type: ignore[call-overload]
+            threshold = int(str(thr))
         except (TypeError, ValueError):
             raise SopsError(f"shamir_threshold {thr!r} is not a number") from None
         return cls(

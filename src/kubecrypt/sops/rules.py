@@ -120,7 +120,8 @@ def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
     keys = keys_from(split_list(g.get("age")), split_list(g.get("pgp")),
                      split_list(g.get("hc_vault")))
-    for sub in g.get("merge") or []:  # type: ignore[attr-defined]
+    merge = g.get("merge")
+    for sub in merge if isinstance(merge, list) else []:
         if isinstance(sub, dict):
             keys += _group(sub)
     return _dedupe(keys)
@@ -151,8 +152,9 @@ def rule_for(cfg: Config, file_path: str) -> Rule:
 
 def _rule(r: dict[str, object]) -> Rule:
     groups: list[KeyGroup]
-    if r.get("key_groups"):
-        groups = [_group(g) for g in r["key_groups"] if isinstance(g, dict)]  # type: ignore[attr-defined]
+    raw_groups = r.get("key_groups")
+    if isinstance(raw_groups, list) and raw_groups:
+        groups = [_group(g) for g in raw_groups if isinstance(g, dict)]
     else:
         _unsupported(r)
         groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),

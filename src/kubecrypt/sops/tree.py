@@ -43,7 +43,7 @@ SELECTION_FIELDS = (
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 
 
-class Branch(list):  # type: ignore[type-arg]
+class Branch(list[tuple[object, object]]):
     """An ordered mapping: a list of ``(key, value)`` pairs."""
 
     def get(self, key: str, default: object = None) -> object:

@@ -220,7 +220,8 @@ class Emitter:
             self.mapping(b, 0)
         else:
             for k, _ in b:
-                self.out.append("#" + k.value + "\n")  # type: ignore[union-attr]
+                if isinstance(k, Comment):
+                    self.out.append("#" + k.value + "\n")
             self.out.append("{}\n")
 
     def text(self) -> str:
