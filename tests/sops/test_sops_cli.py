@@ -359,3 +359,22 @@ def test_recipients_from_environment_and_comment_regex_guard(
     # A regex that every encrypted comment matches would unmark itself: refused, exit 23.
     r = kc("encrypt", "--unencrypted-comment-regex", "AES256", str(tmp_path / "c.yaml"), env=env)
     assert r.returncode == 23 and b"unencrypted_comment_regex" in r.stderr
+
+
+def test_exec_env_and_exec_file(kc: Run, sops_env: dict[str, str], enc_file: Path,
+                                age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    env = key_env(sops_env, age_keys["k1"].identity_file, tmp=tmp_path)
+    (tmp_path / "e.env").write_bytes(b"DB_PASSWORD=hunter2\nPORT=5432\n")
+    r = kc("encrypt", "-i", "--age", age_keys["k1"].recipient, str(tmp_path / "e.env"),
+           env=sops_env)
+    assert r.returncode == 0, r.stderr.decode()
+    r = kc("exec-env", str(tmp_path / "e.env"), 'test "$DB_PASSWORD:$PORT" = hunter2:5432',
+           env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert kc("exec-env", str(tmp_path / "e.env"), "exit 7", env=env).returncode == 7
+    out = tmp_path / "copy.yaml"
+    r = kc("exec-file", str(enc_file), f"stat -c %a {{}} > {tmp_path}/mode; cp {{}} {out}",
+           env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert (tmp_path / "mode").read_text().strip() == "600"
+    assert yaml.safe_load(out.read_bytes()) == yaml.safe_load(PLAIN)

@@ -345,3 +345,44 @@ def filestatus(file: str, input_type: str | None) -> None:
     except SopsError:
         enc = False
     click.echo('{"encrypted":%s}' % ("true" if enc else "false"))
+
+
+# ---------------------------------------------------------------------------------- exec
+
+@sops.command(name="exec-env")
+@click.argument("file")
+@click.argument("command")
+@click.option("--pristine", is_flag=True, help="Start the command with only the file's values.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.pass_context
+def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
+             input_type: str | None, ignore_mac: bool) -> None:
+    """Run COMMAND (with /bin/sh) with the file's top-level values in its environment."""
+    from kubecrypt.sops.execs import env_from, run_with_env
+    from kubecrypt.sops.ops import open_file
+
+    job = _job(file, input_type, config=_cfg(ctx, None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    ctx.exit(run_with_env(command, env_from(opened.branches), pristine))
+
+
+@sops.command(name="exec-file")
+@click.argument("file")
+@click.argument("command")
+@click.option("--no-fifo", is_flag=True, help="Accepted for sops compatibility (a file is used).")
+@click.option("--filename", default="tmp-file", help="Name of the temporary plaintext file.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@_fmt_option("--output-type", "format of the plaintext file")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.pass_context
+def exec_file(ctx: click.Context, file: str, command: str, no_fifo: bool, filename: str,
+              input_type: str | None, output_type: str | None, ignore_mac: bool) -> None:
+    """Run COMMAND with {} replaced by the path of a private, temporary plaintext file."""
+    from kubecrypt.sops.execs import run_with_file
+    from kubecrypt.sops.ops import open_file
+
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    plain = job.store(job.out_fmt).emit_plain(opened.branches)
+    ctx.exit(run_with_file(command, plain, filename))

@@ -159,6 +159,11 @@ def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> b
     v = extract(branches, parse_path(path_text))
     if isinstance(v, (Branch, list)):
         return out_store.emit_value(v)
+    return scalar_bytes(v)
+
+
+def scalar_bytes(v: object) -> bytes:
+    """A scalar as sops prints it raw (``--extract``, ``exec-env``)."""
     if isinstance(v, bytes):
         return v
     if v is None:
