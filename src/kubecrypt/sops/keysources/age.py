@@ -120,7 +120,9 @@ def parse_recipient(text: str) -> Any:
 
     r = text.strip()
     try:
-        if r.startswith("age1") and r.count("1") >= 1 and not r.startswith("age1pq"):
+        # Any age1... string: plugin and post-quantum recipients simply fail to parse here
+        # (an X25519 recipient may itself start with "age1pq...").
+        if r.startswith("age1"):
             return pyrage.x25519.Recipient.from_str(r)
         if r.startswith(("ssh-ed25519 ", "ssh-rsa ")):
             return pyrage.ssh.Recipient.from_str(r)
