@@ -345,3 +345,41 @@ def test_x25519_recipient_that_looks_post_quantum() -> None:
         pytest.fail("no age1pq... recipient generated")
     rec = parse_recipient(str(ident.to_public()))
     assert pyrage.decrypt(pyrage.encrypt(b"k" * 32, [rec]), [ident]) == b"k" * 32
+
+
+_env_keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda k: not k.startswith("sops_"))
+_line_text = st.text(st.characters(blacklist_characters="\n\r\\", blacklist_categories=("Cs",)),
+                     max_size=20)
+_ini_value = _line_text.map(str.strip).filter(
+    lambda v: not (len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'`"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(env=st.dictionaries(_env_keys, _line_text, min_size=1, max_size=6),
+       ini=st.dictionaries(st.from_regex(r"[a-z][a-z0-9 ]{0,6}[a-z0-9]", fullmatch=True),
+                           st.dictionaries(_env_keys, _ini_value, min_size=1, max_size=4),
+                           min_size=1, max_size=3))
+def test_dotenv_and_ini_round_trip(env: dict[str, str], ini: dict[str, dict[str, str]]) -> None:
+    import os
+
+    import pyrage
+
+    from kubecrypt.sops.keysources import age
+    from kubecrypt.sops.stores import store_for
+
+    ident = pyrage.x25519.Identity.generate()
+    saved = os.environ.get("SOPS_AGE_KEY")
+    os.environ["SOPS_AGE_KEY"] = str(ident)
+    age._identity_cache.clear()
+    try:
+        _round_trip(env, store_for("dotenv"), ident)
+        sections = {k: Branch(v.items()) for k, v in ini.items() if k != "sops"}
+        if sections:
+            _round_trip(sections, store_for("ini"), ident)
+    finally:
+        if saved is None:
+            os.environ.pop("SOPS_AGE_KEY", None)
+        else:
+            os.environ["SOPS_AGE_KEY"] = saved
+        age._identity_cache.clear()

@@ -17,7 +17,7 @@ def _parse(data: bytes) -> Branch:
     text = data.decode("utf-8", "surrogateescape")
     b = Branch()
     for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
+        if not line:  # only empty lines are skipped; blanks are a line without "=" (sops)
             continue
         if line.startswith("#"):
             b.append((Comment(line[1:]), None))

@@ -12,11 +12,14 @@ from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
 DEFAULT = "DEFAULT"
+# Go's unicode.IsSpace (strings.TrimSpace), narrower than Python's str.strip().
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
 
 
 def _comment(lines: list[str]) -> Comment:
     """go-ini keeps consecutive comment lines as one comment; sops strips the first marker."""
-    first = lines[0].lstrip(";#").strip()
+    first = lines[0].lstrip(";#").strip(_GO_SPACE)
     return Comment("\n".join([first, *lines[1:]]))
 
 
@@ -25,8 +28,9 @@ def _parse(data: bytes) -> Branch:
     root = Branch()
     current: Branch | None = None
     pending: list[str] = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    # Lines end at "\n" only (str.splitlines would also split at \f, \x1c-\x1e, ...).
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(_GO_SPACE)
         if not line:
             continue
         if line[0] in ";#":
@@ -39,7 +43,7 @@ def _parse(data: bytes) -> Branch:
             # Comments above a section header are the section's comment.
             current = Branch([(_comment(pending), None)] if pending else [])
             pending = []
-            root.append((line[1:-1].strip(), current))
+            root.append((line[1:-1].strip(_GO_SPACE), current))
             continue
         sep = line.find("=")
         if sep < 0:
@@ -48,7 +52,7 @@ def _parse(data: bytes) -> Branch:
             raise CouldNotReadInput(
                 f"Error unmarshalling input ini: line {n} is neither a section, a comment nor "
                 "a key = value pair.")
-        key, value = line[:sep].strip(), line[sep + 1:].strip()
+        key, value = line[:sep].strip(_GO_SPACE), line[sep + 1:].strip(_GO_SPACE)
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'`":
             value = value[1:-1]
         if current is None:
