@@ -31,11 +31,15 @@ def _surrounded(v: str, q: str) -> bool:
 
 
 def _value(raw: str, comment: list[str]) -> str:
-    """go-ini's readValue: backtick quoting, inline ``#``/``;`` comments (which join the
+    """go-ini's readValue: triple-quote and backtick quoting, inline ``#``/``;`` comments (which join the
     key's comment), then one pair of surrounding quotes removed."""
     line = raw.lstrip(_GO_SPACE)
     if not line:
         return ""
+    if len(line) > 3 and line.startswith('"""'):
+        end = line.rfind('"""', 3)
+        if end >= 3:
+            return line[3:end]
     if line.startswith("`"):
         end = line.rfind("`", 1)
         if end > 0:
