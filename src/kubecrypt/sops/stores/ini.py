@@ -31,8 +31,8 @@ def _surrounded(v: str, q: str) -> bool:
 
 
 def _value(raw: str, comment: list[str]) -> str:
-    """go-ini's readValue: triple-quote and backtick quoting, inline ``#``/``;`` comments (which join the
-    key's comment), then one pair of surrounding quotes removed."""
+    """go-ini's readValue: triple-quote and backtick quoting, inline ``#``/``;`` comments
+    (which join the key's comment), then one pair of surrounding quotes removed."""
     line = raw.lstrip(_GO_SPACE)
     if not line:
         return ""
