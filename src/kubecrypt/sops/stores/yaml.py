@@ -82,7 +82,8 @@ class _Builder:
             absj = base + j
             line_start = text.rfind("\n", 0, absj) + 1
             col = absj - line_start
-            if text[line_start:absj].strip() and self.owner is not None:
+            # Only "- " indicators before it (``- # c``): a head comment of what follows.
+            if text[line_start:absj].strip(" \t-") and self.owner is not None:
                 container, at, is_map = self.owner
                 container.insert(at, (Comment(body), None) if is_map else Comment(body))
                 self.owner = (container, at + 1, is_map)

@@ -71,6 +71,24 @@ def _has_nonprintable(s: str) -> bool:
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
+def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object], list[Comment]]:
+    """Leading comments of a collection: the head comment go-yaml writes before the
+    collection's own "- " indicator (a list's encrypted comments are elements instead)."""
+    head: list[Comment] = []
+    if isinstance(v, Branch):
+        for k, _ in v:
+            if not isinstance(k, Comment):
+                break
+            head.append(k)
+        return (Branch(v[len(head):]) if head else v), head
+    while len(head) < len(v):
+        c = v[len(head)]
+        if not isinstance(c, Comment) or is_encrypted(c.value):
+            break
+        head.append(c)
+    return (v[len(head):] if head else v), head
+
+
 def _has_items(v: list[object]) -> bool:
     return any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v)
 
@@ -236,6 +254,12 @@ class Emitter:
                 prefix = None
                 continue
             prefix = None
+            if isinstance(v, (Branch, list)):
+                # go-yaml writes a nested node's head comments before its "- " indicator.
+                v, head = _split_head_comments(v)
+                for c in head:
+                    out.append(lead + "#" + c.value + "\n")
+                    lead = pad
             if isinstance(v, Branch):
                 if v:
                     self.mapping(v, indent + 2, first_prefix=lead + "- ")
