@@ -163,7 +163,19 @@ time2: 2024-03-15T10:20:30Z
 second: 2
 """
 
+# Comment placements found by fuzzing against sops (go-yaml head/line comments in lists).
+LIST_COMMENTS = b"""a:
+    - - a: "" # a
+b:
+    - - "" # b
+c:
+    - # c
+      k: v
+    - [x, y] # d
+"""
+
 INPUTS: dict[str, bytes] = {
+    "list-comments.yaml": LIST_COMMENTS,
     "edge.yaml": EDGE_YAML.encode(),
     "edge.env": (
         b'# top comment\nexport A=1\n  B = spaced \nC="quoted value"\n\nD=\n'
