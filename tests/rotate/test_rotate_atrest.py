@@ -8,7 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import first_keys, secret, value_of
 from lab.conftest import LabHandle
 
 from kubecrypt.atrest.config import load_file
@@ -16,6 +15,8 @@ from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.rotate.atrest import AtRestRotation, Options
 from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.proof import prove
+
+from .conftest import first_keys, secret, value_of
 
 NS = "default"
 
@@ -62,7 +63,7 @@ class Writer(threading.Thread):
                     self.writes += 1
                 elif status != 409:
                     self.errors.append(f"{name}: {status}")
-            except Exception as exc:  # noqa: BLE001 - any failure is a finding, reported below
+            except Exception as exc:
                 self.errors.append(repr(exc))
 
     def pause(self) -> None:

@@ -65,7 +65,7 @@ class AtRestRotation:
         self.opts = opts
         self.out = out
         self.doc, self.json_format = self._read()
-        ce.check(self.doc, str(opts.config))
+        ce.validate(self.doc, str(opts.config))  # ConfigError names every problem
         self.state = self._state()
 
     # ------------------------------------------------------------------ config and state
@@ -214,10 +214,12 @@ class AtRestRotation:
         # Read everything through the configuration *without* the old key before writing it.
         proof = prove(etcd, ce.check(final, str(self.opts.config)), resources, old, self.opts.prefix)
         if not proof.clean:
+            self.state.completed = 2  # the next run rewrites them, proves again, then retires
+            self.state.save()
             raise StaleValues(
                 f"refusing to remove the old key: {proof.summary()}, e.g. "
-                f"{', '.join(proof.examples)}; run `kubecrypt rotate atrest` with --resume after "
-                "rewriting them (the old key stays in the configuration)"
+                f"{', '.join(proof.examples)}; the old key stays: run the same command again to "
+                "rewrite them and re-check"
             )
         if final != self.doc:
             digest = self._write(final)

@@ -117,13 +117,17 @@ class Prober:
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float,
-               on_wait: Callable[[], None] | None = None, interval: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
+               on_wait: Callable[[], None] | None = None, interval: float = 0.5,
+               quiet: float = 3.0) -> None:
+    """Polls ``check``; ``on_wait`` tells the user what to do once ``quiet`` seconds have gone
+    by without the change (a self-reloading server needs no instructions)."""
+    start = time.monotonic()
+    deadline = start + timeout
     told = False
     while True:
         if check():
             return
-        if not told and on_wait is not None:
+        if not told and on_wait is not None and time.monotonic() - start >= min(quiet, timeout):
             on_wait()
             told = True
         if time.monotonic() >= deadline:
