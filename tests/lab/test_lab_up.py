@@ -72,9 +72,11 @@ def test_kms_v2_lab(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]]
     assert raw.startswith(b"k8s:enc:kms:v2:kubecrypt-kms:")
     state = json.loads(kubecrypt("lab", "status", "--dir", str(d), "-o", "json").stdout)
     assert state["extra"]["kms"]["running"] is True
+    assert (d / "kms.pid").read_text().strip() == str(lab.extra["kms"].pid)
     kms_pid = lab.extra["kms"].pid
     assert "kms (pid" in kubecrypt("lab", "down", "--dir", str(d)).stdout.decode()
     assert not processes.alive(lab.extra["kms"])
+    assert not (d / "kms.pid").exists() and not (d / "apiserver.pid").exists()
     assert kubecrypt("lab", "up", "--dir", str(d)).returncode == 0  # the plugin comes back too
     restarted = lab_up.Lab.load(d)
     assert restarted is not None and restarted.extra["kms"].pid != kms_pid

@@ -47,9 +47,9 @@ def keygen(provider: str, name: str, resources: str, key_only: bool, out_path: s
         res = [r.strip() for r in resources.split(",") if r.strip()]
         text = new_configuration(provider, name, key, res)
     if out_path:
-        from kubecrypt.cli._io import write_private_file
+        from kubecrypt.fileio import atomic_write
 
-        write_private_file(out_path, text.encode())
+        atomic_write(out_path, text.encode(), mode=0o600)
     else:
         click.echo(text, nl=False)
 

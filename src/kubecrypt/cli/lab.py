@@ -73,10 +73,12 @@ def status(directory: Path | None, output: str) -> None:
     info = lab_up.status(directory or lab_up.default_dir())
     if output == "json":
         click.echo(json.dumps(info, indent=2))
+        if info["state"] != "up":
+            raise SystemExit(3)
         return
     click.echo(f"lab: {info['state']} ({info['dir']})")
     if info["state"] == "absent":
-        return
+        raise SystemExit(3)
     etcd = info["etcd"]
     click.echo(f"etcd:       {'running' if etcd['running'] else 'stopped'} "
                f"{','.join(etcd['endpoints'])}" + (f" pid {etcd['pid']}" if etcd.get("pid") else ""))

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kubecrypt.errors import ConfigError
+from kubecrypt.fileio import atomic_write
 
 KEY_SIZE = 32
 
@@ -140,23 +139,10 @@ def load(path: str | Path) -> tuple[Keyring, os.stat_result]:
 
 def write(path: str | Path, ring: Keyring) -> None:
     """Writes atomically with mode 0600: a temp file in the same directory, then rename."""
-    p = Path(path)
-    directory = p.parent if str(p.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
+        atomic_write(path, ring.to_json().encode("utf-8"), mode=0o600)
     except OSError as exc:
-        raise ConfigError(f"cannot write keyring {p}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(ring.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        raise ConfigError(f"cannot write keyring {path}: {exc.strerror}") from None
 
 
 def init(path: str | Path) -> Keyring:

@@ -29,6 +29,7 @@ import yaml
 import kubecrypt
 from kubecrypt.atrest.config import load_file
 from kubecrypt.errors import KubecryptError
+from kubecrypt.fileio import atomic_write
 from kubecrypt.lab import processes
 from kubecrypt.lab.apiserver.certs import ensure_pki
 from kubecrypt.lab.processes import Proc
@@ -54,12 +55,7 @@ def default_dir() -> Path:
 
 def write_private(path: Path, data: bytes | str) -> None:
     """Atomic, 0600: key material and tokens never sit half-written or world-readable."""
-    raw = data.encode() if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
-    os.replace(tmp, path)
+    atomic_write(path, data.encode() if isinstance(data, str) else data, mode=0o600)
 
 
 @dataclass
@@ -100,7 +96,8 @@ class Lab:
                "encryption_config": self.encryption_config,
                "extra": {name: p.to_dict() for name, p in self.extra.items()}}
         write_private(self.dir / STATE, json.dumps(doc, indent=2) + "\n")
-        for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver)):
+        for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver),
+                           *((f"{n}.pid", p) for n, p in self.extra.items())):
             pid_file = self.dir / name
             if proc is not None:
                 write_private(pid_file, f"{proc.pid}\n")
@@ -369,6 +366,8 @@ def down(directory: Path, purge: bool = False) -> list[str]:
     lab.apiserver = lab.etcd = None
     lab.extra = {}
     lab.save()
+    for name in extras:
+        (directory / f"{name}.pid").unlink(missing_ok=True)
     if purge:
         for name in ("etcd-data", "pki"):
             shutil.rmtree(directory / name, ignore_errors=True)

@@ -22,9 +22,10 @@ _ESCAPES = {
 
 
 def _printable(ch: str) -> bool:
+    # go-yaml's is_printable: no C1 controls (not even NEL) and nothing beyond the BMP.
     o = ord(ch)
-    return (o == 0x0A or 0x20 <= o <= 0x7E or o == 0x85 or 0xA0 <= o <= 0xD7FF
-            or (0xE000 <= o <= 0xFFFD and o != 0xFEFF) or 0x10000 <= o <= 0x10FFFF)
+    return (o == 0x0A or 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF
+            or (0xE000 <= o <= 0xFFFD and o != 0xFEFF))
 
 
 def _double(s: str) -> str:
@@ -63,11 +64,22 @@ def _has_nonprintable(s: str) -> bool:
         return _NONPRINT_ASCII.search(s) is not None
     if _nonprint is None:  # compiled on demand: the big class costs start-up time
         _nonprint = re.compile(
-            "[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+            "[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
     return _nonprint.search(s) is not None
 
 
 _BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def _has_items(v: list[object]) -> bool:
+    return any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v)
+
+
+def _complex_key(k: object) -> bool:
+    if not isinstance(k, str) or isinstance(k, SopsTime):
+        return False
+    return len(k.encode("utf-8", "surrogateescape")) > 128 or any(
+        c in k for c in "\n\r\x85\u2028\u2029")
 
 
 def _analyze(s: str) -> tuple[bool, bool, bool]:
@@ -156,6 +168,9 @@ class Emitter:
             if isinstance(k, Comment):
                 out.append(lead + "#" + k.value + "\n")
                 continue
+            if _complex_key(k):
+                self._complex_entry(k, v, indent, lead)
+                continue
             ks = self.scalar(k, key=True)
             if isinstance(v, Branch):
                 if v:
@@ -164,7 +179,7 @@ class Emitter:
                 else:
                     out.append(lead + ks + ": {}\n")
             elif isinstance(v, list):
-                if any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v):
+                if _has_items(v):
                     out.append(lead + ks + ":\n")
                     self.sequence(v, self._nested(indent))
                 else:
@@ -172,14 +187,39 @@ class Emitter:
                     for c in v:
                         out.append(pad + "#" + c.value + "\n")
             else:
-                sv = self.scalar(v)
-                if sv == "\x00blockhint" and self._nested(indent) != indent + self.w:
-                    sv = _double(str(v))
-                if sv.startswith("\x00block"):
-                    out.append(lead + ks + ": " + self._block(
-                        str(v), self._nested(indent), hint=sv == "\x00blockhint"))
-                else:
-                    out.append(lead + ks + ": " + sv + "\n")
+                out.append(lead + ks + ": " + self._value_text(v, indent))
+
+    def _value_text(self, v: object, indent: int) -> str:
+        """A scalar mapping value and its line end (or a literal block)."""
+        sv = self.scalar(v)
+        if sv == "\x00blockhint" and self._nested(indent) != indent + self.w:
+            sv = _double(str(v))
+        if sv.startswith("\x00block"):
+            return self._block(str(v), self._nested(indent), hint=sv == "\x00blockhint")
+        return sv + "\n"
+
+    def _complex_entry(self, k: object, v: object, indent: int, lead: str) -> None:
+        """``? key`` / ``: value``, which libyaml uses for keys over 128 bytes or with line
+        breaks (yaml_emitter_check_simple_key)."""
+        out = self.out
+        pad = " " * indent
+        nested = self._nested(indent)
+        kv = self.scalar(k)
+        if kv.startswith("\x00block"):
+            out.append(lead + "? " + self._block(str(k), nested, hint=kv == "\x00blockhint"))
+        else:
+            out.append(lead + "? " + kv + "\n")
+        inline = pad + ":" + " " * max(1, nested - indent - 1)
+        if isinstance(v, Branch) and v:
+            self.mapping(v, nested, first_prefix=inline)
+        elif isinstance(v, list) and _has_items(v):
+            self.sequence(v, nested, first_prefix=inline)
+        elif isinstance(v, Branch):
+            out.append(pad + ": {}\n")
+        elif isinstance(v, list):
+            out.append(pad + ": []\n")
+        else:
+            out.append(pad + ": " + self._value_text(v, indent))
 
     def sequence(self, lst: list[object], indent: int, first_prefix: str | None = None) -> None:
         out = self.out
