@@ -24,10 +24,10 @@ from typing import Any
 import yaml
 
 from kubecrypt.etcd.blocking import BlockingEtcdClient
+from kubecrypt.fileio import atomic_write
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.apirewrite import rewrite
 from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.files import write_atomic
 from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
@@ -88,7 +88,7 @@ class AtRestRotation:
         ce.check(doc, str(self.opts.config))
         text = json.dumps(doc, indent=2) + "\n" if self.json_format else \
             yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
-        write_atomic(self.opts.config, text)
+        atomic_write(self.opts.config, text.encode(), 0o600)
         self.doc = doc
         return hashlib.sha256(text.encode()).hexdigest()
 

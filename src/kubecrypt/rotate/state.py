@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt.fileio import atomic_write
 from kubecrypt.rotate.configedit import EntryPlan
 from kubecrypt.rotate.errors import StateError
-from kubecrypt.rotate.files import write_atomic
 
 KIND = "kubecrypt.rotate.atrest"
 VERSION = 1
@@ -43,7 +43,7 @@ class RotationState:
         self.save()
 
     def save(self) -> None:
-        write_atomic(self.path, json.dumps(self.to_json(), indent=2) + "\n")
+        atomic_write(self.path, (json.dumps(self.to_json(), indent=2) + "\n").encode(), 0o600)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
