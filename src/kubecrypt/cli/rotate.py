@@ -60,3 +60,51 @@ def atrest(config: str, provider: str | None, new_key_name: str | None, state: s
     api = Api.from_kubeconfig(kubeconfig, context)
     with BlockingEtcdClient(settings) as etcd:
         rotation.run(api, etcd)
+
+
+@rotate.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
+              help="the EncryptionConfiguration the API server uses (read only)")
+@click.option("--backend", type=click.Choice(["local", "vault", "none"]), default="none",
+              show_default=True, help="rotate the KEK in this backend; none: it was rotated elsewhere")
+@click.option("--backend-config", type=click.Path(dir_okay=False), default=None,
+              help="the plugin's --backend-config (local: keyring; vault: address, key_name, token)")
+@click.option("--provider-name", default=None, help="the KMS provider to rotate (when several write)")
+@click.option("--state", "state", type=click.Path(dir_okay=False), default=None,
+              help="state file (default CONFIG.rotate-kms-state.json)")
+@click.option("--resume", is_flag=True, help="only resume: fail if there is no state file")
+@click.option("--dry-run", is_flag=True, help="print the plan and change nothing")
+@click.option("--stop-after", type=click.IntRange(1, 4), default=4)
+@click.option("--kubeconfig", default=None)
+@click.option("--context", default=None)
+@click.option("--probe-namespace", default="default", show_default=True)
+@click.option("--probe-count", default=1, show_default=True)
+@click.option("--wait-timeout", default=120.0, show_default=True,
+              help="seconds to wait for the API server to write with the new key_id")
+@click.option("--etcd-prefix", "prefix", default="/registry", show_default=True)
+@connection_options
+def kms(config: str, backend: str, backend_config: str | None, provider_name: str | None,
+        state: str | None, resume: bool, dry_run: bool, stop_after: int, kubeconfig: str | None,
+        context: str | None, probe_namespace: str, probe_count: int, wait_timeout: float,
+        prefix: str, **etcd_opts: Any) -> None:
+    """Rotate a KMS v2 KEK: new key_id, rewrite everything, prove it from etcd."""
+    from kubecrypt.etcd.blocking import BlockingEtcdClient
+    from kubecrypt.kms.backends import load_config
+    from kubecrypt.rotate.kms import KmsOptions, KmsRotation
+    from kubecrypt.rotate.kubeapi import Api
+
+    cfg = Path(config)
+    if backend != "none" and not backend_config:
+        raise click.UsageError(f"--backend {backend} needs --backend-config")
+    opts = KmsOptions(cfg, Path(state) if state else cfg.with_name(cfg.name + ".rotate-kms-state.json"),
+                      backend, load_config(backend_config) if backend_config else {},
+                      provider_name, resume, stop_after, probe_namespace, probe_count, prefix,
+                      wait_timeout)
+    rotation = KmsRotation(opts, out=click.echo)
+    if dry_run:
+        for line in rotation.plan():
+            click.echo(line)
+        return
+    api = Api.from_kubeconfig(kubeconfig, context)
+    with BlockingEtcdClient(_settings(etcd_opts)) as etcd:
+        rotation.run(api, etcd)

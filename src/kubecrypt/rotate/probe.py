@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from kubecrypt.atrest.classify import classify
+from kubecrypt.atrest.classify import Classified, classify
 from kubecrypt.atrest.config import (
     EncryptionConfiguration,
     Key,
@@ -98,8 +98,13 @@ class Prober:
         return True
 
     def writes(self, provider: str, name: str) -> bool:
+        """Writes with ``provider`` key ``name`` (aesgcm/aescbc/secretbox)."""
+        return self.writes_where(lambda c: (c.provider, c.key) == (provider, name))
+
+    def writes_where(self, match: Callable[[Classified], bool]) -> bool:
+        """A probe object created through the API is stored as ``match`` wants it (e.g. under
+        a KMS key_id)."""
         r = self.api.resource(self.resource)
-        want = f"{provider}:{name}"
         for _ in range(self.count):
             obj = self._object(secrets.token_hex(8), False)
             status = self.api.create(r, obj)
@@ -110,8 +115,7 @@ class Prober:
                 kv = self.etcd.get(self.key)
             finally:
                 self.api.delete(r, self.namespace, PROBE_NAME)
-            c = classify(kv.value) if kv is not None else None
-            if c is None or f"{c.provider}:{c.key}" != want:
+            if kv is None or not match(classify(kv.value)):
                 return False
         return True
 

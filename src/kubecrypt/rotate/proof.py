@@ -62,7 +62,7 @@ def prove(etcd: BlockingEtcdClient, config: EncryptionConfiguration, resources: 
                         proof.not_encrypted += 1
                         bad = "not encrypted"
                     else:
-                        label = f"{f.provider}:{f.key_name}"
+                        label = f"{f.provider}:{f.key_name}" + (f"@{f.key_id}" if f.key_id else "")
                         proof.keys[label] = proof.keys.get(label, 0) + 1
                         if (str(f.provider), str(f.key_name)) in old_keys:
                             proof.on_old_key += 1
