@@ -108,3 +108,29 @@ def kms(config: str, backend: str, backend_config: str | None, provider_name: st
     api = Api.from_kubeconfig(kubeconfig, context)
     with BlockingEtcdClient(_settings(etcd_opts)) as etcd:
         rotation.run(api, etcd)
+
+
+@rotate.command(name="sops")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False),
+              help="the Git working tree (or any directory) holding SOPS files")
+@click.option("--config", "config", default=None, envvar="SOPS_CONFIG",
+              help="the .sops.yaml (default: found from DIR upwards)")
+@click.option("--no-updatekeys", is_flag=True, help="keep each file's recipients")
+@click.option("--no-rotate", is_flag=True, help="keep each file's data key (updatekeys only)")
+@click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
+def sops_(directory: str, config: str | None, no_updatekeys: bool, no_rotate: bool,
+          dry_run: bool) -> None:
+    """New data key and the .sops.yaml recipients for every SOPS file under --dir."""
+    from kubecrypt.rotate.sops_dir import FAILED, SopsDirError, rotate_dir
+
+    report = rotate_dir(Path(directory), config, updatekeys=not no_updatekeys,
+                        rotate=not no_rotate, dry_run=dry_run)
+    for r in report.results:
+        line = f"{r.outcome:8} {r.path}" + (f": {r.detail}" if r.detail else "")
+        click.echo(line)
+        for change in r.changes:
+            click.echo(f"           {change}")
+    click.echo(("would have: " if dry_run else "") + report.summary())
+    if report.count(FAILED):
+        raise SopsDirError(f"{report.count(FAILED)} files could not be rotated (listed above); "
+                           "the others were")
