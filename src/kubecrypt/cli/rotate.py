@@ -134,3 +134,64 @@ def sops_(directory: str, config: str | None, no_updatekeys: bool, no_rotate: bo
     if report.count(FAILED):
         raise SopsDirError(f"{report.count(FAILED)} files could not be rotated (listed above); "
                            "the others were")
+
+
+@rotate.command()
+@click.option("--keys-dir", envvar="KUBECRYPT_SEALED_KEYS_DIR",
+              default="~/.config/kubecrypt/sealed-keys", show_default=True,
+              help="the controller's keys (kubecrypt sealed keys); the new key is added here")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="a Git working tree whose SealedSecret files are re-encrypted for the new key")
+@click.option("--compromised", is_flag=True,
+              help="a key leaked: also list every Secret whose values must change at the source")
+@click.option("--compromised-key", multiple=True,
+              help="fingerprint of the leaked key (default: every key but the new one)")
+@click.option("--key-size", type=int, default=4096, show_default=True)
+@click.option("--my-cn", default="", help="certificate CN of the new key")
+@click.option("--no-renew", is_flag=True, help="re-encrypt for the newest existing key instead")
+@click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
+def sealed(keys_dir: str, directory: str | None, compromised: bool,
+           compromised_key: tuple[str, ...], key_size: int, my_cn: str, no_renew: bool,
+           dry_run: bool, fmt: str) -> None:
+    """Renew the Sealed Secrets key and re-encrypt a directory of SealedSecrets for it."""
+    import json
+
+    from kubecrypt.rotate.sealed import FAILED, rotate_sealed
+
+    if key_size < 2048:
+        raise click.BadParameter("must be at least 2048", param_hint="--key-size")
+    report = rotate_sealed(Path(keys_dir).expanduser(), Path(directory) if directory else None,
+                           compromised=compromised, compromised_keys=list(compromised_key),
+                           key_size=key_size, cn=my_cn, renew_key=not no_renew, dry_run=dry_run)
+    key = report.new_key
+    assert key is not None
+    if fmt == "json":
+        click.echo(json.dumps({
+            "new_key": key.fingerprint, "new_key_file": str(report.new_key_file or ""),
+            "files": [{"path": str(f.path), "outcome": f.outcome, "detail": f.detail,
+                       "sealed_secrets": f.count} for f in report.files],
+            "exposed": [e.to_json() for e in report.exposed]}, indent=2))
+    else:
+        if report.new_key_file:
+            click.echo(f"new key {key.fingerprint} in {report.new_key_file}: apply it "
+                       f"(kubectl apply -n kube-system -f {report.new_key_file}) and restart the "
+                       "controller, which seals with its newest key")
+        for f in report.files:
+            click.echo(f"{f.outcome:13} {f.path}" + (f": {f.detail}" if f.detail else ""))
+        if report.files:
+            click.echo(("would have: " if dry_run else "") + report.summary())
+        if compromised:
+            click.echo(f"{len(report.exposed)} Secrets were readable with the compromised key; "
+                       "old ciphertexts stay in Git history, so change these values at their "
+                       "source, then seal the new values:")
+            for e in report.exposed:
+                click.echo(f"  {e.namespace or '(no namespace)'}/{e.name}: {', '.join(e.items)}"
+                           f"  ({e.file})")
+            click.echo("then remove the compromised key from the cluster and from --keys-dir once "
+                       "no SealedSecret in the cluster still needs it")
+    if report.count(FAILED):
+        from kubecrypt.rotate.errors import RotateError
+
+        raise RotateError(f"{report.count(FAILED)} files could not be re-encrypted (listed "
+                          "above); the others were")
