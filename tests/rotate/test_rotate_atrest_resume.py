@@ -26,7 +26,7 @@ from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.atrest import AtRestRotation, Options
-from kubecrypt.rotate.errors import StaleValues
+from kubecrypt.rotate.errors import RotateError, StaleValues
 from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.state import RotationState
 from kubecrypt.storage.codec import encode
@@ -157,3 +157,32 @@ def test_provider_change_aesgcm_to_secretbox_and_back(config: Path, tmp_path: Pa
         assert value_of(api.get(r, "default", "provider-change")) == b"kept"
         stored = etcd.get("/registry/secrets/default/provider-change")
         assert stored is not None and stored.value.startswith(f"k8s:enc:{provider}:v1:{name}:".encode())
+
+
+def _variant(config: Path, dest: Path, edit: Callable[[list[dict[str, str]]], None]) -> Path:
+    doc = yaml.safe_load(config.read_text())
+    edit(doc["resources"][0]["providers"][0]["aesgcm"]["keys"])
+    dest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    dest.chmod(0o600)
+    return dest
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    # Same key name, another secret: what is stored cannot be read with it.
+    (lambda keys: keys[0].update(secret=base64.b64encode(b"x" * 32).decode()),
+     "keys do not match what is in etcd"),
+    # Readable (the real key is second), but the server writes with another first key.
+    (lambda keys: keys.insert(0, {"name": "elsewhere", "secret": base64.b64encode(b"y" * 32).decode()}),
+     "does not write with aesgcm key elsewhere"),
+], ids=["foreign-secret", "not-the-servers-config"])
+def test_refuses_a_config_the_server_does_not_use(
+        config: Path, tmp_path: Path, api: Api, etcd: BlockingEtcdClient,
+        edit: Callable[[list[dict[str, str]]], None], message: str) -> None:
+    r = api.resource("secrets")
+    api.create(r, secret("preflight", "default", b"v"))
+    other = _variant(config, tmp_path / "other.yaml", edit)
+    before = other.read_bytes()
+    state = tmp_path / "state.json"
+    with pytest.raises(RotateError, match=message):
+        AtRestRotation(Options(other, state, wait_timeout=5), out=lambda _: None).run(api, etcd)
+    assert other.read_bytes() == before and not state.exists()

@@ -140,6 +140,8 @@ class AtRestRotation:
         resources = list(dict.fromkeys(r for e in entries for r in e.resources))
         prober = Prober(api, etcd, probe_resource(self._probe_entry().resources), o.probe_namespace,
                         o.prefix, o.probe_count)
+        if self.state.completed == 0:
+            self._preflight(api, etcd, prober, resources)
         if self.state.completed == 0 and not o.state.exists():
             self.state.save()
         for step in range(self.state.completed + 1, min(o.stop_after, 5) + 1):
@@ -151,6 +153,31 @@ class AtRestRotation:
                      f"{o.state} removed")
         else:
             self.out(f"stopped after step {self.state.completed}; run again to resume")
+
+    def _preflight(self, api: Api, etcd: BlockingEtcdClient, prober: Prober,
+                   resources: list[str]) -> None:
+        """Before the first edit: is this the configuration the API server uses, and can it read
+        everything stored now? Otherwise stop with nothing changed."""
+        for r in resources:
+            api.resource(r)  # reachable, and serves every rotated resource
+        e = self._probe_entry()
+        if ce.phase(self.doc, e) != ce.UNTOUCHED:
+            return  # resumed after the first edit was written but not recorded
+        old = {(x.old_provider, x.old_key) for x in self.state.entries}
+        proof = prove(etcd, ce.check(self.doc, str(self.opts.config)), resources, old,
+                      self.opts.prefix)
+        if proof.unreadable:
+            raise RotateError(
+                f"{proof.unreadable} stored values cannot be read with {self.opts.config} (e.g. "
+                f"{', '.join(proof.examples[:3])}): its keys do not match what is in etcd; pass the "
+                "configuration the API server uses (nothing was changed)"
+            )
+        if not prober.writes(e.old_provider, e.old_key):
+            raise RotateError(
+                f"the API server at {api.server} does not write with {e.old_provider} key "
+                f"{e.old_key}, the first key of {self.opts.config}: it runs another configuration "
+                "(or has not loaded this one); pass the one it uses (nothing was changed)"
+            )
 
     def _wait(self, what: str, check: Callable[[], bool], server: str) -> None:
         def told() -> None:
