@@ -10,10 +10,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
+from kms.conftest import kubecrypt_argv
 from lab.conftest import LabHandle
 
 from kubecrypt.atrest.config import (
@@ -186,3 +188,40 @@ def test_refuses_a_config_the_server_does_not_use(
     with pytest.raises(RotateError, match=message):
         AtRestRotation(Options(other, state, wait_timeout=5), out=lambda _: None).run(api, etcd)
     assert other.read_bytes() == before and not state.exists()
+
+
+def test_killed_during_rewrite_resumes(config: Path, tmp_path: Path, api: Api,
+                                       etcd: BlockingEtcdClient,
+                                       cli_env: Callable[..., dict[str, str]]) -> None:
+    r = api.resource("secrets")
+
+    def create(i: int) -> int:
+        obj = secret(f"bulk-{i}", "default", f"bulk-{i}".encode())
+        obj["metadata"]["labels"] = {"rotate-test": "bulk"}
+        return api.create(r, obj)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(create, range(300))) == {201}
+    state = tmp_path / "state.json"
+    argv = [*kubecrypt_argv(), "rotate", "atrest", "--config", str(config), "--state", str(state),
+            "--new-key-name", "key-killed", "--wait-timeout", "20"]
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=cli_env(PYTHONUNBUFFERED="1"))
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first progress line of the rewrite: kill it there
+            if b"read and written back" in line:
+                proc.kill()
+                break
+        proc.wait(30)
+        assert proc.returncode == -9
+        assert json.loads(state.read_text())["completed"] == 2  # died in step 3
+        lines: list[str] = []
+        AtRestRotation(Options(config, state, resume=True, wait_timeout=20), lines.append).run(api, etcd)
+        assert lines[0].startswith("step 3/5") and not state.exists()
+        assert first_keys(config) == [("aesgcm", "key-killed")]
+        for i in (0, 150, 299):
+            assert value_of(api.get(r, "default", f"bulk-{i}")) == f"bulk-{i}".encode()
+        kv = etcd.get("/registry/secrets/default/bulk-299")
+        assert kv is not None and kv.value.startswith(b"k8s:enc:aesgcm:v1:key-killed:")
+    finally:
+        api.call("DELETE", r.collection("default") + "?labelSelector=rotate-test%3Dbulk")
