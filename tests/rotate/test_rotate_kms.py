@@ -19,6 +19,7 @@ from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.etcd.settings import EtcdSettings
 from kubecrypt.kms.backends import load_config
 from kubecrypt.lab import up as lab_up
+from kubecrypt.rotate.errors import NotLoaded
 from kubecrypt.rotate.kms import KmsOptions, KmsRotation
 from kubecrypt.rotate.kubeapi import Api
 
@@ -36,7 +37,7 @@ def key_ids(etcd: BlockingEtcdClient) -> dict[str, int]:
 
 
 def rotate_with_restart(directory: Path, opts: KmsOptions, api: Api, etcd: BlockingEtcdClient,
-                        n: int) -> tuple[str, str]:
+                        n: int, check_not_yet: bool = False) -> tuple[str, str]:
     """Rotates the KEK (step 1), restarts the API server as an operator would rather than wait
     for its next Status poll, resumes; checks every Secret before and after."""
     r = api.resource("secrets")
@@ -48,6 +49,12 @@ def rotate_with_restart(directory: Path, opts: KmsOptions, api: Api, etcd: Block
     state = json.loads(opts.state.read_text())
     old, new = state["old_key_id"], state["new_key_id"]
     assert state["completed"] == 1 and old != new and set(before) == {old}
+    if check_not_yet:
+        # The API server asks the plugin for its key_id once a minute: not yet.
+        with pytest.raises(NotLoaded, match=f"write with key_id {new}"):
+            KmsRotation(KmsOptions(**{**opts.__dict__, "resume": True, "wait_timeout": 1}),
+                        out=lambda _: None).run(api, etcd)
+        assert json.loads(opts.state.read_text())["completed"] == 1
     lab_up.up(directory)  # restart the API server: it asks the plugin for the key_id at once
     lines: list[str] = []
     KmsRotation(KmsOptions(**{**opts.__dict__, "resume": True}), out=lines.append).run(api, etcd)
@@ -81,7 +88,7 @@ def test_kms_rotation_local_keyring(kms_lab: Path, tmp_path: Path) -> None:
     with etcd:
         opts = KmsOptions(kms_lab / "encryption-config.yaml", tmp_path / "kms-state.json", "local",
                           load_config(kms_lab / "kms-backend.yaml"), wait_timeout=20)
-        old, new = rotate_with_restart(kms_lab, opts, api, etcd, 15)
+        old, new = rotate_with_restart(kms_lab, opts, api, etcd, 15, check_not_yet=True)
     ring = json.loads((kms_lab / "kms-keyring.json").read_text())
     assert ring["primary"] == new and old in [k["id"] for k in ring["keys"]]
 
