@@ -139,3 +139,28 @@ def test_kms_bad_input(kubecrypt: Run, tmp_path: Path) -> None:
     assert r.returncode == 1 and b"no KMS v2 provider" in r.stderr, r.stderr
     r = kubecrypt("rotate", "kms", "--config", str(enc), "--backend", "local")
     assert r.returncode != 0 and b"--backend-config" in r.stderr
+
+
+def test_kms_refuses_v1_and_missing_state(kubecrypt: Run, tmp_path: Path) -> None:
+    enc = tmp_path / "enc.yaml"
+
+    def write(api_version: str) -> None:
+        enc.write_text(yaml.safe_dump({
+            "apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+            "resources": [{"resources": ["secrets"], "providers": [
+                {"kms": {"apiVersion": api_version, "name": "p", "endpoint": "unix:///tmp/none.sock"}},
+                {"identity": {}}]}]}))
+
+    write("v1")
+    r = kubecrypt("rotate", "kms", "--config", str(enc))
+    assert r.returncode == 1 and b"apiVersion v1, which has no key_id" in r.stderr, r.stderr
+    write("v2")
+    r = kubecrypt("rotate", "kms", "--config", str(enc), "--resume")
+    assert r.returncode == 1 and b"nothing to resume" in r.stderr
+    state = tmp_path / "s.json"
+    state.write_text(json.dumps({"kind": "kubecrypt.rotate.kms", "config": "/elsewhere.yaml",
+                                 "provider": "p", "completed": 1}))
+    r = kubecrypt("rotate", "kms", "--config", str(enc), "--state", str(state))
+    assert r.returncode == 1 and b"belongs to a rotation of provider p in /elsewhere.yaml" in r.stderr
+    r = kubecrypt("rotate", "kms", "--config", str(enc), "--dry-run")
+    assert r.returncode == 0 and r.stdout.count(b"[todo]") == 4
