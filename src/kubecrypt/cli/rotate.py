@@ -1,0 +1,197 @@
+"""``kubecrypt rotate atrest|kms|sealed|sops``: key rotation with proof. Parse, call
+``kubecrypt.rotate``, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kubecrypt.cli.etcd_ops import _settings, connection_options
+
+
+@click.group()
+def rotate() -> None:
+    """Rotate keys safely: resumable, verified workflows."""
+
+
+@rotate.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
+              help="the EncryptionConfiguration the API server uses (edited in place, kept 0600)")
+@click.option("--provider", type=click.Choice(["aesgcm", "aescbc", "secretbox"]), default=None,
+              help="provider of the new key (default: the one that writes now)")
+@click.option("--new-key-name", default=None, help="name of the new key (default key-<UTC time>)")
+@click.option("--state", "state", type=click.Path(dir_okay=False), default=None,
+              help="state file (default CONFIG.rotate-state.json)")
+@click.option("--resume", is_flag=True, help="only resume: fail if there is no state file")
+@click.option("--dry-run", is_flag=True, help="print the plan and change nothing")
+@click.option("--stop-after", type=click.IntRange(1, 5), default=5,
+              help="stop after this step (resume later with the same command)")
+@click.option("--kubeconfig", default=None, help="kubeconfig (default $KUBECONFIG, ~/.kube/config)")
+@click.option("--context", default=None, help="kubeconfig context")
+@click.option("--probe-namespace", default="default", show_default=True,
+              help="namespace of the short-lived probe object")
+@click.option("--probe-count", default=1, show_default=True,
+              help="probe this many times per check (several API servers behind one address)")
+@click.option("--wait-timeout", default=120.0, show_default=True,
+              help="seconds to wait for the API server to load each edit")
+@click.option("--etcd-prefix", "prefix", default="/registry", show_default=True)
+@connection_options
+def atrest(config: str, provider: str | None, new_key_name: str | None, state: str | None,
+           resume: bool, dry_run: bool, stop_after: int, kubeconfig: str | None,
+           context: str | None, probe_namespace: str, probe_count: int, wait_timeout: float,
+           prefix: str, **etcd_opts: Any) -> None:
+    """Rotate an aesgcm/aescbc/secretbox key: add, promote, rewrite, prove, retire."""
+    from kubecrypt.etcd.blocking import BlockingEtcdClient
+    from kubecrypt.rotate.atrest import AtRestRotation, Options
+    from kubecrypt.rotate.kubeapi import Api
+    from kubecrypt.rotate.state import default_path
+
+    cfg = Path(config)
+    opts = Options(cfg, Path(state) if state else default_path(cfg), provider, new_key_name,
+                   resume, stop_after, probe_namespace, probe_count, prefix, wait_timeout)
+    rotation = AtRestRotation(opts, out=click.echo)
+    if dry_run:
+        for line in rotation.plan():
+            click.echo(line)
+        return
+    settings = _settings(etcd_opts)
+    api = Api.from_kubeconfig(kubeconfig, context)
+    with BlockingEtcdClient(settings) as etcd:
+        rotation.run(api, etcd)
+
+
+@rotate.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
+              help="the EncryptionConfiguration the API server uses (read only)")
+@click.option("--backend", type=click.Choice(["local", "vault", "none"]), default="none",
+              show_default=True, help="rotate the KEK in this backend; none: it was rotated elsewhere")
+@click.option("--backend-config", type=click.Path(dir_okay=False), default=None,
+              help="the plugin's --backend-config (local: keyring; vault: address, key_name, token)")
+@click.option("--provider-name", default=None, help="the KMS provider to rotate (when several write)")
+@click.option("--state", "state", type=click.Path(dir_okay=False), default=None,
+              help="state file (default CONFIG.rotate-kms-state.json)")
+@click.option("--resume", is_flag=True, help="only resume: fail if there is no state file")
+@click.option("--dry-run", is_flag=True, help="print the plan and change nothing")
+@click.option("--stop-after", type=click.IntRange(1, 4), default=4)
+@click.option("--kubeconfig", default=None)
+@click.option("--context", default=None)
+@click.option("--probe-namespace", default="default", show_default=True)
+@click.option("--probe-count", default=1, show_default=True)
+@click.option("--wait-timeout", default=120.0, show_default=True,
+              help="seconds to wait for the API server to write with the new key_id")
+@click.option("--etcd-prefix", "prefix", default="/registry", show_default=True)
+@connection_options
+def kms(config: str, backend: str, backend_config: str | None, provider_name: str | None,
+        state: str | None, resume: bool, dry_run: bool, stop_after: int, kubeconfig: str | None,
+        context: str | None, probe_namespace: str, probe_count: int, wait_timeout: float,
+        prefix: str, **etcd_opts: Any) -> None:
+    """Rotate a KMS v2 KEK: new key_id, rewrite everything, prove it from etcd."""
+    from kubecrypt.etcd.blocking import BlockingEtcdClient
+    from kubecrypt.kms.backends import load_config
+    from kubecrypt.rotate.kms import KmsOptions, KmsRotation
+    from kubecrypt.rotate.kubeapi import Api
+
+    cfg = Path(config)
+    if backend != "none" and not backend_config:
+        raise click.UsageError(f"--backend {backend} needs --backend-config")
+    opts = KmsOptions(cfg, Path(state) if state else cfg.with_name(cfg.name + ".rotate-kms-state.json"),
+                      backend, load_config(backend_config) if backend_config else {},
+                      provider_name, resume, stop_after, probe_namespace, probe_count, prefix,
+                      wait_timeout)
+    rotation = KmsRotation(opts, out=click.echo)
+    if dry_run:
+        for line in rotation.plan():
+            click.echo(line)
+        return
+    api = Api.from_kubeconfig(kubeconfig, context)
+    with BlockingEtcdClient(_settings(etcd_opts)) as etcd:
+        rotation.run(api, etcd)
+
+
+@rotate.command(name="sops")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False),
+              help="the Git working tree (or any directory) holding SOPS files")
+@click.option("--config", "config", default=None, envvar="SOPS_CONFIG",
+              help="the .sops.yaml (default: found from DIR upwards)")
+@click.option("--no-updatekeys", is_flag=True, help="keep each file's recipients")
+@click.option("--no-rotate", is_flag=True, help="keep each file's data key (updatekeys only)")
+@click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
+def sops_(directory: str, config: str | None, no_updatekeys: bool, no_rotate: bool,
+          dry_run: bool) -> None:
+    """New data key and the .sops.yaml recipients for every SOPS file under --dir."""
+    from kubecrypt.rotate.sops_dir import FAILED, SopsDirError, rotate_dir
+
+    report = rotate_dir(Path(directory), config, updatekeys=not no_updatekeys,
+                        rotate=not no_rotate, dry_run=dry_run)
+    for r in report.results:
+        line = f"{r.outcome:8} {r.path}" + (f": {r.detail}" if r.detail else "")
+        click.echo(line)
+        for change in r.changes:
+            click.echo(f"           {change}")
+    click.echo(("would have: " if dry_run else "") + report.summary())
+    if report.count(FAILED):
+        raise SopsDirError(f"{report.count(FAILED)} files could not be rotated (listed above); "
+                           "the others were")
+
+
+@rotate.command()
+@click.option("--keys-dir", envvar="KUBECRYPT_SEALED_KEYS_DIR",
+              default="~/.config/kubecrypt/sealed-keys", show_default=True,
+              help="the controller's keys (kubecrypt sealed keys); the new key is added here")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="a Git working tree whose SealedSecret files are re-encrypted for the new key")
+@click.option("--compromised", is_flag=True,
+              help="a key leaked: also list every Secret whose values must change at the source")
+@click.option("--compromised-key", multiple=True,
+              help="fingerprint of the leaked key (default: every key but the new one)")
+@click.option("--key-size", type=int, default=4096, show_default=True)
+@click.option("--my-cn", default="", help="certificate CN of the new key")
+@click.option("--no-renew", is_flag=True, help="re-encrypt for the newest existing key instead")
+@click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
+def sealed(keys_dir: str, directory: str | None, compromised: bool,
+           compromised_key: tuple[str, ...], key_size: int, my_cn: str, no_renew: bool,
+           dry_run: bool, fmt: str) -> None:
+    """Renew the Sealed Secrets key and re-encrypt a directory of SealedSecrets for it."""
+    import json
+
+    from kubecrypt.rotate.sealed import FAILED, rotate_sealed
+
+    if key_size < 2048:
+        raise click.BadParameter("must be at least 2048", param_hint="--key-size")
+    report = rotate_sealed(Path(keys_dir).expanduser(), Path(directory) if directory else None,
+                           compromised=compromised, compromised_keys=list(compromised_key),
+                           key_size=key_size, cn=my_cn, renew_key=not no_renew, dry_run=dry_run)
+    key = report.new_key
+    assert key is not None
+    if fmt == "json":
+        click.echo(json.dumps({
+            "new_key": key.fingerprint, "new_key_file": str(report.new_key_file or ""),
+            "files": [{"path": str(f.path), "outcome": f.outcome, "detail": f.detail,
+                       "sealed_secrets": f.count} for f in report.files],
+            "exposed": [e.to_json() for e in report.exposed]}, indent=2))
+    else:
+        if report.new_key_file:
+            click.echo(f"new key {key.fingerprint} in {report.new_key_file}: apply it "
+                       f"(kubectl apply -n kube-system -f {report.new_key_file}) and restart the "
+                       "controller, which seals with its newest key")
+        for f in report.files:
+            click.echo(f"{f.outcome:13} {f.path}" + (f": {f.detail}" if f.detail else ""))
+        if report.files:
+            click.echo(("would have: " if dry_run else "") + report.summary())
+        if compromised:
+            click.echo(f"{len(report.exposed)} Secrets were readable with the compromised key; "
+                       "old ciphertexts stay in Git history, so change these values at their "
+                       "source, then seal the new values:")
+            for e in report.exposed:
+                click.echo(f"  {e.namespace or '(no namespace)'}/{e.name}: {', '.join(e.items)}"
+                           f"  ({e.file})")
+            click.echo("then remove the compromised key from the cluster and from --keys-dir once "
+                       "no SealedSecret in the cluster still needs it")
+    if report.count(FAILED):
+        from kubecrypt.rotate.errors import RotateError
+
+        raise RotateError(f"{report.count(FAILED)} files could not be re-encrypted (listed "
+                          "above); the others were")

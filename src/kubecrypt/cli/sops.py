@@ -1,0 +1,388 @@
+"""``kubecrypt sops``: SOPS-compatible file encryption with sops' flags and exit codes.
+
+Kept lean on purpose (only click at import time; the format code is imported inside each
+command) so ``kubecrypt sops decrypt`` starts quickly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _fmt_option(name: str, help_: str) -> Any:
+    # sops silently ignores an unknown word and falls back to the extension.
+    return click.option(name, default=None, metavar="FORMAT", help=help_)
+
+
+def _common(f: Any) -> Any:
+    f = _fmt_option("--input-type", "yaml, json, dotenv, ini or binary (default: by extension)")(f)
+    f = _fmt_option("--output-type", "output format (default: the input type)")(f)
+    f = click.option("--indent", type=int, default=None, help="Indentation of YAML/JSON output.")(f)
+    f = click.option("--filename-override", default=None,
+                     help="Name used for type detection and .sops.yaml rules (stdin input).")(f)
+    return f
+
+
+def _selection_options(f: Any) -> Any:
+    for name, help_ in (
+        ("--encrypted-regex", "Encrypt only values under keys matching this regex."),
+        ("--unencrypted-regex", "Leave values under keys matching this regex in plaintext."),
+        ("--encrypted-suffix", "Encrypt only values under keys ending with this suffix."),
+        ("--unencrypted-suffix", "Leave values under keys ending with this suffix in plaintext."),
+        ("--encrypted-comment-regex", "Encrypt values after a comment matching this regex."),
+        ("--unencrypted-comment-regex", "Leave values after a matching comment in plaintext."),
+    ):
+        f = click.option(name, default=None, help=help_)(f)
+    return f
+
+
+def _key_options(f: Any) -> Any:
+    # The environment variables are sops' own.
+    f = click.option("--age", "-a", "age", default=None, envvar="SOPS_AGE_RECIPIENTS",
+                     help="Comma-separated age recipients.")(f)
+    f = click.option("--pgp", "-p", "pgp", default=None, envvar="SOPS_PGP_FP",
+                     help="Comma-separated PGP fingerprints.")(f)
+    f = click.option("--hc-vault-transit", "hc_vault", default=None, envvar="SOPS_VAULT_URIS",
+                     help="Comma-separated Vault transit key URIs "
+                          "(https://vault:8200/v1/transit/keys/name).")(f)
+    return f
+
+
+def _job(*args: Any, **kwargs: Any) -> Any:
+    from kubecrypt.sops.session import FileJob
+
+    job = FileJob(*args, **kwargs)
+    _warn(job)
+    return job
+
+
+def _warn(job: Any) -> None:
+    for w in job.warnings:
+        click.echo(f"warning: {w}", err=True)
+    job.warnings.clear()
+
+
+def _order(value: str | None) -> tuple[str, ...]:
+    from kubecrypt.sops.session import decryption_order
+
+    return decryption_order(value)
+
+
+def _write(job: Any, data: bytes, in_place: bool, output: str | None) -> None:
+    from kubecrypt.sops.ops import atomic_write
+
+    if in_place:
+        atomic_write(job.file, data)
+    elif output:
+        atomic_write(output, data, 0o600)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+@click.group()
+@click.option("--config", "config", default=None, envvar="SOPS_CONFIG",
+              help="Path to .sops.yaml (default: searched from the working directory up).")
+@click.option("--disable-version-check", is_flag=True, hidden=True)
+@click.pass_context
+def sops(ctx: click.Context, config: str | None, disable_version_check: bool) -> None:
+    """SOPS-compatible encryption of YAML, JSON, dotenv, INI and binary files.
+
+    Files written here decrypt with sops 3.11, and files sops writes decrypt here."""
+    ctx.ensure_object(dict)
+    ctx.obj["sops_config"] = config
+
+
+def _cfg(ctx: click.Context, config: str | None) -> str | None:
+    return config or (ctx.obj or {}).get("sops_config")
+
+
+# ---------------------------------------------------------------------------------- encrypt
+
+@sops.command()
+@click.argument("file", required=False)
+@click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
+@click.option("--output", default=None, help="Write to this file instead of stdout.")
+@_common
+@_key_options
+@_selection_options
+@click.option("--mac-only-encrypted", is_flag=True, default=None,
+              help="MAC covers only the encrypted values.")
+@click.option("--shamir-secret-sharing-threshold", "shamir", type=int, default=None,
+              help="Key groups needed to decrypt (with several groups).")
+@click.option("--config", default=None, help="Path to .sops.yaml.")
+@click.pass_context
+def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
+            input_type: str | None, output_type: str | None, indent: int | None,
+            filename_override: str | None, age: str | None, pgp: str | None,
+            hc_vault: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+            config: str | None, **selection: str | None) -> None:
+    """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
+    from kubecrypt.sops.ops import encrypt as do_encrypt
+
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
+    job.check_output(in_place, output)
+    spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir)
+    _warn(job)
+    data = do_encrypt(job.read(), job.store(), spec, out_store=job.store(job.out_fmt))
+    _write(job, data, in_place, output)
+
+
+# ---------------------------------------------------------------------------------- decrypt
+
+@sops.command()
+@click.argument("file", required=False)
+@click.option("--in-place", "-i", is_flag=True, help="Write the plaintext back to FILE.")
+@click.option("--output", default=None, help="Write to this file instead of stdout.")
+@_common
+@click.option("--extract", default=None, help='Print only this part, e.g. \'["data"]["key"]\'.')
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC (values still are).")
+@click.option("--decryption-order", default=None, help="Key types to try first, e.g. age,pgp.")
+@click.option("--config", default=None, help="Path to .sops.yaml.")
+@click.pass_context
+def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
+            input_type: str | None, output_type: str | None, indent: int | None,
+            filename_override: str | None, extract: str | None, ignore_mac: bool,
+            decryption_order: str | None, config: str | None) -> None:
+    """Decrypt FILE (or stdin) and print the plaintext."""
+    from kubecrypt.sops.ops import open_file
+
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
+               need_name=False)
+    job.check_output(in_place, output)
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
+    out_store = job.store(job.out_fmt)
+    if extract:
+        from kubecrypt.sops.paths import extract_bytes
+
+        data = extract_bytes(opened.branches, extract, out_store)
+    else:
+        data = out_store.emit_plain(opened.branches)
+    _write(job, data, in_place, output)
+
+
+# ---------------------------------------------------------------------------------- edit
+
+@sops.command()
+@click.argument("file")
+@_common
+@_key_options
+@_selection_options
+@click.option("--mac-only-encrypted", is_flag=True, default=None,
+              help="New files: MAC covers only the encrypted values.")
+@click.option("--shamir-secret-sharing-threshold", "shamir", type=int, default=None,
+              help="New files: key groups needed to decrypt.")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--config", default=None, help="Path to .sops.yaml.")
+@click.pass_context
+def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
+         indent: int | None, filename_override: str | None, age: str | None, pgp: str | None,
+         hc_vault: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+         ignore_mac: bool, config: str | None, **selection: str | None) -> None:
+    """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save.
+
+    A FILE that does not exist yet is created from an example, encrypted to the keys given
+    or to the matching .sops.yaml rule."""
+    from kubecrypt.sops.edit import edit_file
+
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
+               must_exist=False)
+    exists = Path(file).exists()
+    spec = None if exists else job.encrypt_spec(age, pgp, hc_vault, selection,
+                                                mac_only_encrypted, shamir)
+    edit_file(Path(file), job.store(), ignore_mac, spec)
+
+
+# ---------------------------------------------------------------------------------- rotate
+
+@sops.command()
+@click.argument("file", required=False)
+@click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
+@click.option("--output", default=None, help="Write to this file instead of stdout.")
+@_common
+@click.option("--add-age", default=None, help="Comma-separated age recipients to add.")
+@click.option("--rm-age", default=None, help="Comma-separated age recipients to remove.")
+@click.option("--add-pgp", default=None, help="PGP fingerprints to add.")
+@click.option("--rm-pgp", default=None, help="PGP fingerprints to remove.")
+@click.option("--add-hc-vault-transit", default=None, help="Vault transit URIs to add.")
+@click.option("--rm-hc-vault-transit", default=None, help="Vault transit URIs to remove.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
+@click.option("--config", default=None, help="Path to .sops.yaml.")
+@click.pass_context
+def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
+           input_type: str | None, output_type: str | None, indent: int | None,
+           filename_override: str | None, add_age: str | None, rm_age: str | None,
+           add_pgp: str | None, rm_pgp: str | None, add_hc_vault_transit: str | None,
+           rm_hc_vault_transit: str | None, decryption_order: str | None,
+           config: str | None) -> None:
+    """Generate a new data key and re-encrypt every value (optionally changing recipients)."""
+    from kubecrypt.sops.ops import rotate as do_rotate
+    from kubecrypt.sops.rules import keys_from, split_list
+
+    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
+    job.check_output(in_place, output)
+    add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit))
+    rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit))
+    data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order))
+    _write(job, data, in_place, output)
+
+
+# ---------------------------------------------------------------------------------- updatekeys
+
+@sops.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@click.option("--config", default=None, help="Path to .sops.yaml.")
+@click.pass_context
+def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type: str | None,
+               config: str | None) -> None:
+    """Make the keys of FILES match their .sops.yaml creation rule (same data key)."""
+    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.ops import atomic_write
+    from kubecrypt.sops.ops import updatekeys as do_update
+    from kubecrypt.sops.rules import rule_for
+
+    for f in files:
+        job = _job(f, input_type, config=_cfg(ctx, config))
+        if job.config is None:
+            raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + f + ".")
+        rule = rule_for(job.config, f)
+        new, changes = do_update(job.read(), job.store(), rule.key_groups,
+                                 rule.shamir_threshold)
+        if not changes:
+            click.echo(f"File {f} already up to date", err=True)
+            continue
+        click.echo("The following changes will be made to the file's groups:", err=True)
+        click.echo("\n".join(changes), err=True)
+        if not yes and not click.confirm("Is this okay?", err=True):
+            click.echo(f"File {f} left unchanged", err=True)
+            continue
+        atomic_write(f, new)
+        click.echo(f"File {f} synced with new keys", err=True)
+
+
+# ---------------------------------------------------------------------------------- set / unset
+
+@sops.command(name="set")
+@click.argument("file")
+@click.argument("index")
+@click.argument("value", required=False)
+@click.option("--value-file", is_flag=True, help="VALUE is a file holding the JSON value.")
+@click.option("--value-stdin", is_flag=True, help="Read the JSON value from stdin.")
+@click.option("--idempotent", is_flag=True, help="Do not rewrite the file if nothing changes.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@_fmt_option("--output-type", "ignored (kept for sops compatibility)")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
+@click.pass_context
+def set_(ctx: click.Context, file: str, index: str, value: str | None, value_file: bool,
+         value_stdin: bool, idempotent: bool, input_type: str | None, output_type: str | None,
+         ignore_mac: bool, decryption_order: str | None) -> None:
+    """Set the value at INDEX (e.g. '["data"]["key"]') to VALUE (JSON), in place."""
+    from kubecrypt.sops.errors import InvalidSetFormat
+    from kubecrypt.sops.ops import atomic_write, open_file, reseal
+    from kubecrypt.sops.paths import json_value, parse_path, set_value
+
+    job = _job(file, input_type, config=_cfg(ctx, None))
+    if value_stdin:
+        text = sys.stdin.read()
+    elif value_file:
+        if value is None:
+            raise InvalidSetFormat("--value-file needs the file name as VALUE.")
+        text = Path(value).read_text()
+    elif value is None:
+        raise InvalidSetFormat("set needs a VALUE (JSON), --value-file or --value-stdin.")
+    else:
+        text = value
+    store = job.store()
+    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
+    changed = set_value(opened.branches, parse_path(index), json_value(text))
+    if idempotent and not changed:
+        return
+    atomic_write(file, reseal(opened, store))
+
+
+@sops.command()
+@click.argument("file")
+@click.argument("index")
+@click.option("--idempotent", is_flag=True, help="A missing key is not an error.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
+@click.pass_context
+def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_type: str | None,
+          ignore_mac: bool, decryption_order: str | None) -> None:
+    """Remove the key or list element at INDEX, in place."""
+    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.ops import atomic_write, open_file, reseal
+    from kubecrypt.sops.paths import parse_path, unset_value
+
+    job = _job(file, input_type, config=_cfg(ctx, None))
+    store = job.store()
+    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
+    if not unset_value(opened.branches, parse_path(index)):
+        if idempotent:
+            return
+        raise SopsError(f"Error unsetting value: component {index} not found in {file}.")
+    atomic_write(file, reseal(opened, store))
+
+
+@sops.command()
+@click.argument("file")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+def filestatus(file: str, input_type: str | None) -> None:
+    """Print {"encrypted":true} or {"encrypted":false} without any key."""
+    from kubecrypt.sops.errors import SopsError
+
+    job = _job(file, input_type)
+    try:
+        job.store().load_encrypted(job.read())
+        enc = True
+    except SopsError:
+        enc = False
+    click.echo('{"encrypted":%s}' % ("true" if enc else "false"))
+
+
+# ---------------------------------------------------------------------------------- exec
+
+@sops.command(name="exec-env")
+@click.argument("file")
+@click.argument("command")
+@click.option("--pristine", is_flag=True, help="Start the command with only the file's values.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.pass_context
+def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
+             input_type: str | None, ignore_mac: bool) -> None:
+    """Run COMMAND (with /bin/sh) with the file's top-level values in its environment."""
+    from kubecrypt.sops.execs import env_from, run_with_env
+    from kubecrypt.sops.ops import open_file
+
+    job = _job(file, input_type, config=_cfg(ctx, None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    ctx.exit(run_with_env(command, env_from(opened.branches), pristine))
+
+
+@sops.command(name="exec-file")
+@click.argument("file")
+@click.argument("command")
+@click.option("--no-fifo", is_flag=True, help="Accepted for sops compatibility (a file is used).")
+@click.option("--filename", default="tmp-file", help="Name of the temporary plaintext file.")
+@_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@_fmt_option("--output-type", "format of the plaintext file")
+@click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.pass_context
+def exec_file(ctx: click.Context, file: str, command: str, no_fifo: bool, filename: str,
+              input_type: str | None, output_type: str | None, ignore_mac: bool) -> None:
+    """Run COMMAND with {} replaced by the path of a private, temporary plaintext file."""
+    from kubecrypt.sops.execs import run_with_file
+    from kubecrypt.sops.ops import open_file
+
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    plain = job.store(job.out_fmt).emit_plain(opened.branches)
+    ctx.exit(run_with_file(command, plain, filename))

@@ -1,0 +1,47 @@
+"""``exec-env`` and ``exec-file``: hand decrypted values to a command without writing them to
+a persistent file (sops cmd/sops/subcommand/exec)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kubecrypt.sops.errors import SopsError
+from kubecrypt.sops.paths import scalar_bytes
+from kubecrypt.sops.tree import Branch
+
+
+def env_from(branches: list[Branch]) -> dict[str, str]:
+    """Top-level scalar values of the first document as environment variables."""
+    out: dict[str, str] = {}
+    for k, v in branches[0] if branches else []:
+        if isinstance(k, str) and not isinstance(v, (Branch, list)):
+            out[k] = scalar_bytes(v).decode("utf-8", "surrogateescape")
+    return out
+
+
+def run_with_env(command: str, env: dict[str, str], pristine: bool = False) -> int:
+    base = {} if pristine else dict(os.environ)
+    return subprocess.run(["/bin/sh", "-c", command], env={**base, **env},
+                          check=False).returncode
+
+
+def run_with_file(command: str, plaintext: bytes, filename: str = "tmp-file") -> int:
+    """Writes the plaintext to a 0600 file in a private directory, replaces ``{}`` in the
+    command with its path, runs it, and removes the file whatever happens."""
+    if "/" in filename or filename in ("", ".", ".."):
+        raise SopsError(f"--filename {filename!r} must be a plain file name.")
+    tmpdir = tempfile.mkdtemp(prefix="kubecrypt-sops-exec-")
+    try:
+        os.chmod(tmpdir, 0o700)
+        path = Path(tmpdir) / filename
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(plaintext)
+        cmd = command.replace("{}", str(path)) if "{}" in command else f"{command} {path}"
+        return subprocess.run(["/bin/sh", "-c", cmd], check=False).returncode
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

@@ -1,0 +1,217 @@
+"""Whole-file operations: encrypt, decrypt (with MAC verification), re-encrypt after a change
+(edit/set/unset, keeping the data key and the IVs of unchanged values), rotate and updatekeys.
+Everything here works on bytes and returns bytes; reading and writing files is the caller's."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubecrypt.crypto.rand import RandomSource, system_random
+from kubecrypt.sops.cipher import Cipher, CipherError
+from kubecrypt.sops.datakey import (
+    DEFAULT_DECRYPTION_ORDER,
+    new_data_key,
+    recover_data_key,
+    wrap_data_key,
+)
+from kubecrypt.sops.errors import (
+    CouldNotWriteOutput,
+    FileAlreadyEncrypted,
+    MacMismatch,
+)
+from kubecrypt.sops.keysources.base import MasterKey
+from kubecrypt.sops.metadata import KeyGroup, Metadata
+from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.tree import Branch, Selection, decrypt_tree, encrypt_tree
+from kubecrypt.sops.values import now_rfc3339, parse_lastmodified
+
+
+@dataclass
+class EncryptSpec:
+    """Everything that decides how a new file is encrypted."""
+
+    key_groups: list[KeyGroup]
+    selection: Selection = field(default_factory=Selection)
+    shamir_threshold: int = 0
+    mac_only_encrypted: bool = False
+
+
+@dataclass
+class Opened:
+    """A decrypted file: its documents, metadata, data key and the cipher that remembers IVs."""
+
+    branches: list[Branch]
+    metadata: Metadata
+    data_key: bytes
+    cipher: Cipher
+
+
+def _seal(branches: list[Branch], md: Metadata, cipher: Cipher) -> None:
+    mac = encrypt_tree(branches, md.selection, cipher, md.mac_only_encrypted)
+    md.lastmodified = now_rfc3339()
+    # The MAC always gets a fresh IV: it changes with lastmodified anyway.
+    use = cipher.use_stash
+    cipher.use_stash = False
+    md.mac = cipher.encrypt(mac, md.lastmodified)
+    cipher.use_stash = use
+
+
+def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
+    return store.emit_encrypted(branches, md.to_branch(empty_as_null=store.name != "yaml"))
+
+
+def encrypt(data: bytes, store: Store, spec: EncryptSpec,
+            rand: RandomSource = system_random, out_store: Store | None = None) -> bytes:
+    branches = store.load_plain(data)
+    if store.has_metadata(branches):
+        raise FileAlreadyEncrypted(
+            "File already encrypted: it has a top-level 'sops' entry; decrypt it first or use "
+            "rotate/updatekeys.")
+    binary = store.name == "binary"
+    md = Metadata(
+        key_groups=[list(g) for g in spec.key_groups],
+        shamir_threshold=spec.shamir_threshold,
+        selection=Selection() if binary else spec.selection,
+        mac_only_encrypted=False if binary else spec.mac_only_encrypted,
+        record_selection=not binary,
+    )
+    data_key = new_data_key(rand)
+    wrap_data_key(md, data_key, rand)
+    cipher = Cipher(data_key, rand)
+    _seal(branches, md, cipher)
+    return _emit(out_store if out_store is not None and not binary else store, branches, md)
+
+
+def open_file(data: bytes, store: Store, ignore_mac: bool = False,
+              order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER,
+              keep_ivs: bool = False) -> Opened:
+    """Decrypts and verifies; raises with sops' exit codes (25 value, 51 MAC, 128 key)."""
+    branches, raw_md = store.load_encrypted(data)
+    md = Metadata.from_tree(raw_md)
+    if store.name == "binary":
+        md.record_selection = False
+    data_key = recover_data_key(md, order)
+    cipher = Cipher(data_key)
+    cipher.use_stash = keep_ivs
+    computed = decrypt_tree(branches, md.selection, cipher, md.mac_only_encrypted)
+    if not ignore_mac:
+        verify_mac(md, cipher, computed)
+    return Opened(branches, md, data_key, cipher)
+
+
+def verify_mac(md: Metadata, cipher: Cipher, computed: str) -> None:
+    if not md.mac:
+        raise MacMismatch(f"MAC mismatch. File has no MAC, computed {computed}")
+    try:
+        aad = parse_lastmodified(md.lastmodified)
+        use = cipher.use_stash
+        cipher.use_stash = False
+        stored = cipher.decrypt(md.mac, aad)
+        cipher.use_stash = use
+    except (CipherError, ValueError) as exc:
+        raise MacMismatch(f"Cannot decrypt MAC: {exc}") from None
+    if stored != computed:
+        raise MacMismatch(f"MAC mismatch. File has {stored}, computed {computed}")
+
+
+def decrypt(data: bytes, store: Store, out_store: Store | None = None,
+            ignore_mac: bool = False,
+            order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> bytes:
+    opened = open_file(data, store, ignore_mac, order)
+    return (out_store or store).emit_plain(opened.branches)
+
+
+def reseal(opened: Opened, store: Store) -> bytes:
+    """Re-encrypts after a change with the same data key; unchanged values keep their IVs."""
+    opened.cipher.use_stash = True
+    _seal(opened.branches, opened.metadata, opened.cipher)
+    return _emit(store, opened.branches, opened.metadata)
+
+
+def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
+           remove: list[MasterKey] | None = None,
+           order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER,
+           rand: RandomSource = system_random) -> bytes:
+    """New data key; ``add`` joins group 0, ``remove`` leaves every group (sops rotate)."""
+    opened = open_file(data, store, order=order, keep_ivs=True)
+    md = opened.metadata
+    if add:
+        if not md.key_groups:
+            md.key_groups.append([])
+        have = {k.ident() for k in md.key_groups[0]}
+        md.key_groups[0].extend(k for k in add if k.ident() not in have)
+    if remove:
+        gone = {k.ident() for k in remove}
+        md.key_groups = [[k for k in g if k.ident() not in gone] for g in md.key_groups]
+    data_key = new_data_key(rand)
+    wrap_data_key(md, data_key, rand)
+    stash = opened.cipher.stash
+    cipher = Cipher(data_key, rand)
+    cipher.stash = stash
+    cipher.use_stash = True
+    _seal(opened.branches, md, cipher)
+    return _emit(store, opened.branches, md)
+
+
+def _threshold(groups: list[KeyGroup], threshold: int) -> int:
+    return (threshold or len(groups)) if len(groups) > 1 else 0
+
+
+def describe_key_changes(old: list[KeyGroup], old_thr: int, new: list[KeyGroup],
+                         new_thr: int) -> list[str]:
+    """Lines like sops' updatekeys diff (``+++ key`` / ``--- key`` per group); empty if equal."""
+    lines: list[str] = []
+    for i in range(max(len(old), len(new))):
+        a = [k.ident() for k in old[i]] if i < len(old) else []
+        b = [k.ident() for k in new[i]] if i < len(new) else []
+        if a == b:
+            continue
+        lines.append(f"Group {i + 1}")
+        lines += [f"    {k}" for k in a if k in b]
+        lines += [f"+++ {k}" for k in b if k not in a]
+        lines += [f"--- {k}" for k in a if k not in b]
+    t_old, t_new = _threshold(old, old_thr), _threshold(new, new_thr)
+    if t_old != t_new:
+        lines.append(f"Shamir threshold: {t_old} -> {t_new}")
+    return lines
+
+
+def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup], shamir_threshold: int,
+               order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes, list[str]]:
+    """Re-wraps the same data key for the given groups; values, MAC and lastmodified stay.
+    Returns (new bytes, the changes; none means the file already matches)."""
+    branches, raw_md = store.load_encrypted(data)
+    md = Metadata.from_tree(raw_md)
+    changes = describe_key_changes(md.key_groups, md.shamir_threshold, key_groups,
+                                   shamir_threshold)
+    if not changes:
+        return data, []
+    data_key = recover_data_key(md, order)
+    md.key_groups = [list(g) for g in key_groups]
+    md.shamir_threshold = _threshold(key_groups, shamir_threshold)
+    wrap_data_key(md, data_key)
+    return _emit(store, branches, md), changes
+
+
+def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None:
+    """Writes via a temp file in the same directory and os.replace: never half-written."""
+    p = Path(path)
+    try:
+        if mode is None and p.exists():
+            mode = p.stat().st_mode & 0o777
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode if mode is not None else 0o600)
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CouldNotWriteOutput(f"Could not write output file {p}: {exc.strerror}.") from None

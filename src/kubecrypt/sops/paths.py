@@ -1,0 +1,177 @@
+"""Tree paths in sops' syntax, ``["data"]["password"][0]``: parsing, ``--extract``, ``set`` and
+``unset`` (sops cmd/sops/set.go, unset.go; tree.go ``Set``/``Unset``)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
+from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.tree import Branch
+
+_COMPONENT = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
+
+PathPart = str | int
+
+
+def parse_path(text: str) -> list[PathPart]:
+    out: list[PathPart] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _COMPONENT.match(text, pos)
+        if not m:
+            raise InvalidTreePathFormat(
+                f"Invalid tree path format {text!r}: use keys like [\"data\"][\"password\"] "
+                "and list positions like [0].")
+        if m.group(3) is not None:
+            out.append(int(m.group(3)))
+        else:
+            out.append(m.group(1) if m.group(1) is not None else m.group(2))
+        pos = m.end()
+    return out
+
+
+def _describe(path: list[PathPart]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f'["{p}"]' for p in path)
+
+
+def extract(branches: list[Branch], path: list[PathPart]) -> object:
+    cur: object = branches[0] if branches else Branch()
+    for p in path:
+        if isinstance(cur, Branch) and isinstance(p, str):
+            found = [v for k, v in cur if k == p]
+            if not found:
+                raise SopsError(f"Error walking tree: component [{p!r}] not found")
+            cur = found[0]
+        elif isinstance(cur, list) and isinstance(p, int):
+            items = [x for x in cur if not _is_comment(x)]
+            if not -len(items) <= p < len(items):
+                raise SopsError(f"Error walking tree: index {p} out of range")
+            cur = items[p]
+        else:
+            raise SopsError(f"Error walking tree: component {p!r} does not fit the tree")
+    return cur
+
+
+def _is_comment(x: object) -> bool:
+    from kubecrypt.sops.values import Comment
+
+    return isinstance(x, Comment)
+
+
+def json_value(text: str) -> object:
+    """A ``set`` value: JSON, objects become branches; numbers become floats as in sops 3.11."""
+    try:
+        v = json.loads(text, object_pairs_hook=Branch)
+    except ValueError as exc:
+        raise InvalidSetFormat(f"Value for set is not valid JSON: {exc}") from None
+
+    def conv(x: object) -> object:
+        if isinstance(x, bool) or x is None:
+            return x
+        if isinstance(x, int):
+            return float(x)
+        if isinstance(x, Branch):
+            return Branch((k, conv(y)) for k, y in x)
+        if isinstance(x, list):
+            return [conv(y) for y in x]
+        return x
+
+    return conv(v)
+
+
+def set_value(branches: list[Branch], path: list[PathPart], value: object) -> bool:
+    """Sets (creating mappings on the way); returns whether the tree changed."""
+    if not path:
+        raise InvalidTreePathFormat("The path for set must name at least one key.")
+    if not branches:
+        branches.append(Branch())
+    cur: object = branches[0]
+    for n, p in enumerate(path):
+        last = n == len(path) - 1
+        if isinstance(cur, Branch) and isinstance(p, str):
+            for i, (k, v) in enumerate(cur):
+                if k == p:
+                    if last:
+                        if v == value and type(v) is type(value):
+                            return False
+                        cur[i] = (k, value)
+                        return True
+                    cur = v
+                    break
+            else:
+                new: object = value if last else (
+                    Branch() if isinstance(path[n + 1], str) else [])
+                cur.append((p, new))
+                if last:
+                    return True
+                cur = new
+        elif isinstance(cur, list) and isinstance(p, int):
+            idx = [i for i, x in enumerate(cur) if not _is_comment(x)]
+            if p == len(idx):
+                new = value if last else (Branch() if isinstance(path[n + 1], str) else [])
+                cur.append(new)
+                if last:
+                    return True
+                cur = new
+                continue
+            if not -len(idx) <= p < len(idx):
+                raise InvalidTreePathFormat(f"Index {p} is out of range at {_describe(path[:n])}.")
+            if last:
+                if cur[idx[p]] == value:
+                    return False
+                cur[idx[p]] = value
+                return True
+            cur = cur[idx[p]]
+        else:
+            raise InvalidTreePathFormat(
+                f"Path {_describe(path)} does not fit the tree at {_describe(path[:n + 1])}.")
+    return True
+
+
+def unset_value(branches: list[Branch], path: list[PathPart]) -> bool:
+    """Removes a key or list element; returns False when it was not there."""
+    if not path or not branches:
+        return False
+    try:
+        parent = extract(branches, path[:-1]) if len(path) > 1 else branches[0]
+    except SopsError:
+        return False
+    p = path[-1]
+    if isinstance(parent, Branch) and isinstance(p, str):
+        for i, (k, _) in enumerate(parent):
+            if k == p:
+                del parent[i]
+                return True
+        return False
+    if isinstance(parent, list) and isinstance(p, int):
+        idx = [i for i, x in enumerate(parent) if not _is_comment(x)]
+        if -len(idx) <= p < len(idx):
+            del parent[idx[p]]
+            return True
+    return False
+
+
+def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> bytes:
+    """``--extract``: a branch in the output format, a scalar raw without a newline."""
+    v = extract(branches, parse_path(path_text))
+    if isinstance(v, (Branch, list)):
+        return out_store.emit_value(v)
+    return scalar_bytes(v)
+
+
+def scalar_bytes(v: object) -> bytes:
+    """A scalar as sops prints it raw (``--extract``, ``exec-env``)."""
+    if isinstance(v, bytes):
+        return v
+    if v is None:
+        return b"null"
+    if isinstance(v, bool):
+        return b"true" if v else b"false"
+    if isinstance(v, float):
+        from kubecrypt.sops.values import format_float_g
+
+        return format_float_g(v).encode()
+    return str(v).encode("utf-8", "surrogateescape")

@@ -1,0 +1,174 @@
+"""``.sops.yaml``: finding it (from the working directory upwards, as sops does), picking the
+creation rule (first whose ``path_regex`` is found in the path relative to the config's
+directory) and turning a rule into key groups and a selection (sops config/config.go)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubecrypt.sops.errors import SopsError
+from kubecrypt.sops.keysources.base import MasterKey
+from kubecrypt.sops.metadata import KeyGroup
+from kubecrypt.sops.tree import SELECTION_FIELDS, Selection
+
+CONFIG_NAME = ".sops.yaml"
+MAX_DEPTH = 100
+
+
+@dataclass
+class Rule:
+    key_groups: list[KeyGroup]
+    shamir_threshold: int = 0
+    selection: Selection = field(default_factory=Selection)
+    selection_given: bool = False
+    mac_only_encrypted: bool = False
+
+
+@dataclass
+class Config:
+    path: Path
+    raw: dict[str, object]
+
+    def store_indent(self, fmt: str) -> int | None:
+        stores = self.raw.get("stores")
+        if isinstance(stores, dict):
+            s = stores.get(fmt)
+            if isinstance(s, dict) and isinstance(s.get("indent"), int):
+                return int(s["indent"])
+        return None
+
+
+def find_config(explicit: str | None = None, start: Path | None = None) -> Config | None:
+    """``--config``/``SOPS_CONFIG`` if given, else the nearest ``.sops.yaml`` above the cwd."""
+    path = explicit or os.environ.get("SOPS_CONFIG")
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise SopsError(f"Config file {path} not found; check --config or SOPS_CONFIG.")
+        return load_config(p)
+    d = (start or Path.cwd()).resolve()
+    for _ in range(MAX_DEPTH):
+        c = d / CONFIG_NAME
+        if c.is_file():
+            return load_config(c)
+        if d.parent == d:
+            break
+        d = d.parent
+    return None
+
+
+def load_config(p: Path) -> Config:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SopsError(f"error loading config {p}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SopsError(f"error loading config {p}: the top level must be a mapping")
+    return Config(p.resolve(), raw)
+
+
+def split_list(v: object) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [s.strip() for s in v.split(",") if s.strip()]
+    if isinstance(v, list):
+        return [str(s).strip() for s in v if str(s).strip()]
+    return [str(v)]
+
+
+def keys_from(age: list[str], pgp: list[str], vault: list[str]) -> KeyGroup:
+    from kubecrypt.sops.keysources.age import AgeKey
+
+    group: KeyGroup = [AgeKey(r) for r in age]
+    if pgp:
+        from kubecrypt.sops.keysources.pgp import PGPKey
+
+        group += [PGPKey(fp) for fp in pgp]
+    if vault:
+        from kubecrypt.sops.keysources.hc_vault import VaultKey
+
+        group += [VaultKey.from_uri(u) for u in vault]
+    return group
+
+
+def _dedupe(group: KeyGroup) -> KeyGroup:
+    seen: set[tuple[str, str]] = set()
+    out: KeyGroup = []
+    for k in group:
+        ident = (type(k).__name__, k.ident())
+        if ident not in seen:
+            seen.add(ident)
+            out.append(k)
+    return out
+
+
+def _unsupported(rule: dict[str, object]) -> None:
+    for f in ("kms", "gcp_kms", "azure_keyvault", "hckms"):
+        if rule.get(f):
+            raise SopsError(
+                f"The creation rule uses {f} keys, which kubecrypt does not support; use age, "
+                "pgp or hc_vault_transit_uri.")
+
+
+def _group(g: dict[str, object]) -> KeyGroup:
+    _unsupported(g)
+    keys = keys_from(split_list(g.get("age")), split_list(g.get("pgp")),
+                     split_list(g.get("hc_vault")))
+    merge = g.get("merge")
+    for sub in merge if isinstance(merge, list) else []:
+        if isinstance(sub, dict):
+            keys += _group(sub)
+    return _dedupe(keys)
+
+
+def rule_for(cfg: Config, file_path: str) -> Rule:
+    """The first creation rule matching ``file_path``; sops' error when none does."""
+    rules = cfg.raw.get("creation_rules")
+    if not isinstance(rules, list) or not rules:
+        raise SopsError("error loading config: no matching creation rules found")
+    p = Path(file_path)
+    absolute = str(p if p.is_absolute() else (Path.cwd() / p).resolve())
+    base = str(cfg.path.parent)
+    rel = absolute[len(base) + 1:] if absolute.startswith(base + os.sep) else absolute
+    for r in rules:
+        if not isinstance(r, dict):
+            continue
+        rx = r.get("path_regex")
+        if rx:
+            try:
+                if not re.search(str(rx), rel):
+                    continue
+            except re.error as exc:
+                raise SopsError(f"error loading config: bad path_regex {rx!r}: {exc}") from None
+        return _rule(r)
+    raise SopsError("error loading config: no matching creation rules found")
+
+
+def _rule(r: dict[str, object]) -> Rule:
+    groups: list[KeyGroup]
+    raw_groups = r.get("key_groups")
+    if isinstance(raw_groups, list) and raw_groups:
+        groups = [_group(g) for g in raw_groups if isinstance(g, dict)]
+    else:
+        _unsupported(r)
+        groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
+                                    split_list(r.get("hc_vault_transit_uri"))))]
+    sel = Selection.from_fields(r, "a creation rule")
+    thr = r.get("shamir_threshold") or 0
+    return Rule(
+        key_groups=[g for g in groups if g],
+        shamir_threshold=int(thr) if isinstance(thr, (int, str)) else 0,
+        selection=sel,
+        selection_given=any(r.get(f) for f in SELECTION_FIELDS),
+        mac_only_encrypted=bool(r.get("mac_only_encrypted")),
+    )
+
+
+def flat_group(keys: list[MasterKey]) -> list[KeyGroup]:
+    return [_dedupe(keys)] if keys else []

@@ -1,0 +1,122 @@
+"""One command's view of its input: which file, which formats (``--input-type``,
+``--output-type`` or the file name, as sops decides), which ``.sops.yaml`` and which keys and
+selection a new file gets. Shared by every ``kubecrypt sops`` sub-command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from kubecrypt.sops.datakey import DEFAULT_DECRYPTION_ORDER
+from kubecrypt.sops.errors import (
+    ConflictingParameters,
+    CouldNotReadInput,
+    NoEncryptionKeyFound,
+    NoFileSpecified,
+    SopsError,
+)
+from kubecrypt.sops.ops import EncryptSpec
+from kubecrypt.sops.rules import Config, find_config, flat_group, keys_from, rule_for, split_list
+from kubecrypt.sops.stores import FORMATS, format_for_path, store_for
+from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.tree import Selection
+
+
+class FileJob:
+    """Resolves the input file, formats, config and stores of one command."""
+
+    def __init__(self, file: str | None, input_type: str | None = None,
+                 output_type: str | None = None, indent: int | None = None,
+                 filename_override: str | None = None, config: str | None = None,
+                 need_name: bool = True, must_exist: bool = True) -> None:
+        self.file = None if file in (None, "-") else file
+        if self.file is not None and must_exist and not Path(self.file).exists():
+            raise NoFileSpecified(
+                f'cannot operate on non-existent file "{Path(self.file).absolute()}"')
+        self.name = filename_override or self.file
+        if self.name is None and need_name and input_type not in FORMATS:
+            raise ConflictingParameters(
+                "Reading from stdin needs --filename-override (or --input-type) to pick the "
+                "format and creation rule.")
+        detected = format_for_path(self.name or "stdin.yaml")
+        self.warnings: list[str] = []
+        for flag, given in (("--input-type", input_type), ("--output-type", output_type)):
+            if given and given not in FORMATS:
+                # sops ignores an unknown word silently; say so instead of surprising anyone.
+                self.warnings.append(
+                    f"{flag} {given!r} is not one of {', '.join(FORMATS)}; using the type "
+                    f"from the file name ({detected}).")
+        self.in_fmt = input_type if input_type in FORMATS else detected
+        self.out_fmt = output_type if output_type in FORMATS else self.in_fmt
+        self.indent = indent
+        self._config_path = config
+        self._config: Config | None = None
+        self._config_loaded = False
+
+    @property
+    def config(self) -> Config | None:
+        if not self._config_loaded:
+            self._config = find_config(self._config_path)
+            self._config_loaded = True
+        return self._config
+
+    def store(self, fmt: str | None = None) -> Store:
+        fmt = fmt or self.in_fmt
+        indent = self.indent
+        if indent is None and fmt in ("yaml", "json") and self.config is not None:
+            indent = self.config.store_indent(fmt)
+        return store_for(fmt, indent)
+
+    def read(self) -> bytes:
+        try:
+            if self.file is None:
+                return sys.stdin.buffer.read()
+            return Path(self.file).read_bytes()
+        except OSError as exc:
+            raise CouldNotReadInput(f"Could not read {self.file}: {exc.strerror}.") from None
+
+    def check_output(self, in_place: bool, output: str | None) -> None:
+        if in_place and output:
+            raise ConflictingParameters("Use either --in-place or --output, not both.")
+        if in_place and self.file is None:
+            raise ConflictingParameters("--in-place needs a file, not stdin.")
+
+    def encrypt_spec(self, age: str | None = None, pgp: str | None = None,
+                     hc_vault: str | None = None,
+                     selection: dict[str, str | None] | None = None,
+                     mac_only: bool | None = None, shamir: int | None = None) -> EncryptSpec:
+        """Keys and rules for a new file: command-line keys replace the rule's (one group),
+        command-line selection overrides the rule's; as sops does, a config without a
+        matching rule is an error even when keys are given."""
+        cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault))
+        cfg = self.config
+        rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None
+        given = {k: v for k, v in (selection or {}).items() if v}
+        if given and self.in_fmt == "binary":
+            self.warnings.append(
+                "selection rules are ignored for binary files: the whole file is one value.")
+        sel = Selection.from_fields(given, "the command line") if given else (
+            rule.selection if rule else Selection())
+        groups = flat_group(cli_keys) if cli_keys else (rule.key_groups if rule else [])
+        if not groups:
+            raise NoEncryptionKeyFound(
+                "config file not found, or has no creation rules, and no keys provided "
+                "through command line options")
+        thr = shamir if shamir is not None else (rule.shamir_threshold if rule else 0)
+        mac = bool(mac_only) if mac_only is not None else bool(rule and rule.mac_only_encrypted)
+        return EncryptSpec(key_groups=groups, selection=sel, shamir_threshold=thr,
+                           mac_only_encrypted=mac)
+
+
+def decryption_order(value: str | None) -> tuple[str, ...]:
+    """``--decryption-order`` / ``SOPS_DECRYPTION_ORDER``: key types to try first."""
+    raw = value or os.environ.get("SOPS_DECRYPTION_ORDER")
+    if not raw:
+        return DEFAULT_DECRYPTION_ORDER
+    items = [x.strip() for x in raw.split(",") if x.strip()]
+    if len(set(items)) != len(items):
+        err = SopsError("Duplicate key type in --decryption-order; name each type once.")
+        err.exit_code = 112
+        raise err
+    return tuple(items)

@@ -1,0 +1,30 @@
+"""File formats, one module each, all behind :class:`base.Store`. :func:`store_for` picks one by
+``--input-type``/``--output-type`` or by extension, as sops does."""
+
+from __future__ import annotations
+
+import importlib
+
+from kubecrypt.sops.stores.base import Store
+
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+
+
+def format_for_path(path: str) -> str:
+    p = path.lower()
+    if p.endswith((".yaml", ".yml")):
+        return "yaml"
+    if p.endswith(".json"):
+        return "json"
+    if p.endswith(".env"):
+        return "dotenv"
+    if p.endswith(".ini"):
+        return "ini"
+    return "binary"
+
+
+def store_for(fmt: str, indent: int | None = None) -> Store:
+    """A store by format name (yaml, json, dotenv, ini, binary)."""
+    module = importlib.import_module(f"kubecrypt.sops.stores.{fmt}")
+    store: Store = module.STORE_CLASS(indent=indent)
+    return store

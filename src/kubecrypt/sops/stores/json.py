@@ -1,0 +1,161 @@
+"""JSON store (sops stores/json/store.go): order kept, tab indentation by default, strings
+escaped like Go's encoder (``<``, ``>``, ``&`` as ``\\u003c``...). Integers stay exact (as sops
+3.13 does; 3.11 wrote them as floats, and both decrypt alike since the MAC and the value use the
+same decimal text)."""
+
+from __future__ import annotations
+
+import json as _json
+import math
+
+from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
+from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import Comment, SopsTime, format_float_json
+
+
+def _go_string(s: str) -> str:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:  # raw bytes kept by surrogateescape: Go writes U+FFFD
+        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    out = _json.dumps(s, ensure_ascii=False)
+    if "<" in out or ">" in out or "&" in out:
+        out = out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if "\u2028" in out or "\u2029" in out:
+        out = out.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return out
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> Branch:
+    return Branch(pairs)
+
+
+def _int(s: str) -> int | float:
+    v = int(s)
+    # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go.
+    return v if -(2**63) <= v < 2**63 else float(v)
+
+
+def _float(s: str) -> float:
+    v = float(s)
+    if math.isinf(v):
+        raise ValueError(f"cannot unmarshal number {s} into a float64")
+    return v
+
+
+def parse(text: str) -> object:
+    try:
+        return _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float)
+    except ValueError as exc:
+        raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
+
+
+class _Writer:
+    def __init__(self, indent: str) -> None:
+        self.ind = indent
+        self.out: list[str] = []
+
+    def value(self, v: object, depth: int) -> None:
+        out = self.out
+        if isinstance(v, Branch):
+            items = [(k, x) for k, x in v if not isinstance(k, Comment)]
+            if not items:
+                out.append("{}")
+                return
+            pad = "\n" + self.ind * (depth + 1)
+            out.append("{")
+            for n, (k, x) in enumerate(items):
+                out.append(pad + _go_string(str(k)) + ": ")
+                self.value(x, depth + 1)
+                if n + 1 < len(items):
+                    out.append(",")
+            out.append("\n" + self.ind * depth + "}")
+        elif isinstance(v, list):
+            vals = [x for x in v if not isinstance(x, Comment)]
+            if not vals:
+                out.append("[]")
+                return
+            pad = "\n" + self.ind * (depth + 1)
+            out.append("[")
+            for n, x in enumerate(vals):
+                out.append(pad)
+                self.value(x, depth + 1)
+                if n + 1 < len(vals):
+                    out.append(",")
+            out.append("\n" + self.ind * depth + "]")
+        else:
+            out.append(scalar(v))
+
+
+def scalar(v: object) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, SopsTime):
+        return '"' + str(v) + '"'
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            raise ErrorDumpingTree(f"Error dumping file: json: unsupported value: {v}")
+        return format_float_json(v)
+    if isinstance(v, bytes):
+        import base64
+
+        return '"' + base64.b64encode(v).decode() + '"'
+    return _go_string(str(v))
+
+
+def dumps(v: object, indent: str = "\t") -> str:
+    w = _Writer(indent)
+    w.value(v, 0)
+    return "".join(w.out)
+
+
+class JSONStore(Store):
+    name = "json"
+
+    @property
+    def _ind(self) -> str:
+        return " " * self.indent if self.indent else "\t"
+
+    def _load(self, data: bytes) -> Branch:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CouldNotReadInput("Error unmarshalling input json: not valid UTF-8") from None
+        doc = parse(text)
+        if not isinstance(doc, Branch):
+            raise CouldNotReadInput(
+                "Error unmarshalling input json: the top level must be an object.")
+        return doc
+
+    def load_plain(self, data: bytes) -> list[Branch]:
+        return [self._load(data)]
+
+    def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
+        doc = self._load(data)
+        meta = doc.get("sops")
+        if meta is None:
+            raise MetadataNotFound()
+        return [Branch((k, v) for k, v in doc if k != "sops")], meta
+
+    def emit_plain(self, branches: list[Branch]) -> bytes:
+        if len(branches) != 1:
+            raise ErrorDumpingTree(
+                "Error dumping file: a JSON file holds one document; use YAML for several.")
+        return (dumps(branches[0], self._ind) + "\n").encode()
+
+    def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
+        doc = Branch([*(branches[0] if branches else []), ("sops", metadata)])
+        return self.emit_plain([doc])
+
+    def emit_value(self, value: object) -> bytes:
+        return (dumps(value, self._ind) + "\n").encode()
+
+
+STORE_CLASS = JSONStore

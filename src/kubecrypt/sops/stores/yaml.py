@@ -1,0 +1,263 @@
+"""YAML store (sops stores/yaml/store.go on go-yaml v3).
+
+Reading uses libyaml's event stream (fast, with positions) and recovers comments from the text
+between events, placing them where sops places go-yaml's head/line/foot comments: a full-line
+comment becomes a comment item before the next key or list item at its level (or at the end of
+the block it is indented into); a trailing comment ``key: v  # c`` moves before its key; one
+after a flow collection moves to the collection's start. Anchors and aliases are expanded; a
+``<<`` merge key stays an ordinary key holding the expanded mapping."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from yaml import MarkedYAMLError
+from yaml import events as ev
+
+from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
+from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
+from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
+from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import Comment
+
+try:
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _Parser  # type: ignore[assignment]
+
+
+def _events(text: str) -> list[Any]:
+    p = _Parser(text)
+    out: list[Any] = []
+    try:
+        while p.check_event():
+            out.append(p.get_event())
+    except MarkedYAMLError as exc:
+        raise CouldNotReadInput(f"Error unmarshaling input YAML: {_one_line(exc)}") from None
+    finally:
+        if hasattr(p, "dispose"):
+            p.dispose()
+    return out
+
+
+def _one_line(exc: MarkedYAMLError) -> str:
+    where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+    return f"{exc.problem or exc.context or 'invalid YAML'}{where}"
+
+
+class _Builder:
+    def __init__(self, text: str, events: list[Any]) -> None:
+        self.text = text
+        self.events = events
+        self.i = 0
+        self.pos = 0
+        self.scan_comments = "#" in text
+        self.pending: list[tuple[str, int]] = []  # full-line comments: (text, column)
+        self.owner: tuple[list[Any], int, bool] | None = None  # where a line comment goes
+        self.anchors: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ comments
+    def _gap(self, e: Any) -> None:
+        start = e.start_mark.index
+        if self.scan_comments and start > self.pos:
+            gap = self.text[self.pos:start]
+            if "#" in gap:
+                self._comments(self.pos, gap)
+        end = e.end_mark.index
+        if end > self.pos:
+            self.pos = end
+
+    def _comments(self, base: int, gap: str) -> None:
+        text = self.text
+        off = 0
+        while True:
+            j = gap.find("#", off)
+            if j < 0:
+                return
+            nl = gap.find("\n", j)
+            body = gap[j + 1:] if nl < 0 else gap[j + 1:nl]
+            body = body.rstrip("\r")
+            absj = base + j
+            line_start = text.rfind("\n", 0, absj) + 1
+            col = absj - line_start
+            # Only "- " indicators before it (``- # c``): a head comment of what follows.
+            if text[line_start:absj].strip(" \t-") and self.owner is not None:
+                container, at, is_map = self.owner
+                container.insert(at, (Comment(body), None) if is_map else Comment(body))
+                self.owner = (container, at + 1, is_map)
+            else:
+                self.pending.append((body, col))
+            if nl < 0:
+                return
+            off = nl + 1
+
+    def _flush(self, container: list[Any], is_map: bool, min_col: int = -1) -> None:
+        if not self.pending:
+            return
+        keep: list[tuple[str, int]] = []
+        for body, col in self.pending:
+            if col >= min_col:
+                container.append((Comment(body), None) if is_map else Comment(body))
+            else:
+                keep.append((body, col))
+        self.pending = keep
+
+    # ------------------------------------------------------------ nodes
+    def next(self) -> Any:
+        e = self.events[self.i]
+        self.i += 1
+        self._gap(e)
+        return e
+
+    def peek(self) -> Any:
+        return self.events[self.i]
+
+    def node(self, e: Any, key: bool = False) -> Any:
+        if isinstance(e, ev.ScalarEvent):
+            if e.style or (e.tag and e.tag != "!"):
+                v = (resolve_tagged(e.value, e.tag, not e.style) if e.tag and e.tag != "!"
+                     else e.value)
+            else:
+                v = resolve_plain(e.value)
+        elif isinstance(e, ev.MappingStartEvent):
+            v = self.mapping(e)
+        elif isinstance(e, ev.SequenceStartEvent):
+            v = self.sequence(e)
+        elif isinstance(e, ev.AliasEvent):
+            if e.anchor not in self.anchors:
+                raise CouldNotReadInput(
+                    f"Error unmarshaling input YAML: unknown anchor '{e.anchor}' referenced")
+            return copy.deepcopy(self.anchors[e.anchor])
+        else:  # pragma: no cover - the parser guarantees node events here
+            raise CouldNotReadInput(f"Error unmarshaling input YAML: unexpected {e}")
+        if getattr(e, "anchor", None):
+            self.anchors[e.anchor] = v
+        return v
+
+    def mapping(self, start: Any) -> Branch:
+        b = Branch()
+        flow = bool(start.flow_style)
+        col = -1
+        seen: set[object] = set()
+        while True:
+            e = self.next()
+            if isinstance(e, ev.MappingEndEvent):
+                if flow:
+                    self._flush(b, True, col)
+                    self.owner = (b, 0, True)
+                else:
+                    self._flush(b, True, col)
+                return b
+            if col < 0:
+                col = e.start_mark.column
+            self._flush(b, True)
+            k = self.node(e, key=True)
+            if isinstance(k, (Branch, list)):
+                raise CouldNotReadInput(
+                    "Error unmarshaling input YAML: complex mapping keys are not supported")
+            if isinstance(k, float) and k != k:
+                k = ".nan"
+            if k in seen and not isinstance(k, Comment):
+                raise CouldNotReadInput(
+                    f"Error unmarshaling input YAML: line {e.start_mark.line + 1}: mapping key "
+                    f'"{k}" already defined')
+            seen.add(k)
+            self.owner = (b, len(b), True)
+            # Line comments met while reading the value are inserted before this entry.
+            b.append((k, self.node(self.next())))
+
+    def sequence(self, start: Any) -> list[Any]:
+        lst: list[Any] = []
+        flow = bool(start.flow_style)
+        col = start.start_mark.column
+        while True:
+            e = self.next()
+            if isinstance(e, ev.SequenceEndEvent):
+                self._flush(lst, False, -1 if flow else col)
+                if flow:
+                    self.owner = (lst, 0, False)
+                return lst
+            self._flush(lst, False)
+            self.owner = (lst, len(lst), False)
+            lst.append(self.node(e))
+
+    def documents(self) -> list[Branch]:
+        docs: list[Branch] = []
+        self.next()  # StreamStart
+        while True:
+            e = self.next()
+            if isinstance(e, ev.StreamEndEvent):
+                break
+            # DocumentStart
+            self.anchors = {}
+            root_ev = self.next()
+            if isinstance(root_ev, ev.MappingStartEvent):
+                b = self.mapping(root_ev)
+            elif isinstance(root_ev, ev.ScalarEvent) and resolve_plain(root_ev.value) is None \
+                    and not root_ev.style:
+                b = Branch()
+            elif isinstance(root_ev, ev.SequenceStartEvent):
+                raise CouldNotReadInput(
+                    "Error unmarshaling input YAML: YAML documents that are sequences are not "
+                    "supported; the top level must be a mapping.")
+            else:
+                raise CouldNotReadInput(
+                    "Error unmarshaling input YAML: YAML documents that are values are not "
+                    "supported; the top level must be a mapping.")
+            self.next()  # DocumentEnd
+            self._flush(b, True)
+            self.owner = None
+            docs.append(b)
+        return docs
+
+
+def load_documents(text: str) -> list[Branch]:
+    return _Builder(text, _events(text)).documents()
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CouldNotReadInput(
+            "Error unmarshaling input YAML: the file is not valid UTF-8.") from None
+
+
+class YAMLStore(Store):
+    name = "yaml"
+
+    def load_plain(self, data: bytes) -> list[Branch]:
+        return load_documents(_decode(data))
+
+    def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
+        docs = load_documents(_decode(data))
+        meta: object = None
+        out: list[Branch] = []
+        for d in docs:
+            keep = Branch()
+            for k, v in d:
+                if k == "sops":
+                    if meta is None:
+                        meta = v
+                else:
+                    keep.append((k, v))
+            out.append(keep)
+        if meta is None:
+            raise MetadataNotFound()
+        return out, meta
+
+    def emit_plain(self, branches: list[Branch]) -> bytes:
+        return emit_documents(branches, self.indent or 4).encode("utf-8", "surrogateescape")
+
+    def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
+        docs = [Branch([*b, ("sops", metadata)]) for b in branches] or [
+            Branch([("sops", metadata)])]
+        return self.emit_plain(docs)
+
+    def emit_value(self, value: object) -> bytes:
+        return emit_value(value, self.indent or 4).encode("utf-8", "surrogateescape")
+
+
+STORE_CLASS = YAMLStore

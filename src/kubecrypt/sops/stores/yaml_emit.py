@@ -1,0 +1,315 @@
+"""A YAML writer that produces what go-yaml v3 writes for sops' trees (``SetIndent(4)``):
+block style, compact sequences inside mappings indented by the indent, mappings inside
+sequence items two columns after the dash, literal blocks for multi-line strings, the same
+quoting choices (libyaml's scalar analysis) and comments as head/foot comment lines."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+
+from kubecrypt.sops.cipher import is_encrypted
+from kubecrypt.sops.stores.yaml_resolve import MERGE, needs_quotes
+from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import Comment, SopsTime, format_float_g
+
+_ESCAPES = {
+    "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+    "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+
+
+def _printable(ch: str) -> bool:
+    # go-yaml's is_printable: no C1 controls (not even NEL) and nothing beyond the BMP.
+    o = ord(ch)
+    return (o == 0x0A or 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF
+            or (0xE000 <= o <= 0xFFFD and o != 0xFEFF))
+
+
+def _double(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        e = _ESCAPES.get(ch)
+        if e is not None:
+            out.append(e)
+        elif _printable(ch):
+            out.append(ch)
+        else:
+            o = ord(ch)
+            if 0xDC80 <= o <= 0xDCFF:  # a raw byte kept by surrogateescape
+                out.append(f"\\x{o - 0xDC00:02X}")
+            elif o <= 0xFF:
+                out.append(f"\\x{o:02X}")
+            elif o <= 0xFFFF:
+                out.append(f"\\u{o:04X}")
+            else:
+                out.append(f"\\U{o:08X}")
+    out.append('"')
+    return "".join(out)
+
+
+# libyaml's scalar analysis (yaml_emitter_analyze_scalar) for block context, as regexes.
+_BAD_PLAIN = re.compile(
+    r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:-](?:[ \t\r\n]|\Z)|---|\.\.\.)"
+    r"|:(?:[ \t\r\n]|\Z)|[ \t]#|\A[ \n]|[ \n]\Z|\n")
+_NONPRINT_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_nonprint: re.Pattern[str] | None = None
+
+
+def _has_nonprintable(s: str) -> bool:
+    global _nonprint
+    if s.isascii():
+        return _NONPRINT_ASCII.search(s) is not None
+    if _nonprint is None:  # compiled on demand: the big class costs start-up time
+        _nonprint = re.compile(
+            "[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+    return _nonprint.search(s) is not None
+
+
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object], list[Comment]]:
+    """Leading comments of a collection: the head comment go-yaml writes before the
+    collection's own "- " indicator (a list's encrypted comments are elements instead)."""
+    head: list[Comment] = []
+    if isinstance(v, Branch):
+        for k, _ in v:
+            if not isinstance(k, Comment):
+                break
+            head.append(k)
+        return (Branch(v[len(head):]) if head else v), head
+    while len(head) < len(v):
+        c = v[len(head)]
+        if not isinstance(c, Comment) or is_encrypted(c.value):
+            break
+        head.append(c)
+    return (v[len(head):] if head else v), head
+
+
+def _has_items(v: list[object]) -> bool:
+    return any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v)
+
+
+def _complex_key(k: object) -> bool:
+    if not isinstance(k, str) or isinstance(k, SopsTime):
+        return False
+    return len(k.encode("utf-8", "surrogateescape")) > 128 or any(
+        c in k for c in "\n\r\x85\u2028\u2029")
+
+
+def _analyze(s: str) -> tuple[bool, bool, bool]:
+    """(plain allowed, single-quoted allowed, block allowed) in block context."""
+    # NEL, LS and PS are line breaks to libyaml: only a double-quoted scalar keeps them.
+    special = _has_nonprintable(s) or (not s.isascii() and _BREAKS.search(s) is not None)
+    plain = not special and _BAD_PLAIN.search(s) is None
+    if "\n" not in s:
+        return plain, not special, not special and not s.endswith(" ")
+    space_break = " \n" in s
+    single = not (special or space_break or "\n " in s)
+    block = not (special or space_break or s.endswith(" "))
+    return plain, single, block
+
+
+class Emitter:
+    def __init__(self, indent: int = 4) -> None:
+        self.w = indent if indent and indent > 0 else 4
+        self.out: list[str] = []
+
+    # ------------------------------------------------------------ scalars
+    def scalar(self, v: object, key: bool = False) -> str:
+        """The text of a scalar written inline; multi-line strings return a block header."""
+        if v is None:
+            return "null"
+        if v is True:
+            return "true"
+        if v is False:
+            return "false"
+        if isinstance(v, SopsTime):
+            return str(v)
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, float):
+            return format_float_g(v) if not math.isnan(v) else ".nan"
+        if isinstance(v, bytes):
+            return "!!binary " + base64.b64encode(v).decode()
+        s = str(v)
+        if s == MERGE:
+            return "!!merge <<"
+        if s == "":
+            return '""'
+        if needs_quotes(s):
+            return _double(s)
+        plain, single, block = _analyze(s)
+        if "\n" in s and not key:
+            if block:
+                # A leading space/newline needs an indentation indicator (go-yaml writes the
+                # indent width); the caller falls back to double quotes where the indicator
+                # would not land the content where we write it.
+                return "\x00blockhint" if s[0] in " \n" else "\x00block"
+            return _double(s)
+        if plain:
+            return s
+        if single and "\n" not in s:
+            return "'" + s.replace("'", "''") + "'"
+        return _double(s)
+
+    def _block(self, s: str, content_indent: int, hint: bool = False) -> str:
+        if s.endswith("\n\n") or s == "\n":
+            chomp = "+"
+        elif s.endswith("\n"):
+            chomp = ""
+        else:
+            chomp = "-"
+        body = s[:-1] if s.endswith("\n") else s
+        if hint:
+            chomp = str(self.w) + chomp
+        pad = " " * content_indent
+        lines = [pad + ln if ln else "" for ln in body.split("\n")]
+        return "|" + chomp + "\n" + "\n".join(lines) + "\n"
+
+    def _nested(self, indent: int) -> int:
+        return self.w * ((indent + self.w) // self.w)
+
+    # ------------------------------------------------------------ collections
+    def mapping(self, b: Branch, indent: int, first_prefix: str | None = None) -> None:
+        """Writes a block mapping whose keys are at column ``indent``. ``first_prefix``
+        replaces the indentation of the first line (the ``- `` of a sequence item)."""
+        out = self.out
+        pad = " " * indent
+        prefix = first_prefix
+        for k, v in b:
+            lead = prefix if prefix is not None else pad
+            prefix = None
+            if isinstance(k, Comment):
+                out.append(lead + "#" + k.value + "\n")
+                continue
+            if _complex_key(k):
+                self._complex_entry(k, v, indent, lead)
+                continue
+            ks = self.scalar(k, key=True)
+            if isinstance(v, Branch):
+                if v:
+                    out.append(lead + ks + ":\n")
+                    self.mapping(v, self._nested(indent))
+                else:
+                    out.append(lead + ks + ": {}\n")
+            elif isinstance(v, list):
+                if _has_items(v):
+                    out.append(lead + ks + ":\n")
+                    self.sequence(v, self._nested(indent))
+                else:
+                    out.append(lead + ks + ": []\n")
+                    for c in v:
+                        out.append(pad + "#" + c.value + "\n")
+            else:
+                out.append(lead + ks + ": " + self._value_text(v, indent))
+
+    def _value_text(self, v: object, indent: int) -> str:
+        """A scalar mapping value and its line end (or a literal block)."""
+        sv = self.scalar(v)
+        if sv == "\x00blockhint" and self._nested(indent) != indent + self.w:
+            sv = _double(str(v))
+        if sv.startswith("\x00block"):
+            return self._block(str(v), self._nested(indent), hint=sv == "\x00blockhint")
+        return sv + "\n"
+
+    def _complex_entry(self, k: object, v: object, indent: int, lead: str) -> None:
+        """``? key`` / ``: value``, which libyaml uses for keys over 128 bytes or with line
+        breaks (yaml_emitter_check_simple_key)."""
+        out = self.out
+        pad = " " * indent
+        nested = self._nested(indent)
+        kv = self.scalar(k)
+        if kv.startswith("\x00block"):
+            out.append(lead + "? " + self._block(str(k), nested, hint=kv == "\x00blockhint"))
+        else:
+            out.append(lead + "? " + kv + "\n")
+        inline = pad + ":" + " " * max(1, nested - indent - 1)
+        if isinstance(v, Branch) and v:
+            self.mapping(v, nested, first_prefix=inline)
+        elif isinstance(v, list) and _has_items(v):
+            self.sequence(v, nested, first_prefix=inline)
+        elif isinstance(v, Branch):
+            out.append(pad + ": {}\n")
+        elif isinstance(v, list):
+            out.append(pad + ": []\n")
+        else:
+            out.append(pad + ": " + self._value_text(v, indent))
+
+    def sequence(self, lst: list[object], indent: int, first_prefix: str | None = None) -> None:
+        out = self.out
+        pad = " " * indent
+        prefix = first_prefix
+        for v in lst:
+            lead = prefix if prefix is not None else pad
+            if isinstance(v, Comment):
+                if is_encrypted(v.value):
+                    # sops stores encrypted comments of a list as list elements.
+                    out.append(lead + "- " + v.value + "\n")
+                else:
+                    out.append(lead + "#" + v.value + "\n")
+                prefix = None
+                continue
+            prefix = None
+            if isinstance(v, (Branch, list)):
+                # go-yaml writes a nested node's head comments before its "- " indicator.
+                v, head = _split_head_comments(v)
+                for c in head:
+                    out.append(lead + "#" + c.value + "\n")
+                    lead = pad
+            if isinstance(v, Branch):
+                if v:
+                    self.mapping(v, indent + 2, first_prefix=lead + "- ")
+                else:
+                    out.append(lead + "- {}\n")
+            elif isinstance(v, list):
+                if v:
+                    self.sequence(v, indent + 2, first_prefix=lead + "- ")
+                else:
+                    out.append(lead + "- []\n")
+            else:
+                sv = self.scalar(v)
+                if sv == "\x00blockhint":
+                    out.append(lead + "- " + _double(str(v)) + "\n")
+                elif sv == "\x00block":
+                    out.append(lead + "- " + self._block(str(v), indent + 2))
+                else:
+                    out.append(lead + "- " + sv + "\n")
+
+    def document(self, b: Branch) -> None:
+        if any(not isinstance(k, Comment) for k, _ in b):
+            self.mapping(b, 0)
+        else:
+            for k, _ in b:
+                if isinstance(k, Comment):
+                    self.out.append("#" + k.value + "\n")
+            self.out.append("{}\n")
+
+    def text(self) -> str:
+        return "".join(self.out)
+
+
+def emit_documents(branches: list[Branch], indent: int = 4) -> str:
+    e = Emitter(indent)
+    for i, b in enumerate(branches):
+        if i:
+            e.out.append("---\n")
+        e.document(b)
+    return e.text()
+
+
+def emit_value(v: object, indent: int = 4) -> str:
+    e = Emitter(indent)
+    if isinstance(v, Branch):
+        e.document(v)
+    elif isinstance(v, list):
+        e.sequence(v, 0) if v else e.out.append("[]\n")
+    else:
+        sv = e.scalar(v)
+        if sv == "\x00blockhint":
+            sv = _double(str(v))
+        e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
+    return e.text()

@@ -1,0 +1,107 @@
+"""YAML scalar typing as go-yaml v3 does it (resolve.go): YAML 1.2 core types plus timestamps,
+Go's ``ParseInt(s, 0, 64)`` for integers, and the 1.1 booleans that v3 no longer decodes but
+still quotes on output."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from kubecrypt.sops.values import SopsTime, parse_timestamp
+
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_TRUES = {"true", "True", "TRUE"}
+_FALSES = {"false", "False", "FALSE"}
+_INF = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}
+_NINF = {"-.inf", "-.Inf", "-.INF"}
+_NAN = {".nan", ".NaN", ".NAN"}
+_OLD_BOOLS = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+              "n", "N", "no", "No", "NO", "off", "Off", "OFF"}
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
+_GO_INT = re.compile(
+    r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
+
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
+
+MERGE = "<<"
+
+
+def _go_int(s: str) -> int | None:
+    if not _GO_INT.match(s):
+        return None
+    sign = -1 if s[0] == "-" else 1
+    body = s.lstrip("+-")
+    if len(body) > 1 and body[0] == "0" and body[1] in "xXoObB":
+        v = int(body[2:], {"x": 16, "o": 8, "b": 2}[body[1].lower()])
+    elif len(body) > 1 and body[0] == "0":
+        v = int(body, 8)
+    else:
+        v = int(body)
+    v *= sign
+    if INT64_MIN <= v <= UINT64_MAX:
+        return v
+    return None
+
+
+def resolve_plain(s: str) -> object:
+    """The value of an untagged plain scalar."""
+    if s in _NULLS:
+        return None
+    c = s[0]
+    if c in "tTfF":
+        if s in _TRUES:
+            return True
+        if s in _FALSES:
+            return False
+        return s
+    if c == "." or (c in "+-" and len(s) > 1 and s[1] == "."):
+        if s in _INF:
+            return math.inf
+        if s in _NINF:
+            return -math.inf
+        if s in _NAN:
+            return math.nan
+        if _FLOAT.match(s):
+            return float(s)
+        return s
+    if c.isdigit() or c in "+-":
+        t = parse_timestamp(s)
+        if t is not None:
+            return t
+        plain = s.replace("_", "")
+        i = _go_int(plain)
+        if i is not None:
+            return i
+        if _FLOAT.match(plain):
+            return float(plain)
+        return s
+    return s
+
+
+def resolve_tagged(s: str, tag: str, plain: bool) -> object:
+    short = tag.replace("tag:yaml.org,2002:", "!!")
+    if short == "!!str":
+        return s
+    if short in ("!!int", "!!float", "!!bool", "!!null", "!!timestamp"):
+        v = resolve_plain(s) if s else None
+        if short == "!!float" and isinstance(v, int) and not isinstance(v, bool):
+            return float(v)
+        return v
+    if short == "!!binary":
+        import base64
+
+        try:
+            return base64.b64decode("".join(s.split())).decode("utf-8", "surrogateescape")
+        except ValueError:
+            return s
+    # Custom tags are dropped (sops does the same): the scalar is typed as if untagged.
+    return resolve_plain(s) if plain else s
+
+
+def needs_quotes(s: str) -> bool:
+    """A string that would read back as another type (or as a 1.1 bool/base-60 number)."""
+    if s in _OLD_BOOLS or _BASE60.match(s):
+        return True
+    v = resolve_plain(s) if s else None
+    return not (isinstance(v, str) and not isinstance(v, SopsTime))

@@ -1,0 +1,299 @@
+"""The tree sops works on, the walk, value selection and the MAC (sops tree.go / sops.go).
+
+A document is a :class:`Branch` (an ordered list of ``(key, value)`` pairs, where a key may be a
+:class:`Comment` with value ``None``); lists are Python lists whose items may be comments.
+Walk order is file order, depth first; a value's path is its mapping keys (list positions are
+never part of it) and its AAD is ``":".join(path) + ":"``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+
+from kubecrypt.sops.cipher import Cipher, CipherError, is_encrypted
+from kubecrypt.sops.errors import (
+    ConflictingParameters,
+    CouldNotReadInput,
+    ErrorDecryptingTree,
+    ErrorEncryptingTree,
+    SopsError,
+)
+from kubecrypt.sops.values import Comment, mac_bytes
+
+# SHA-256("sops"): seeds the MAC in mac_only_encrypted mode so both modes never collide.
+MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
+    "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
+
+
+def _mac_hash(mac_only_encrypted: bool) -> hashes.Hash:
+    # cryptography's SHA-512: the library is loaded for AES-GCM anyway, hashlib would cost
+    # another OpenSSL binding at start-up.
+    h = hashes.Hash(hashes.SHA512())
+    if mac_only_encrypted:
+        h.update(MAC_ONLY_ENCRYPTED_INIT)
+    return h
+
+SELECTION_FIELDS = (
+    "unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
+    "unencrypted_comment_regex", "encrypted_comment_regex",
+)
+DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
+
+
+class Branch(list[tuple[object, object]]):
+    """An ordered mapping: a list of ``(key, value)`` pairs."""
+
+    def get(self, key: str, default: object = None) -> object:
+        for k, v in self:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The one rule that decides which values are encrypted."""
+
+    field: str = "unencrypted_suffix"
+    value: str = DEFAULT_UNENCRYPTED_SUFFIX
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object], where: str = "parameters") -> Selection:
+        given = [(f, fields[f]) for f in SELECTION_FIELDS if fields.get(f)]
+        if len(given) > 1:
+            names = ", ".join(f for f, _ in given)
+            raise ConflictingParameters(
+                f"Cannot use more than one of {names} in {where}; keep exactly one selection rule.")
+        if not given:
+            return cls()
+        f, v = given[0]
+        if "regex" in f:
+            try:
+                re.compile(str(v))
+            except re.error as exc:
+                raise SopsError(
+                    f"The {f} {v!r} is not a valid regular expression: {exc}.") from None
+        return cls(f, str(v))
+
+    @property
+    def on_comments(self) -> bool:
+        return self.field.endswith("comment_regex")
+
+    @property
+    def encrypt_on_match(self) -> bool:
+        return self.field.startswith("encrypted")
+
+    def key_matches(self, key: str) -> bool:
+        if self.field.endswith("suffix"):
+            return key.endswith(self.value)
+        if self.field.endswith("comment_regex"):
+            return False
+        return re.search(self.value, key) is not None
+
+    def comment_matches(self, text: str) -> bool:
+        return self.on_comments and re.search(self.value, text) is not None
+
+
+Visit = Callable[[object, str, bool], object]
+"""``visit(value, aad, selected) -> new value`` for every scalar and comment, in walk order."""
+
+
+def walk(branches: list[Branch], sel: Selection, visit: Visit) -> None:
+    """Visits every scalar and comment of every document in place."""
+    if sel.on_comments:
+        for b in branches:
+            _walk_branch_comments(b, "", True, False, sel, visit)
+    else:
+        for b in branches:
+            _walk_branch(b, "", True, False, sel, visit)
+
+
+def _walk_branch(b: Branch, path: str, root: bool, matched: bool, sel: Selection,
+                 visit: Visit) -> None:
+    on_match = sel.encrypt_on_match
+    aad_here = path + ":"
+    key_matches = sel.key_matches
+    for i, (k, v) in enumerate(b):
+        if isinstance(k, Comment):
+            nk = visit(k, aad_here, matched == on_match)
+            if nk is not k:
+                b[i] = (nk, None)
+            continue
+        if not isinstance(k, str):
+            raise ErrorEncryptingTree(
+                f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
+        m = matched or key_matches(k)
+        child = k if root else path + ":" + k
+        if isinstance(v, Branch):
+            _walk_branch(v, child, False, m, sel, visit)
+        elif isinstance(v, list):
+            _walk_list(v, child, m, sel, visit)
+        else:
+            nv = visit(v, child + ":", m == on_match)
+            if nv is not v:
+                b[i] = (k, nv)
+
+
+def _walk_list(lst: list[object], path: str, matched: bool, sel: Selection,
+               visit: Visit) -> None:
+    selected = matched == sel.encrypt_on_match
+    aad = path + ":"
+    for i, v in enumerate(lst):
+        if isinstance(v, Branch):
+            _walk_branch(v, path, False, matched, sel, visit)
+        elif isinstance(v, list):
+            _walk_list(v, path, matched, sel, visit)
+        else:
+            nv = visit(v, aad, selected)
+            if nv is not v:
+                lst[i] = nv
+
+
+def _walk_branch_comments(b: Branch, path: str, root: bool, inherited: bool, sel: Selection,
+                          visit: Visit) -> None:
+    """Comment-regex rules: a matching comment marks the next value at its level (and all that
+    is nested under it); the marker itself stays plaintext."""
+    enc = sel.encrypt_on_match
+    level = False  # a matching comment seen since the previous value at this level
+    aad_here = path + ":"
+    for i, (k, v) in enumerate(b):
+        if isinstance(k, Comment):
+            text = k.value
+            own = not is_encrypted(text) and sel.comment_matches(text)
+            marked = inherited or level
+            selected = False if own else (marked == enc)
+            nk = visit(k, aad_here, selected)
+            if nk is not k:
+                b[i] = (nk, None)
+            level = level or own
+            continue
+        if not isinstance(k, str):
+            raise ErrorEncryptingTree(
+                f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
+        marked = inherited or level
+        child = k if root else path + ":" + k
+        if isinstance(v, Branch):
+            _walk_branch_comments(v, child, False, marked, sel, visit)
+        elif isinstance(v, list):
+            _walk_list_comments(v, child, marked, sel, visit)
+        else:
+            nv = visit(v, child + ":", marked == enc)
+            if nv is not v:
+                b[i] = (k, nv)
+        level = False
+
+
+def _walk_list_comments(lst: list[object], path: str, inherited: bool, sel: Selection,
+                        visit: Visit) -> None:
+    enc = sel.encrypt_on_match
+    level = False
+    aad = path + ":"
+    for i, v in enumerate(lst):
+        if isinstance(v, Comment):
+            own = not is_encrypted(v.value) and sel.comment_matches(v.value)
+            nv = visit(v, aad, False if own else ((inherited or level) == enc))
+            if nv is not v:
+                lst[i] = nv
+            level = level or own
+            continue
+        marked = inherited or level
+        if isinstance(v, Branch):
+            _walk_branch_comments(v, path, False, marked, sel, visit)
+        elif isinstance(v, list):
+            _walk_list_comments(v, path, marked, sel, visit)
+        else:
+            nv = visit(v, aad, marked == enc)
+            if nv is not v:
+                lst[i] = nv
+        level = False
+
+
+# ---------------------------------------------------------------- encrypt / decrypt / MAC
+
+def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
+                 mac_only_encrypted: bool) -> str:
+    """Encrypts the selected values in place; returns the MAC text (uppercase hex SHA-512)."""
+    h = _mac_hash(mac_only_encrypted)
+    update = h.update
+
+    def visit(v: object, aad: str, selected: bool) -> object:
+        if v is None:
+            return v
+        if isinstance(v, Comment):
+            if selected and v.value and not is_encrypted(v.value):
+                enc = cipher.encrypt(v, aad)
+                if sel.field == "unencrypted_comment_regex" and sel.comment_matches(enc):
+                    # The ciphertext would read as a marker next time: sops refuses too.
+                    raise ErrorEncryptingTree(
+                        "The encrypted comment at " + repr(aad) + " matches the "
+                        "unencrypted_comment_regex; use a more specific regex.")
+                return Comment(enc)
+            return v
+        if selected or not mac_only_encrypted:
+            update(mac_bytes(v))
+        if selected and v != "":
+            try:
+                return cipher.encrypt(v, aad)
+            except TypeError as exc:
+                raise ErrorEncryptingTree(f"Error encrypting tree: {exc}") from None
+        return v
+
+    walk(branches, sel, visit)
+    return h.finalize().hex().upper()
+
+
+def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
+                 mac_only_encrypted: bool) -> str:
+    """Decrypts the selected values in place; returns the MAC recomputed over the plaintext."""
+    h = _mac_hash(mac_only_encrypted)
+    update = h.update
+
+    def visit(v: object, aad: str, selected: bool) -> object:
+        if v is None:
+            return v
+        if isinstance(v, Comment):
+            if selected and is_encrypted(v.value):
+                try:
+                    out = cipher.decrypt(v.value, aad)
+                except CipherError:
+                    return v  # sops keeps an undecryptable comment as it is, with a warning
+                return out if isinstance(out, Comment) else Comment(str(out))
+            return v
+        if selected:
+            if v == "":
+                return v
+            if not isinstance(v, str):
+                # sops 3.11 panics here (exit 2); keep its exit code, with a real sentence.
+                raise CouldNotReadInput(
+                    f"Error decrypting tree: the value at {aad!r} should be encrypted but is a "
+                    f"plain {type(v).__name__}; restore it from Git or re-encrypt the file.")
+            try:
+                v = cipher.decrypt(v, aad)
+            except CipherError as exc:
+                raise ErrorDecryptingTree(
+                    f"Error decrypting tree: Error walking tree: Could not decrypt value: {exc}"
+                ) from None
+            if isinstance(v, Comment):
+                return v  # an encrypted comment stored as a list element: not hashed
+        if selected or not mac_only_encrypted:
+            update(mac_bytes(v))
+        return v
+
+    walk(branches, sel, visit)
+    return h.finalize().hex().upper()
+
+
+def compute_mac(branches: list[Branch], sel: Selection, mac_only_encrypted: bool) -> str:
+    """The MAC of a plaintext tree (no cipher involved)."""
+    h = _mac_hash(mac_only_encrypted)
+
+    def visit(v: object, aad: str, selected: bool) -> object:
+        if v is not None and not isinstance(v, Comment) and (selected or not mac_only_encrypted):
+            h.update(mac_bytes(v))
+        return v
+
+    walk(branches, sel, visit)
+    return h.finalize().hex().upper()
