@@ -32,20 +32,26 @@ def lab() -> None:
 @click.option("--etcd-endpoints", default=None,
               help="Use an existing etcd (comma-separated http://host:port) instead of "
                    "starting one.")
+@click.option("--sealed-secrets/--no-sealed-secrets", default=True, show_default=True,
+              help="Also run the Sealed Secrets controller (kubecrypt sealed controller).")
 def up(directory: Path | None, encryption: str | None, encryption_provider_config: Path | None,
-       etcd_endpoints: str | None) -> None:
+       etcd_endpoints: str | None, sealed_secrets: bool) -> None:
     """Start etcd and the lab API server (or restart the API server with new encryption)."""
     if encryption and encryption_provider_config:
         raise click.UsageError("give --encryption or --encryption-provider-config, not both")
     directory = directory or lab_up.default_dir()
     endpoints = [e.strip() for e in etcd_endpoints.split(",")] if etcd_endpoints else None
-    info = lab_up.up(directory, encryption, encryption_provider_config, endpoints)
+    info = lab_up.up(directory, encryption, encryption_provider_config, endpoints,
+                     sealed_secrets)
     click.echo(f"etcd       {','.join(info.etcd_endpoints)}"
                + (f" (pid {info.etcd.pid})" if info.etcd else " (external)"))
     assert info.apiserver is not None
     click.echo(f"apiserver  {info.server} (pid {info.apiserver.pid}), encryption: "
                f"{info.encryption}" + (f" ({info.encryption_config})"
                                        if info.encryption_config else ""))
+    if "sealed-secrets" in info.extra:
+        click.echo(f"sealed-secrets controller (pid {info.extra['sealed-secrets'].pid}): "
+                   "kubecrypt seal --fetch-cert")
     click.echo("")
     click.echo(f"export KUBECONFIG={info.kubeconfig}")
     click.echo("kubectl create secret generic demo --from-literal=password=s3cr3t")

@@ -1,5 +1,5 @@
-"""``kubecrypt sealed``: the Sealed Secrets controller's keys (``keys``); ``controller`` comes
-later and registers itself in this group."""
+"""``kubecrypt sealed``: the Sealed Secrets controller (``controller``) and its keys
+(``keys``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from kubecrypt.atrest.duration import parse_duration
+from kubecrypt.sealed.controller.cli import controller_command
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.files import atomic_write
 from kubecrypt.sealed.keys import (
@@ -37,7 +38,10 @@ keys_dir_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def sealed() -> None:
-    """Sealed Secrets: the controller's keys (and, later, the controller)."""
+    """Sealed Secrets: the controller and its keys."""
+
+
+controller_command(sealed)
 
 
 @sealed.group()

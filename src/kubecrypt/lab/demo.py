@@ -28,6 +28,7 @@ import yaml
 
 from kubecrypt.atrest.classify import classify
 from kubecrypt.errors import KubecryptError
+from kubecrypt.lab import sealed
 from kubecrypt.lab import up as lab_up
 from kubecrypt.lab.up import Lab, write_private
 
@@ -356,7 +357,8 @@ class Story:
 
     CHAPTERS: tuple[Callable[[Story], None], ...] = (
         start_lab, create_secrets, look_in_etcd, turn_on_encryption, rewrite_everything,
-        rotate_add_key2, rotate_promote_key2, rotate_remove_key1, kms_envelope, sealed_secret)
+        rotate_add_key2, rotate_promote_key2, rotate_remove_key1, kms_envelope, sealed_secret,
+        sealed.demo_chapter)
 
 
 def run(directory: Path | None, keep: bool, echo: Echo) -> Lab | None:

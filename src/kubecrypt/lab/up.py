@@ -309,11 +309,19 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 
 
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
-       = None, etcd_endpoints: list[str] | None = None) -> Lab:
+       = None, etcd_endpoints: list[str] | None = None,
+       sealed_secrets: bool | None = None) -> Lab:
+    """``sealed_secrets``: True (re)starts the Sealed Secrets controller, False stops it, None
+    keeps it as it is (kubecrypt.lab.sealed.after_up)."""
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        return _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+        before = Lab.load(directory)
+        lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+        from kubecrypt.lab import sealed
+
+        sealed.after_up(lab, sealed_secrets, before.port if before else 0)
+        return lab
     except BaseException:
         if created and not (directory / STATE).exists():
             shutil.rmtree(directory, ignore_errors=True)  # nothing was started: leave no trace

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from kubecrypt.errors import EncryptError
-from kubecrypt.lab.apiserver import discovery, errors, routes, strategy, table
+from kubecrypt.lab.apiserver import discovery, errors, routes, serviceproxy, strategy, table
 from kubecrypt.lab.apiserver.http import Request, Response
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
@@ -128,6 +128,8 @@ class App:
             group = discovery.api_group(parts[1])
             if group is not None:
                 return _json(group)
+        if serviceproxy.matches(path):  # services/<name>:<port>/proxy/... (Sealed Secrets)
+            return await serviceproxy.forward(self.rest, req, path)
         target = routes.parse(path)
         if target is None:
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {},

@@ -55,7 +55,12 @@ SEALED_SECRETS = Resource("bitnami.com", "v1alpha1", "sealedsecrets", "sealedsec
                           "SealedSecret", True, False, _RW, categories=("all",),
                           status_subresource=True, custom=True)
 
-ALL: tuple[Resource, ...] = (SECRETS, NAMESPACES, LEASES, SEALED_SECRETS)
+# For the Sealed Secrets controller: its Service (reached through the service proxy,
+# kubecrypt.lab.apiserver.serviceproxy) and the Events it records. Stored as JSON.
+SERVICES = Resource("", "v1", "services", "service", "Service", True, False, _RW, ("svc",))
+EVENTS = Resource("", "v1", "events", "event", "Event", True, False, _RW, ("ev",))
+
+ALL: tuple[Resource, ...] = (SECRETS, NAMESPACES, LEASES, SEALED_SECRETS, SERVICES, EVENTS)
 NAMESPACED: tuple[Resource, ...] = tuple(r for r in ALL if r.namespaced)
 
 

@@ -92,6 +92,17 @@ COLUMNS: dict[str, list[Column]] = {
               _AGE],
     "SealedSecret": [_NAME, ("Status", "string", "", lambda o: _condition(o, "message")),
                      ("Synced", "string", "", lambda o: _condition(o, "status")), _AGE],
+    # Sealed Secrets controller support (its Service and Events).
+    "Service": [_NAME, ("Ports", "string", "", lambda o: ",".join(
+        f"{_text(p.get('port'))}/{_text(p.get('protocol') or 'TCP')}"
+        for p in _get(o, "spec", "ports") or [] if isinstance(p, dict))), _AGE],
+    "Event": [("Last Seen", "string", "", lambda o: _text(o.get("lastTimestamp"))),
+              ("Type", "string", "", lambda o: _text(o.get("type"))),
+              ("Reason", "string", "", lambda o: _text(o.get("reason"))),
+              ("Object", "string", "", lambda o: "{}/{}".format(
+                  _text(_get(o, "involvedObject", "kind")).lower(),
+                  _text(_get(o, "involvedObject", "name")))),
+              ("Message", "string", "", lambda o: _text(o.get("message")))],
 }
 
 
