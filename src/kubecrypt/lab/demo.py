@@ -352,8 +352,8 @@ class Story:
         self.check(base64.b64decode(data["token"]) == b"not-a-real-token",
                    "the controller's private key did not open the SealedSecret")
         self.say(f"The private key opens it: a Secret with data keys {sorted(data)}.")
-        self.say("Only ciphertext is in Git and in etcd. In a cluster the Sealed Secrets")
-        self.say("controller holds that key and turns it into a Secret (the lab runs none yet).")
+        self.say("Only ciphertext is in Git and in etcd. In the cluster the Sealed Secrets")
+        self.say("controller holds that key and turns it into a Secret: next.")
 
     CHAPTERS: tuple[Callable[[Story], None], ...] = (
         start_lab, create_secrets, look_in_etcd, turn_on_encryption, rewrite_everything,

@@ -57,6 +57,9 @@ def _kv(raw: Any) -> KV:
     return KV(raw.key.decode(), bytes(raw.value), int(raw.mod_revision), int(raw.create_revision))
 
 
+_MAX_MESSAGE = 1 << 30
+
+
 class Store:
     def __init__(self, endpoints: list[str]) -> None:
         self.endpoints = endpoints
@@ -75,7 +78,11 @@ class Store:
                 o for o in manager.grpc_options if o[0] != "grpc.keepalive_permit_without_calls"
             ] + [("grpc.keepalive_permit_without_calls", 0),
                  ("grpc.initial_reconnect_backoff_ms", 200),
-                 ("grpc.max_reconnect_backoff_ms", 2000)]
+                 ("grpc.max_reconnect_backoff_ms", 2000),
+                 # An unpaged list of thousands of objects is one Range reply larger than
+                 # gRPC's 4 MiB default; kube-apiserver's etcd client allows up to 2 GiB.
+                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                 ("grpc.max_send_message_length", _MAX_MESSAGE)]
 
     async def open(self) -> None:
         await self._client.connect()
