@@ -177,3 +177,34 @@ def test_wait_served_times_out_with_not_yet(controller: ControllerProxy) -> None
     never = SealingKey(*generate_key(2048))  # a key the controller does not have
     with pytest.raises(NotLoaded, match="does not serve the new key's certificate yet"):
         wait_served(controller, never, "kube-system/x", 0.5)
+
+
+def test_rotate_sealed_controller_no_renew_failed_dry_run(
+        kubecrypt: Run, rlab: LabHandle, controller: ControllerProxy, ns: str,
+        tmp_path: Path) -> None:
+    repo, want = _repo(tmp_path, ns, controller.certificate())
+    foreign = SealingKey(*generate_key(2048))  # a key the controller never had
+    bad = repo / "foreign.yaml"
+    bad.write_text(render_sealed(seal_secret(_secret(ns, "f", k="v"),
+                                             foreign.private_key.public_key(), SealOptions()),
+                                 "yaml"))
+    before, keys_before = _snapshot(repo), _key_secrets(rlab)
+    kc = str(rlab.lab.kubeconfig)
+    dry = kubecrypt("rotate", "sealed", "--controller", "--kubeconfig", kc, "--dir", str(repo),
+                    "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert b"would have: 4 files re-encrypted" in dry.stdout
+    assert _snapshot(repo) == before and _key_secrets(rlab) == keys_before
+
+    r = kubecrypt("rotate", "sealed", "--controller", "--kubeconfig", kc, "--dir", str(repo),
+                  "--no-renew")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert b"3 files re-encrypted (4 SealedSecrets), 0 already current, 1 failed" in r.stdout
+    assert r.stderr.decode().strip() == ("error: 1 files could not be re-encrypted (listed "
+                                         "above); the others were")
+    assert bad.read_bytes() == before["foreign.yaml"]  # left as it was
+    assert _key_secrets(rlab) == keys_before  # --no-renew: no new key
+    db = (repo / "apps/db.yaml").read_bytes()
+    assert db != before["apps/db.yaml"] and db[:4] == before["apps/db.yaml"][:4]
+    rlab.kubectl("apply", "-f", str(repo / "apps/db.yaml"))
+    assert _unsealed(rlab, ns, "db") == want["db"]
