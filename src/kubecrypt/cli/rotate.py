@@ -139,21 +139,35 @@ def sops_(directory: str, config: str | None, no_updatekeys: bool, no_rotate: bo
 @rotate.command()
 @click.option("--keys-dir", envvar="KUBECRYPT_SEALED_KEYS_DIR",
               default="~/.config/kubecrypt/sealed-keys", show_default=True,
-              help="the controller's keys (kubecrypt sealed keys); the new key is added here")
+              help="offline: the controller's keys (kubecrypt sealed keys); the new key is added here")
+@click.option("--controller", "use_controller", is_flag=True,
+              help="renew the key in the cluster (a new key Secret the controller picks up) and "
+                   "re-encrypt through its /v1/rotate; no private keys needed here")
 @click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
               help="a Git working tree whose SealedSecret files are re-encrypted for the new key")
 @click.option("--compromised", is_flag=True,
               help="a key leaked: also list every Secret whose values must change at the source")
 @click.option("--compromised-key", multiple=True,
-              help="fingerprint of the leaked key (default: every key but the new one)")
+              help="offline: fingerprint of the leaked key (default: every key but the new one)")
 @click.option("--key-size", type=int, default=4096, show_default=True)
 @click.option("--my-cn", default="", help="certificate CN of the new key")
 @click.option("--no-renew", is_flag=True, help="re-encrypt for the newest existing key instead")
 @click.option("--dry-run", is_flag=True, help="report what would change, write nothing")
+@click.option("--kubeconfig", default=None, help="--controller: kubeconfig (default $KUBECONFIG)")
+@click.option("--context", default=None, help="--controller: kubeconfig context")
+@click.option("--controller-name", default="sealed-secrets-controller", show_default=True,
+              help="--controller: the controller's Service")
+@click.option("--controller-namespace", default="kube-system", show_default=True,
+              help="--controller: the controller's namespace (its key Secrets live there)")
+@click.option("--wait-timeout", type=float, default=60.0, show_default=True,
+              help="--controller: seconds to wait for the controller to serve the new certificate")
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
-def sealed(keys_dir: str, directory: str | None, compromised: bool,
-           compromised_key: tuple[str, ...], key_size: int, my_cn: str, no_renew: bool,
-           dry_run: bool, fmt: str) -> None:
+@click.pass_context
+def sealed(ctx: click.Context, keys_dir: str, use_controller: bool, directory: str | None,
+           compromised: bool, compromised_key: tuple[str, ...], key_size: int, my_cn: str,
+           no_renew: bool, dry_run: bool, kubeconfig: str | None, context: str | None,
+           controller_name: str, controller_namespace: str, wait_timeout: float,
+           fmt: str) -> None:
     """Renew the Sealed Secrets key and re-encrypt a directory of SealedSecrets for it."""
     import json
 
@@ -161,22 +175,42 @@ def sealed(keys_dir: str, directory: str | None, compromised: bool,
 
     if key_size < 2048:
         raise click.BadParameter("must be at least 2048", param_hint="--key-size")
-    report = rotate_sealed(Path(keys_dir).expanduser(), Path(directory) if directory else None,
-                           compromised=compromised, compromised_keys=list(compromised_key),
-                           key_size=key_size, cn=my_cn, renew_key=not no_renew, dry_run=dry_run)
+    if use_controller:
+        from click.core import ParameterSource
+
+        if ctx.get_parameter_source("keys_dir") is ParameterSource.COMMANDLINE:
+            raise click.UsageError("--keys-dir is for the offline path; drop it or --controller")
+        if compromised_key:
+            raise click.UsageError("--compromised-key is for the offline path: with --controller "
+                                   "every key before the renewal counts as compromised")
+        report = _sealed_controller(directory, compromised, key_size, my_cn, no_renew, dry_run,
+                                    kubeconfig, context, controller_name, controller_namespace,
+                                    wait_timeout)
+    else:
+        report = rotate_sealed(Path(keys_dir).expanduser(), Path(directory) if directory else None,
+                               compromised=compromised, compromised_keys=list(compromised_key),
+                               key_size=key_size, cn=my_cn, renew_key=not no_renew,
+                               dry_run=dry_run)
     key = report.new_key
-    assert key is not None
+    fingerprint = key.fingerprint if key else report.new_key_fingerprint
     if fmt == "json":
         click.echo(json.dumps({
-            "new_key": key.fingerprint, "new_key_file": str(report.new_key_file or ""),
+            "new_key": fingerprint, "new_key_file": str(report.new_key_file or ""),
+            "new_key_secret": report.new_key_secret,
             "files": [{"path": str(f.path), "outcome": f.outcome, "detail": f.detail,
                        "sealed_secrets": f.count} for f in report.files],
             "exposed": [e.to_json() for e in report.exposed]}, indent=2))
     else:
         if report.new_key_file:
-            click.echo(f"new key {key.fingerprint} in {report.new_key_file}: apply it "
+            click.echo(f"new key {fingerprint} in {report.new_key_file}: apply it "
                        f"(kubectl apply -n kube-system -f {report.new_key_file}) and restart the "
                        "controller, which seals with its newest key")
+        elif report.new_key_secret:
+            click.echo(f"new key {fingerprint} in Secret {report.new_key_secret}: the controller "
+                       "serves its certificate and seals with it now")
+        elif use_controller:
+            click.echo(f"re-encrypting for the controller's current key {fingerprint}"
+                       + (" (dry run: no key created)" if dry_run and not no_renew else ""))
         for f in report.files:
             click.echo(f"{f.outcome:13} {f.path}" + (f": {f.detail}" if f.detail else ""))
         if report.files:
@@ -188,10 +222,24 @@ def sealed(keys_dir: str, directory: str | None, compromised: bool,
             for e in report.exposed:
                 click.echo(f"  {e.namespace or '(no namespace)'}/{e.name}: {', '.join(e.items)}"
                            f"  ({e.file})")
-            click.echo("then remove the compromised key from the cluster and from --keys-dir once "
-                       "no SealedSecret in the cluster still needs it")
+            where = "the cluster" if use_controller else "the cluster and from --keys-dir"
+            click.echo(f"then remove the compromised key from {where} once no SealedSecret in "
+                       "the cluster still needs it")
     if report.count(FAILED):
         from kubecrypt.rotate.errors import RotateError
 
         raise RotateError(f"{report.count(FAILED)} files could not be re-encrypted (listed "
                           "above); the others were")
+
+
+def _sealed_controller(directory: str | None, compromised: bool, key_size: int, cn: str,
+                       no_renew: bool, dry_run: bool, kubeconfig: str | None,
+                       context: str | None, name: str, namespace: str, wait_timeout: float
+                       ) -> Any:
+    from kubecrypt.rotate.sealed_controller import ControllerOptions, rotate_with_controller
+    from kubecrypt.sealed.kubeapi import ControllerProxy, KubeClient, load_cluster_access
+
+    opts = ControllerOptions(key_size=key_size, cn=cn, renew=not no_renew,
+                             compromised=compromised, dry_run=dry_run, wait_timeout=wait_timeout)
+    proxy = ControllerProxy(KubeClient(load_cluster_access(kubeconfig, context)), name, namespace)
+    return rotate_with_controller(proxy, Path(directory) if directory else None, opts)

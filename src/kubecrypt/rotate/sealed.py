@@ -58,6 +58,8 @@ class FileResult:
 class SealedReport:
     new_key: SealingKey | None = None
     new_key_file: Path | None = None
+    new_key_secret: str = ""
+    new_key_fingerprint: str = ""  # controller mode: namespace/name of the new key Secret
     files: list[FileResult] = field(default_factory=list)
     exposed: list[Exposed] = field(default_factory=list)
 
@@ -105,31 +107,51 @@ def _opened_by(doc: dict[str, Any], keys: Iterable[SealingKey]) -> bool:
         return False
 
 
-def reencrypt_dir(directory: Path, registry: KeyRegistry, new_key: SealingKey,
-                  compromised: list[SealingKey] | None = None,
-                  dry_run: bool = False) -> SealedReport:
+def sealed_files(directory: Path) -> Iterable[tuple[Path, list[dict[str, Any]], bool]]:
+    """Every file under ``directory`` holding SealedSecrets: (path, its SealedSecrets, whether
+    it holds only SealedSecrets). Files that are not Kubernetes manifests are ignored."""
     if not directory.is_dir():
         raise RotateError(f"{directory} is not a directory; pass the Git working tree with --dir")
-    report = SealedReport()
-    public_key = new_key.private_key.public_key()
     for path in _files(directory):
         try:
             docs = load_documents(path.read_bytes(), str(path))
         except KubecryptError:
             continue  # not a Kubernetes manifest: none of our business
         sealed = [d for d in docs if _is_sealed(d)]
-        if not sealed:
-            continue
+        if sealed:
+            yield path, sealed, len(sealed) == len(docs)
+
+
+def exposed(path: Path, doc: dict[str, Any]) -> Exposed:
+    meta = doc.get("metadata") or {}
+    return Exposed(path, str(meta.get("namespace") or ""), str(meta.get("name") or ""),
+                   sorted(encrypted_data(doc.get("spec") or {})))
+
+
+def mixed(path: Path) -> FileResult:
+    return FileResult(path, SKIPPED, "SealedSecrets mixed with other objects; re-encrypt this "
+                      "file with `kubecrypt seal --re-encrypt`")
+
+
+def file_text(path: Path, out: list[dict[str, Any]]) -> str:
+    """The re-encrypted SealedSecrets rendered as the file held them (JSON or YAML)."""
+    fmt = "json" if path.suffix == ".json" else "yaml"
+    text = "".join(render_sealed(d, fmt) for d in out)
+    if fmt == "yaml" and len(out) == 1 and not path.read_text().lstrip().startswith("---"):
+        text = text.removeprefix("---\n")
+    return text
+
+
+def reencrypt_dir(directory: Path, registry: KeyRegistry, new_key: SealingKey,
+                  compromised: list[SealingKey] | None = None,
+                  dry_run: bool = False) -> SealedReport:
+    report = SealedReport()
+    public_key = new_key.private_key.public_key()
+    for path, sealed, only_sealed in sealed_files(directory):
         if compromised:
-            for d in sealed:
-                if _opened_by(d, compromised):
-                    meta = d.get("metadata") or {}
-                    report.exposed.append(Exposed(path, str(meta.get("namespace") or ""),
-                                                  str(meta.get("name") or ""),
-                                                  sorted(encrypted_data(d.get("spec") or {}))))
-        if len(sealed) != len(docs):
-            report.files.append(FileResult(path, SKIPPED, "SealedSecrets mixed with other objects; "
-                                           "re-encrypt this file with `kubecrypt seal --re-encrypt`"))
+            report.exposed += [exposed(path, d) for d in sealed if _opened_by(d, compromised)]
+        if not only_sealed:
+            report.files.append(mixed(path))
             continue
         if all(_opened_by(d, [new_key]) for d in sealed):
             report.files.append(FileResult(path, CURRENT, count=len(sealed)))
@@ -139,12 +161,8 @@ def reencrypt_dir(directory: Path, registry: KeyRegistry, new_key: SealingKey,
         except KubecryptError as exc:
             report.files.append(FileResult(path, FAILED, str(exc)))
             continue
-        fmt = "json" if path.suffix == ".json" else "yaml"
-        text = "".join(render_sealed(d, fmt) for d in out)
-        if fmt == "yaml" and len(out) == 1 and not path.read_text().lstrip().startswith("---"):
-            text = text.removeprefix("---\n")
         if not dry_run:
-            atomic_write(path, text.encode())
+            atomic_write(path, file_text(path, out).encode())
         report.files.append(FileResult(path, REENCRYPTED, count=len(out)))
     return report
 
