@@ -53,7 +53,8 @@ def up(directory: Path | None, encryption: str | None, encryption_provider_confi
         click.echo(f"sealed-secrets controller (pid {info.extra['sealed-secrets'].pid}): "
                    "kubecrypt seal --fetch-cert")
     click.echo("")
-    click.echo(f"export KUBECONFIG={info.kubeconfig}")
+    # Absolute, so the line works from any directory it is pasted into.
+    click.echo(f"export KUBECONFIG={Path(info.kubeconfig).resolve()}")
     click.echo("kubectl create secret generic demo --from-literal=password=s3cr3t")
     click.echo(f"ETCDCTL_API=3 etcdctl --endpoints={info.etcd_endpoints[0]} "
                "get /registry/secrets/default/demo | hexdump -C")
