@@ -68,3 +68,21 @@ def test_etcd_keys(resource: str, ns: str | None, name: str, key: str) -> None:
     assert etcd_key(resource, ns, name) == key
     assert parse_etcd_key(key) == (resource, ns, name)
     assert etcd_key(resource, ns, name, prefix="foo/registry/") == "/foo" + key
+
+
+LEASE = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+         "metadata": {"name": "sealed-secrets-controller", "namespace": "kube-system",
+                      "creationTimestamp": "2024-01-02T03:04:05Z"},
+         "spec": {"holderIdentity": "pod-a", "leaseDurationSeconds": 15,
+                  "acquireTime": "2024-01-02T03:04:05.123456Z", "renewTime": "2024-01-02T03:04:20.000001Z",
+                  "leaseTransitions": 3}}
+
+
+def test_lease_protobuf_keeps_microseconds_and_omits_unset_fields() -> None:
+    data = encode(LEASE)
+    assert decode_envelope_kind(data) == ("coordination.k8s.io/v1", "Lease")
+    assert decode(data) == LEASE
+    assert encode(decode(data)) == data
+    assert b"\x10\xe8\x07" in data  # renewTime's nanos: 1 µs = 1000 ns, varint e8 07
+    empty = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "x"}, "spec": {}}
+    assert decode(encode(empty))["spec"] == {}

@@ -78,7 +78,12 @@ def test_other_kinds_keys_and_encodings(lab: LabHandle, unique: Callable[[str], 
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
              "metadata": {"name": "l", "namespace": ns}, "spec": {"holderIdentity": "me"}}
     lab.kubectl("create", "-f", "-", input=json.dumps(lease))
-    assert lab.etcd_get(f"/registry/leases/{ns}/l") is not None
+    stored_lease = lab.etcd_get(f"/registry/leases/{ns}/l")
+    assert stored_lease is not None and stored_lease[0].startswith(b"k8s\x00")  # protobuf, as upstream
+    assert codec.decode(stored_lease[0])["spec"] == {"holderIdentity": "me"}
+    bad = dict(lease, metadata={"name": "bad", "namespace": ns}, spec={"leaseDurationSeconds": "x"})
+    p = lab.kubectl("create", "-f", "-", input=json.dumps(bad), check=False)
+    assert p.returncode == 1 and "LeaseSpec.spec.leaseDurationSeconds of type int32" in p.stderr
 
 
 def test_rotation_by_replace_pipeline(lab: LabHandle, unique: Callable[[str], str]) -> None:

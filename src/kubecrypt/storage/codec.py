@@ -17,8 +17,10 @@ from kubecrypt.errors import EncodingError
 from kubecrypt.storage import wire
 from kubecrypt.storage.objectmeta import (
     decode_map,
+    decode_micro_time,
     decode_object_meta,
     decode_time,
+    encode_micro_time,
     encode_object_meta,
     encode_time,
     sorted_map,
@@ -167,28 +169,70 @@ def _decode_namespace(raw: bytes) -> dict[str, Any]:
     return obj
 
 
+# ------------------------------------------------------------------------------ Lease
+
+# coordination.k8s.io/v1 LeaseSpec: every field is a pointer, written only when set.
+_LEASE_STR = {1: "holderIdentity", 6: "strategy", 7: "preferredHolder"}
+_LEASE_INT = {2: "leaseDurationSeconds", 5: "leaseTransitions"}
+_LEASE_TIME = {3: "acquireTime", 4: "renewTime"}
+
+
+def _encode_lease(obj: dict[str, Any]) -> bytes:
+    spec = obj.get("spec") or {}
+    out = b""
+    for num in range(1, 8):
+        name = _LEASE_STR.get(num) or _LEASE_INT.get(num) or _LEASE_TIME[num]
+        value = spec.get(name)
+        if value is None:
+            continue
+        if num in _LEASE_STR:
+            out += field_str(num, str(value))
+        elif num in _LEASE_INT:
+            out += field_varint(num, int(value))
+        else:
+            out += field_bytes(num, encode_micro_time(value))
+    return field_bytes(1, encode_object_meta(obj.get("metadata") or {})) + field_bytes(2, out)
+
+
+def _decode_lease(raw: bytes) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": {}}
+    for n, _, v in wire.iter_fields(raw):
+        if n == 1 and isinstance(v, bytes):
+            obj["metadata"] = decode_object_meta(v)
+        elif n == 2 and isinstance(v, bytes):
+            for n2, _, v2 in wire.iter_fields(v):
+                if n2 in _LEASE_STR and isinstance(v2, bytes):
+                    obj["spec"][_LEASE_STR[n2]] = v2.decode()
+                elif n2 in _LEASE_INT and isinstance(v2, int):
+                    obj["spec"][_LEASE_INT[n2]] = wire.as_int64(v2)
+                elif n2 in _LEASE_TIME and isinstance(v2, bytes):
+                    obj["spec"][_LEASE_TIME[n2]] = decode_micro_time(v2)
+    return obj
+
+
 _KINDS: dict[
     tuple[str, str], tuple[Callable[[dict[str, Any]], bytes], Callable[[bytes], dict[str, Any]]]
 ] = {
     ("v1", "Secret"): (_encode_secret, _decode_secret),
     ("v1", "ConfigMap"): (_encode_configmap, _decode_configmap),
     ("v1", "Namespace"): (_encode_namespace, _decode_namespace),
+    ("coordination.k8s.io/v1", "Lease"): (_encode_lease, _decode_lease),
 }
-SUPPORTED = ", ".join(kind for _, kind in _KINDS)
+SUPPORTED = ", ".join(f"{gv} {kind}" for gv, kind in _KINDS)
 
 
 # ------------------------------------------------------------------------------ envelope
 
 
 def encode(obj: dict[str, Any]) -> bytes:
-    """The bytes kube-apiserver stores (before encryption) for a v1 Secret, ConfigMap or Namespace."""
+    """The bytes kube-apiserver stores (before encryption) for a Secret, ConfigMap, Namespace or Lease."""
     if not isinstance(obj, dict):
         raise EncodingError("expected a Kubernetes object (a mapping with apiVersion and kind)")
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     codec = _KINDS.get((api_version, kind))
     if codec is None:
         raise EncodingError(
-            f"cannot encode {api_version or '?'}/{kind or '?'}: only v1 {SUPPORTED} have a protobuf "
+            f"cannot encode {api_version or '?'}/{kind or '?'}: only {SUPPORTED} have a protobuf "
             "storage form here"
         )
     raw = codec[0](obj)
@@ -230,7 +274,7 @@ def decode(data: bytes) -> dict[str, Any]:
         codec = _KINDS.get((api_version, kind))
         if codec is None:
             raise EncodingError(
-                f"cannot decode {api_version}/{kind}: supported kinds are v1 {SUPPORTED}"
+                f"cannot decode {api_version}/{kind}: supported kinds are {SUPPORTED}"
             )
         return codec[1](raw or b"")
     except (wire.WireError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -70,6 +70,32 @@ def decode_time(buf: bytes) -> str | None:
     return None if seconds is None else format_time(seconds)
 
 
+def encode_micro_time(s: str | datetime) -> bytes:
+    """MicroTime keeps microseconds: seconds and nanos (a multiple of 1000), both always written."""
+    if isinstance(s, datetime):
+        t = s if s.tzinfo else s.replace(tzinfo=UTC)
+    else:
+        try:
+            t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        except ValueError:
+            from kubecrypt.errors import EncodingError
+
+            raise EncodingError(f"invalid timestamp {s!r}: expected RFC 3339 with microseconds") from None
+    seconds = int(t.timestamp() // 1)
+    return field_varint(1, seconds) + field_varint(2, t.microsecond * 1000)
+
+
+def decode_micro_time(buf: bytes) -> str:
+    seconds = nanos = 0
+    for n, _, v in wire.iter_fields(buf):
+        if n == 1 and isinstance(v, int):
+            seconds = wire.as_int64(v)
+        elif n == 2 and isinstance(v, int):
+            nanos = v
+    t = datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 # ------------------------------------------------------------------------------ ObjectMeta
 
 

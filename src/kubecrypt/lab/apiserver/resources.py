@@ -50,7 +50,7 @@ _RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update",
 SECRETS = Resource("", "v1", "secrets", "secret", "Secret", True, True, _RW)
 NAMESPACES = Resource("", "v1", "namespaces", "namespace", "Namespace", False, True,
                       ("create", "delete", "get", "list", "patch", "update", "watch"), ("ns",))
-LEASES = Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, False, _RW)
+LEASES = Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, True, _RW)
 SEALED_SECRETS = Resource("bitnami.com", "v1alpha1", "sealedsecrets", "sealedsecret",
                           "SealedSecret", True, False, _RW, categories=("all",),
                           status_subresource=True, custom=True)

@@ -10,8 +10,10 @@ import secrets
 import uuid
 from typing import Any
 
+from kubecrypt.errors import EncodingError
 from kubecrypt.lab.apiserver import errors, validation
 from kubecrypt.lab.apiserver.resources import Resource
+from kubecrypt.storage.objectmeta import encode_micro_time
 
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # upstream's utilrand alphanums
 _SERVER_SET = ("resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -69,10 +71,40 @@ def check_shape(res: Resource, obj: dict[str, Any]) -> None:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected "
                                  f"kind ({res.kind})")
     validation.check_metadata_types(res.kind, res.version, obj.get("metadata", {}))
-    if res.kind == "Lease" and not isinstance(obj.get("spec") or {}, dict):
-        raise errors.bad_request('Lease in version "v1" cannot be handled as a Lease: json: '
-                                 "cannot unmarshal into Go struct field Lease.spec of type "
-                                 "v1.LeaseSpec")
+    if res.kind == "Lease":
+        check_lease_spec(obj.get("spec"))
+
+
+_LEASE_FIELD_TYPES = {"holderIdentity": "string", "strategy": "string", "preferredHolder": "string",
+                      "leaseDurationSeconds": "int32", "leaseTransitions": "int32",
+                      "acquireTime": "v1.MicroTime", "renewTime": "v1.MicroTime"}
+
+
+def check_lease_spec(spec: Any) -> None:
+    """Types as the JSON decoder checks them, so a bad body is a 400 and never reaches storage."""
+
+    def bad(field: str, go_type: str) -> errors.ApiError:
+        return errors.bad_request('Lease in version "v1" cannot be handled as a Lease: json: '
+                                  f"cannot unmarshal into Go struct field {field} of type {go_type}")
+
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise bad("Lease.spec", "v1.LeaseSpec")
+    for name, value in spec.items():
+        go_type = _LEASE_FIELD_TYPES.get(name)
+        if value is None or go_type is None:
+            continue
+        if go_type == "string" and not isinstance(value, str):
+            raise bad(f"LeaseSpec.spec.{name}", go_type)
+        if go_type == "int32" and (isinstance(value, bool) or not isinstance(value, int)
+                                   or not -(2**31) <= value < 2**31):
+            raise bad(f"LeaseSpec.spec.{name}", go_type)
+        if go_type == "v1.MicroTime":
+            try:
+                encode_micro_time(value)
+            except (EncodingError, TypeError, AttributeError):
+                raise bad(f"LeaseSpec.spec.{name}", go_type) from None
 
 
 def prepare_create(res: Resource, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
