@@ -38,7 +38,7 @@ def decode(fmt: str) -> None:
 
 @etcd.command()
 def encode() -> None:
-    """Encode a Secret, ConfigMap or Namespace (YAML or JSON) on stdin into storage bytes."""
+    """Encode a Secret, ConfigMap, Namespace or Lease (YAML or JSON) on stdin into storage bytes."""
     import yaml
 
     from kubecrypt.storage.codec import encode as encode_value
