@@ -25,11 +25,6 @@ class CryptoError(Exception):
     """A primitive refused its input (authentication failure, bad length, bad padding)."""
 
 
-def check_aes_key(key: bytes) -> None:
-    if len(key) not in (16, 24, 32):
-        raise CryptoError(f"invalid AES key size {len(key)}, expected 16, 24 or 32 bytes")
-
-
 def gcm_seal(key: bytes | AESGCM, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """Returns ``ciphertext || tag`` (Go's ``cipher.AEAD.Seal`` layout)."""
     aead = key if isinstance(key, AESGCM) else AESGCM(key)

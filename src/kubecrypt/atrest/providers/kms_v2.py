@@ -229,10 +229,6 @@ class KMSv2Provider(Provider):
                 )
             return state
 
-    @property
-    def current_key_id(self) -> str | None:
-        return self._state.key_id if self._state else None
-
     # ------------------------------------------------------------------ transformer
 
     def encrypt(self, data: bytes, aad: bytes) -> bytes:
