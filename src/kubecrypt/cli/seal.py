@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from kubecrypt.fileio import atomic_write
 from kubecrypt.sealed.errors import SealedInputError
-from kubecrypt.sealed.files import atomic_write
 from kubecrypt.sealed.kubeapi import (
     DEFAULT_CONTROLLER_NAME,
     DEFAULT_CONTROLLER_NAMESPACE,

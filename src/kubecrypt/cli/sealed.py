@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from kubecrypt.atrest.duration import parse_duration
+from kubecrypt.fileio import atomic_write
 from kubecrypt.sealed.controller.cli import controller_command
 from kubecrypt.sealed.errors import SealedInputError
-from kubecrypt.sealed.files import atomic_write
 from kubecrypt.sealed.keys import (
     DEFAULT_KEY_PREFIX,
     DEFAULT_NAMESPACE,

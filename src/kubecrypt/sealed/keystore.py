@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kubecrypt.fileio import atomic_write
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import SealedInputError
-from kubecrypt.sealed.files import atomic_write
 from kubecrypt.sealed.keys import KeyRegistry, SealingKey, key_from_secret, key_secret
 from kubecrypt.sealed.render import SECRET, ordered, to_yaml
 

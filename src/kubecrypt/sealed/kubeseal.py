@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt.fileio import atomic_write
 from kubecrypt.sealed.certsource import obtain_certificate
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import ControllerError, SealedInputError, UnsealError
-from kubecrypt.sealed.files import atomic_write
 from kubecrypt.sealed.keys import KeyRegistry, keys_from_file, sealing_public_key
 from kubecrypt.sealed.kubeapi import ControllerProxy, status_message
 from kubecrypt.sealed.objects import SEALED_API_VERSION, SEALED_KIND, check_sealed_secret
