@@ -119,3 +119,30 @@ def test_unknown_key_id_is_a_clean_read_error(setup: Any) -> None:
     with pytest.raises(DecryptError, match="failed to decrypt DEK"):
         fresh.decrypt(value, AAD)
     assert other.decrypt(value, AAD).plaintext == b"v"
+
+
+def test_closing_the_transformers_closes_the_plugin_connections() -> None:
+    from kubecrypt.atrest.config import from_dict
+    from kubecrypt.atrest.transformers import TransformerSet
+
+    closed: list[str] = []
+
+    class Closable(Plugin):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def version(self) -> str:
+            return "v1beta1"
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    doc = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+           "resources": [{"resources": ["secrets"], "providers": [
+               {"kms": {"apiVersion": "v2", "name": "a", "endpoint": "unix:///a.sock"}},
+               {"kms": {"apiVersion": "v1", "name": "b", "endpoint": "unix:///b.sock"}}]}]}
+    ts = TransformerSet(from_dict(doc), kms_factory=lambda cfg: Closable(cfg.name))
+    ts.for_resource("secrets")
+    ts.close()
+    assert sorted(closed) == ["a", "b"]

@@ -40,3 +40,10 @@ class KMSv1Service(Protocol):
     def encrypt(self, plain: bytes) -> bytes: ...
 
     def decrypt(self, cipher: bytes) -> bytes: ...
+
+
+def close_service(service: object) -> None:
+    """Close a service's connection if it has one (the gRPC client does; in-process ones need not)."""
+    close = getattr(service, "close", None)
+    if callable(close):
+        close()

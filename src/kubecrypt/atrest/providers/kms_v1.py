@@ -16,7 +16,7 @@ from kubecrypt.crypto.aead import (
     gcm_seal,
 )
 from kubecrypt.crypto.rand import RandomSource, system_random
-from kubecrypt.kms.service import KMSv1Service
+from kubecrypt.kms.service import KMSv1Service, close_service
 
 DEK_SIZE = 32
 ERR_LENGTH = (
@@ -109,3 +109,6 @@ class KMSv1Provider(Provider):
 
     def describe(self) -> str:
         return f"kms v1 ({self.name})"
+
+    def close(self) -> None:
+        close_service(self.service)

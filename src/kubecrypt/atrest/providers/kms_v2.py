@@ -46,7 +46,7 @@ from kubecrypt.crypto.aead import (
     hkdf_expand_sha256,
 )
 from kubecrypt.crypto.rand import RandomSource, system_random
-from kubecrypt.kms.service import KMSv2Service
+from kubecrypt.kms.service import KMSv2Service, close_service
 from kubecrypt.storage import wire
 
 SEED_SIZE = 32
@@ -320,3 +320,6 @@ class KMSv2Provider(Provider):
 
     def describe(self) -> str:
         return f"kms v2 ({self.name})"
+
+    def close(self) -> None:
+        close_service(self.service)
