@@ -6,11 +6,15 @@ import base64
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from kubecrypt.cli._io import read_stdin_bytes, write_stdout_bytes
 from kubecrypt.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kubecrypt.atrest.chain import PrefixChain
 
 PROVIDERS = ("aesgcm", "aescbc", "secretbox")
 
@@ -75,7 +79,7 @@ def validate(file: str) -> None:
     click.echo(f"{file}: valid ({len(cfg.resources)} resource entries, {n} providers)")
 
 
-def _chain(config: str, resource: str):  # type: ignore[no-untyped-def]
+def _chain(config: str, resource: str) -> PrefixChain:
     from kubecrypt.atrest.config import load_file
     from kubecrypt.atrest.transformers import TransformerSet
 
