@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kubecrypt.lab.apiserver.http import Request, Response, start
+from kubecrypt.httpserver import Limits, Request, Response, start
 from kubecrypt.sealed.controller.config import Config
 from kubecrypt.sealed.controller.keymanager import KeyManager
 from kubecrypt.sealed.controller.metrics import Metrics
