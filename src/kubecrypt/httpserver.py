@@ -1,5 +1,12 @@
-"""HTTP/1.1 over TLS on asyncio streams, with h11 doing the protocol: keep-alive, request bodies
-with Content-Length or chunked, and chunked streaming responses for watches."""
+"""The one HTTP server, used by the lab API server and the Sealed Secrets controller: HTTP/1.1
+(over TLS or not) on asyncio streams, with h11 doing the protocol: keep-alive, request bodies
+with Content-Length or chunked, and chunked streaming responses for watches.
+
+Every connection is bounded, as Go's ``http.Server`` bounds it (:class:`Limits`): a request must
+arrive whole within the read timeout, a keep-alive connection waits for the next one for the
+idle timeout, writing a response (or one chunk of a stream) must finish within the write timeout,
+and connections over the cap are answered 503 and closed. A slow client cannot hold a
+connection, nor many of them."""
 
 from __future__ import annotations
 
@@ -9,12 +16,23 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import h11
 
-log = logging.getLogger("kubecrypt.lab.http")
+log = logging.getLogger("kubecrypt.httpserver")
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request limit is 3 MiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Seconds, and a connection count."""
+
+    read_timeout: float = 60.0  # a whole request: headers and body
+    write_timeout: float = 60.0  # writing one response, or one chunk of a streamed one
+    idle_timeout: float = 120.0  # a keep-alive connection waiting for its next request
+    max_connections: int = 1024  # open at once; more are answered 503 and closed
 
 
 @dataclass
@@ -45,18 +63,43 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
+class _Deadline:
+    """When the request being read must be complete. Between keep-alive requests the idle
+    timeout runs; the first bytes of a request start its read timeout."""
+
+    def __init__(self, limits: Limits, first: bool) -> None:
+        now = asyncio.get_running_loop().time()
+        self.read_timeout = limits.read_timeout
+        self.idle = not first
+        self.at = now + (limits.idle_timeout if self.idle else limits.read_timeout)
+
+    def got_data(self) -> None:
+        if self.idle:
+            self.idle = False
+            self.at = asyncio.get_running_loop().time() + self.read_timeout
+
+
+async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader,
+                      deadline: _Deadline) -> object:
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
-            data = await reader.read(65536)
+            async with asyncio.timeout_at(deadline.at):
+                data = await reader.read(65536)
+            deadline.got_data()
             conn.receive_data(data)
             continue
         return event
 
 
-async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> Request | None:
-    event = await _next_event(conn, reader)
+async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader, limits: Limits,
+                        first: bool) -> Request | None:
+    return await _read_whole(conn, reader, _Deadline(limits, first))
+
+
+async def _read_whole(conn: h11.Connection, reader: asyncio.StreamReader,
+                      deadline: _Deadline) -> Request | None:
+    event = await _next_event(conn, reader, deadline)
     if isinstance(event, h11.ConnectionClosed) or event is None:
         return None
     if not isinstance(event, h11.Request):
@@ -64,7 +107,7 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> R
     headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
     body = bytearray()
     while True:
-        ev = await _next_event(conn, reader)
+        ev = await _next_event(conn, reader, deadline)
         if isinstance(ev, h11.Data):
             body += ev.data
             if len(body) > MAX_BODY:
@@ -79,20 +122,22 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> R
 
 
 async def _send(conn: h11.Connection, writer: asyncio.StreamWriter,
-                event: h11.Response | h11.Data | h11.EndOfMessage) -> None:
+                event: h11.Response | h11.Data | h11.EndOfMessage, limits: Limits) -> None:
     data = conn.send(event)
     if data:
         writer.write(data)
-        await writer.drain()
+        async with asyncio.timeout(limits.write_timeout):
+            await writer.drain()
 
 
 async def _stream(conn: h11.Connection, reader: asyncio.StreamReader,
-                  writer: asyncio.StreamWriter, stream: AsyncIterator[bytes]) -> None:
+                  writer: asyncio.StreamWriter, stream: AsyncIterator[bytes],
+                  limits: Limits) -> None:
     """Sends chunks until the stream ends or the client goes away (a watch's usual end)."""
 
     async def pump() -> None:
         async for chunk in stream:
-            await _send(conn, writer, h11.Data(data=chunk))
+            await _send(conn, writer, h11.Data(data=chunk), limits)
 
     pump_task = asyncio.ensure_future(pump())
     gone = asyncio.ensure_future(reader.read(1))
@@ -111,22 +156,24 @@ async def _stream(conn: h11.Connection, reader: asyncio.StreamReader,
     if gone.done() and not gone.cancelled():
         raise ConnectionResetError("client closed the stream")
     pump_task.result()
-    await _send(conn, writer, h11.EndOfMessage())
+    await _send(conn, writer, h11.EndOfMessage(), limits)
 
 
 async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                           handler: Handler) -> None:
+                           handler: Handler, limits: Limits = Limits()) -> None:
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+    first = True
     try:
         while True:
             try:
-                request = await _read_request(conn, reader)
+                request = await _read_request(conn, reader, limits, first)
             except (h11.RemoteProtocolError, BodyTooLarge) as exc:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     status = 413 if isinstance(exc, BodyTooLarge) else 400
                     await _send(conn, writer, h11.Response(status_code=status, headers=[
-                        ("content-length", "0"), ("connection", "close")]))
+                        ("content-length", "0"), ("connection", "close")]), limits)
                 return
+            first = False
             if request is None:
                 return
             response = await handler(request)
@@ -135,18 +182,22 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
             if response.stream is None:
                 headers.append(("content-length", str(len(response.body))))
                 await _send(conn, writer, h11.Response(status_code=response.status,
-                                                       headers=headers))
+                                                       headers=headers), limits)
                 if response.body:
-                    await _send(conn, writer, h11.Data(data=response.body))
-                await _send(conn, writer, h11.EndOfMessage())
+                    await _send(conn, writer, h11.Data(data=response.body), limits)
+                await _send(conn, writer, h11.EndOfMessage(), limits)
             else:
                 headers.append(("transfer-encoding", "chunked"))
                 await _send(conn, writer, h11.Response(status_code=response.status,
-                                                       headers=headers))
-                await _stream(conn, reader, writer, response.stream)
+                                                       headers=headers), limits)
+                await _stream(conn, reader, writer, response.stream, limits)
             if conn.our_state is h11.MUST_CLOSE:
                 return
             conn.start_next_cycle()
+    except TimeoutError:
+        # As Go's server: the connection is closed, with whatever it had not sent dropped (a
+        # client that stopped reading would otherwise hold it while the buffer drains).
+        writer.transport.abort()
     except (ConnectionError, ssl.SSLError, h11.LocalProtocolError, asyncio.IncompleteReadError):
         return
     except h11.RemoteProtocolError:
@@ -154,16 +205,64 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     finally:
         writer.close()
         with contextlib.suppress(Exception):
-            await writer.wait_closed()
+            async with asyncio.timeout(limits.write_timeout):
+                await writer.wait_closed()
+        writer.transport.abort()
 
 
-async def start(handler: Handler, host: str, port: int,
-                ssl_context: ssl.SSLContext | None) -> asyncio.Server:
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nretry-after: 1\r\n"
+         b"connection: close\r\n\r\n")
+
+
+class HTTPServer:
+    """The listening server and the connections it holds (at most ``limits.max_connections``)."""
+
+    def __init__(self, handler: Handler, limits: Limits) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def _on_connect(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        if self.connections >= self.limits.max_connections:
+            # The answer, then our end closed; the client gets a second to take it and close
+            # its end (closing while its request sits unread would reset the connection and
+            # lose the answer).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    writer.write(_BUSY)
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                    while await reader.read(65536):
+                        pass
+            writer.transport.abort()
+            return
+        self.connections += 1
         try:
-            await serve_connection(reader, writer, handler)
+            await serve_connection(reader, writer, self.handler, self.limits)
         except Exception:  # a bug in one request must not take the server down
             log.exception("connection failed")
+        finally:
+            self.connections -= 1
 
-    return await asyncio.start_server(on_connect, host, port, ssl=ssl_context,
-                                      reuse_address=True)
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        return tuple(self.server.sockets) if self.server else ()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+    async def wait_closed(self) -> None:
+        if self.server is not None:
+            await self.server.wait_closed()
+
+
+async def start(handler: Handler, host: str, port: int, ssl_context: ssl.SSLContext | None,
+                limits: Limits = Limits()) -> HTTPServer:
+    server = HTTPServer(handler, limits)
+    server.server = await asyncio.start_server(
+        server._on_connect, host, port, ssl=ssl_context, reuse_address=True,
+        ssl_handshake_timeout=limits.read_timeout if ssl_context else None)
+    return server

@@ -45,7 +45,7 @@ class LabServer:
         self.rest = Rest(self.objects, self.controllers)
         self.controllers.rest = self.rest
         self.app = App(self.rest, config.token, f"{config.host}:{config.port}", self.metrics)
-        self._server: asyncio.Server | None = None
+        self._server: httpserver.HTTPServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def metrics(self) -> str:
