@@ -70,9 +70,16 @@ def test_kms_v2_lab(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]]
     assert (d / "kms.sock").is_socket()
     # A plugin that died is started again by the next `lab up`.
     processes.stop(lab.extra["kms"])
-    assert kubecrypt("lab", "up", "--dir", str(d)).returncode == 0
+    assert kubecrypt("lab", "up", "--dir", str(d), "--no-sealed-secrets").returncode == 0
     lab = lab_up.Lab.load(d)
     assert lab is not None and processes.alive(lab.extra["kms"])
+    # Back to kms after another provider: the running plugin is kept, not started twice.
+    plugin = lab.extra["kms"]
+    for kind in ("aesgcm", "kms"):
+        p = kubecrypt("lab", "up", "--dir", str(d), "--encryption", kind, "--no-sealed-secrets")
+        assert p.returncode == 0, p.stderr
+    lab = lab_up.Lab.load(d)
+    assert lab is not None and lab.extra["kms"] == plugin and processes.alive(plugin)
     env = {**os.environ, "KUBECONFIG": str(lab.kubeconfig)}
     subprocess.run(["kubectl", "create", "secret", "generic", "enveloped", "--from-literal=a=b"],
                    env=env, check=True, capture_output=True)

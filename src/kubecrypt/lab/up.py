@@ -148,14 +148,18 @@ def start_kms_plugin(lab: Lab) -> dict[str, Any]:
     write_private(backend, f"keyring: {keyring}\n")
     socket = kms_socket(lab)
     endpoint = f"unix://{socket}"
+    entry = {"kms": {"apiVersion": "v2", "name": "kubecrypt-kms", "endpoint": endpoint,
+                     "timeout": "3s"}}
+    running = lab.extra.get("kms")
+    if running is not None and processes.alive(running):
+        return entry  # one plugin per lab: a second would take over the socket, untracked
     log = lab.dir / "kms.log"
     proc = processes.spawn([sys.executable, "-m", "kubecrypt", "kms", "serve", "--listen",
                             endpoint, "--backend", "local", "--backend-config", str(backend)],
                            log, kubecrypt_env())
     _wait(lambda: socket.exists() and _kms_ready(endpoint), proc, log, "the KMS plugin")
     lab.extra["kms"] = proc
-    return {"kms": {"apiVersion": "v2", "name": "kubecrypt-kms", "endpoint": endpoint,
-                    "timeout": "3s"}}
+    return entry
 
 
 def _uses_lab_kms(lab: Lab) -> bool:
