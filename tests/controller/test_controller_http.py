@@ -59,6 +59,7 @@ def test_the_controller_starts_with_bitnamis_flags_and_bounds_slow_clients(
     c.stop()
 
 
+@pytest.mark.slow
 def test_bad_timeouts_are_one_sentence(env: Env) -> None:
     for args, expected in ((["--read-timeout", "soon"], "error: --read-timeout: "),
                            (["--write-timeout", "0s"], "error: --write-timeout must be positive")):

@@ -18,6 +18,7 @@ from kubecrypt.lab import up as lab_up
 from .conftest import LabHandle
 
 
+@pytest.mark.slow
 def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
                             tmp_path: Path) -> None:
     d = str(tmp_path / "cli-lab")
@@ -187,6 +188,7 @@ def test_restart_collects_orphans_of_served_kinds_only(lab: LabHandle,
     assert lab.etcd_get(f"/registry/secrets/{ns}/foreign") is not None
 
 
+@pytest.mark.slow
 def test_port_taken_in_a_race_is_retried(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
@@ -257,6 +259,7 @@ def test_the_lab_kms_plugin_failing_to_start_stops_nothing(
     assert (lab.dir / "encryption-config.yaml").read_bytes() == config
 
 
+@pytest.mark.slow
 def test_an_api_server_that_does_not_start_is_rolled_back(
         lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     """The new settings pass their checks but the API server fails on them: the lab comes back
