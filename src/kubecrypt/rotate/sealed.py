@@ -23,6 +23,7 @@ from kubecrypt.sealed.keys import KeyRegistry, SealingKey, generate_key
 from kubecrypt.sealed.keystore import KeyStore
 from kubecrypt.sealed.kubeseal import render_sealed
 from kubecrypt.sealed.objects import encrypted_data
+from kubecrypt.sealed.provenance import cert_fingerprint, sealed_with, stamp
 from kubecrypt.sealed.seal import reencrypt
 from kubecrypt.sealed.unseal import decrypt_items
 
@@ -107,6 +108,15 @@ def _opened_by(doc: dict[str, Any], keys: Iterable[SealingKey]) -> bool:
         return False
 
 
+def _current(doc: dict[str, Any], new_key: SealingKey, fingerprint: str | None) -> bool:
+    """On the newest key already: by its provenance annotation when it has one (no RSA work),
+    else by opening it with the newest key."""
+    claimed = sealed_with(doc)
+    if claimed is not None:
+        return claimed == fingerprint
+    return _opened_by(doc, [new_key])
+
+
 def sealed_files(directory: Path) -> Iterable[tuple[Path, list[dict[str, Any]], bool]]:
     """Every file under ``directory`` holding SealedSecrets: (path, its SealedSecrets, whether
     it holds only SealedSecrets). Files that are not Kubernetes manifests are ignored."""
@@ -147,17 +157,18 @@ def reencrypt_dir(directory: Path, registry: KeyRegistry, new_key: SealingKey,
                   dry_run: bool = False) -> SealedReport:
     report = SealedReport()
     public_key = new_key.private_key.public_key()
+    fingerprint = cert_fingerprint(new_key.certificate) if new_key.certificate else None
     for path, sealed, only_sealed in sealed_files(directory):
         if compromised:
             report.exposed += [exposed(path, d) for d in sealed if _opened_by(d, compromised)]
         if not only_sealed:
             report.files.append(mixed(path))
             continue
-        if all(_opened_by(d, [new_key]) for d in sealed):
+        if all(_current(d, new_key, fingerprint) for d in sealed):
             report.files.append(FileResult(path, CURRENT, count=len(sealed)))
             continue
         try:
-            out = [reencrypt(d, registry, public_key) for d in sealed]
+            out = [stamp(reencrypt(d, registry, public_key), fingerprint) for d in sealed]
         except KubecryptError as exc:
             report.files.append(FileResult(path, FAILED, str(exc)))
             continue
