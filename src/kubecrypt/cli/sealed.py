@@ -196,3 +196,38 @@ def cert(keys_dir: str, fingerprint: str | None) -> None:
     if key.certificate is None:
         raise SealedInputError(f"key {key.fingerprint} has no certificate")
     sys.stdout.write(certificate_pem(key.certificate).decode("ascii"))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@sealed.command("which")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--cert", "certs", multiple=True,
+              help="A known certificate, [NAME=]PATH; repeatable.")
+@click.option("--key", "key_files", multiple=True,
+              help="Private keys (PEM or key backups) to try when a file has no annotation.")
+@click.option("--keys-dir", default=None, help="A key directory (kubecrypt sealed keys).")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def which_(files: tuple[str, ...], certs: tuple[str, ...], key_files: tuple[str, ...],
+           keys_dir: str | None, fmt: str) -> None:
+    """Say which known certificate or key sealed each SealedSecret in FILES."""
+    from kubecrypt.sealed.multi import parse_cert_args
+    from kubecrypt.sealed.which import known_from_cert, known_from_keys, read_key_file, which
+
+    known = [known_from_cert(t.name, t.source) for t in parse_cert_args(list(certs))]
+    for path in key_files:
+        known += read_key_file(path)
+    if keys_dir:
+        known += known_from_keys(KeyStore(keys_dir).registry().newest_first(), keys_dir)
+    answers = which(list(files), known)
+    if fmt == "json":
+        click.echo(json.dumps([a.to_json() for a in answers], indent=2))
+        return
+    _table(("FILE", "DOC", "SEALEDSECRET", "SEALED-WITH", "KNOWN", "HOW"), [
+        (a.file, str(a.document), f"{a.namespace}/{a.name}" if a.namespace else a.name,
+         a.sealed_with or "-", a.known or "-", a.how) for a in answers])
