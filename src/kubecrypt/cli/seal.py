@@ -194,7 +194,8 @@ def _seal_many(request: KubesealRequest, certs: list[str], output_dir: str | Non
     clusters = multi.resolve(multi.parse_cert_args(certs), fetch_context)
     escrow = None
     if escrow_cert:
-        escrow = multi.resolve([multi.CertTarget(multi.ESCROW_DIR, escrow_cert)], fetch_context)[0]
+        escrow = multi.resolve([multi.CertTarget(multi.ESCROW_DIR, escrow_cert)], fetch_context,
+                               escrow=True)[0]
     outputs = multi.plan(request, read_input(), clusters, escrow, Path(output_dir), file_name)
     multi.write(outputs)
     for path, _ in outputs:

@@ -57,8 +57,8 @@ class Resolved:
     source: str
 
 
-def resolve(targets: list[CertTarget], fetch_context: Callable[[str], tuple[bytes, str]]
-            ) -> list[Resolved]:
+def resolve(targets: list[CertTarget], fetch_context: Callable[[str], tuple[bytes, str]],
+            escrow: bool = False) -> list[Resolved]:
     """Every certificate read (or fetched through its kubeconfig context) before anything is
     sealed; names defaulted to the fingerprint prefix and checked to be distinct."""
     out: list[Resolved] = []
@@ -79,7 +79,7 @@ def resolve(targets: list[CertTarget], fetch_context: Callable[[str], tuple[byte
         out.append(Resolved(name, pem, source))
     names = [r.name for r in out]
     for name in names:
-        if name == ESCROW_DIR:
+        if name == ESCROW_DIR and not escrow:
             raise SealedInputError(f"--cert {name}=...: '{ESCROW_DIR}' is reserved for the "
                                    "escrow copy; choose another name")
         if names.count(name) > 1:
