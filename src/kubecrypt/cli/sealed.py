@@ -231,3 +231,28 @@ def which_(files: tuple[str, ...], certs: tuple[str, ...], key_files: tuple[str,
     _table(("FILE", "DOC", "SEALEDSECRET", "SEALED-WITH", "KNOWN", "HOW"), [
         (a.file, str(a.document), f"{a.namespace}/{a.name}" if a.namespace else a.name,
          a.sealed_with or "-", a.known or "-", a.how) for a in answers])
+
+
+@sealed.command("history-audit")
+@click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="The Git repository whose whole history (every ref) is audited.")
+@click.option("--key", "key_files", multiple=True,
+              help="A leaked private key (PEM or key backup); repeatable.")
+@click.option("--revoked-age", multiple=True, help="A revoked age recipient (age1...).")
+@click.option("--revoked-pgp", multiple=True, help="A revoked PGP key fingerprint.")
+@click.option("--hmac-key-file", default=None,
+              help="Key for the value hashes (at least 16 bytes), so runs are comparable; "
+                   "default: a random key per run.")
+@click.option("--live", is_flag=True,
+              help="Ask the cluster whether each Secret still holds the exposed value.")
+@click.option("--kubeconfig", default=None, help="--live: kubeconfig (default $KUBECONFIG).")
+@click.option("--context", default=None, help="--live: kubeconfig context.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def history_audit(repo: str, key_files: tuple[str, ...], revoked_age: tuple[str, ...],
+                  revoked_pgp: tuple[str, ...], hmac_key_file: str | None, live: bool,
+                  kubeconfig: str | None, context: str | None, fmt: str) -> None:
+    """List every value a leaked key opens anywhere in a repository's history."""
+    from kubecrypt.cli.history import run_history_audit
+
+    run_history_audit(repo, key_files, revoked_age, revoked_pgp, hmac_key_file, live,
+                      kubeconfig, context, fmt)
