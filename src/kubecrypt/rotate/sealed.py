@@ -63,6 +63,9 @@ class SealedReport:
     new_key_fingerprint: str = ""  # controller mode: namespace/name of the new key Secret
     files: list[FileResult] = field(default_factory=list)
     exposed: list[Exposed] = field(default_factory=list)
+    # --compromised, offline: every value the leaked keys open anywhere in the Git history of
+    # the working tree (None: --dir is not in a Git repository)
+    history: list[Any] | None = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for f in self.files if f.outcome == outcome)
@@ -209,4 +212,22 @@ def rotate_sealed(keys_dir: Path, directory: Path | None, *, compromised: bool =
         registry = KeyRegistry([*existing, new_key])
         dir_report = reencrypt_dir(directory, registry, new_key, leaked, dry_run)
         report.files, report.exposed = dir_report.files, dir_report.exposed
+        if leaked:
+            report.history = history_exposed(directory, leaked)
     return report
+
+
+def history_exposed(directory: Path, leaked: list[SealingKey]) -> list[Any] | None:
+    """The history audit for the leaked keys over the repository holding ``directory``: the
+    old ciphertexts there stay readable with them whatever is re-encrypted now."""
+    import secrets
+    import subprocess
+
+    from kubecrypt.history.audit import audit
+
+    top = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+                         capture_output=True, text=True, check=False)
+    if top.returncode != 0:
+        return None
+    keys = [(k.fingerprint, k.private_key) for k in leaked]
+    return audit(Path(top.stdout.strip()), keys, secrets.token_bytes(32)).exposed
