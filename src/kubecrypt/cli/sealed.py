@@ -256,3 +256,71 @@ def history_audit(repo: str, key_files: tuple[str, ...], revoked_age: tuple[str,
 
     run_history_audit(repo, key_files, revoked_age, revoked_pgp, hmac_key_file, live,
                       kubeconfig, context, fmt)
+
+
+@keys.command("backup-status")
+@click.option("--keys-dir", required=True,
+              help="The backup directory (key Secrets, v1 Lists or PEM keys).")
+@click.option("--cluster-keys-dir", default=None,
+              help="Offline: the cluster's key Secrets as files, instead of asking the cluster.")
+@click.option("--dir", "sealed_dir", default=None, type=click.Path(file_okay=False),
+              help="SealedSecrets to check: which ones only a key missing from the backup opens.")
+@click.option("--kubeconfig", default=None, help="kubeconfig (default $KUBECONFIG).")
+@click.option("--context", default=None, help="kubeconfig context.")
+@click.option("--controller-namespace", default=DEFAULT_NAMESPACE, show_default=True,
+              help="Where the controller keeps its key Secrets.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def backup_status_(keys_dir: str, cluster_keys_dir: str | None, sealed_dir: str | None,
+                   kubeconfig: str | None, context: str | None, controller_namespace: str,
+                   fmt: str) -> None:
+    """Compare the cluster's sealing keys with a backup; exit 1 when one is missing."""
+    from kubecrypt.sealed.backup import backup_status, keys_in_dir
+
+    if cluster_keys_dir:
+        cluster = keys_in_dir(Path(cluster_keys_dir), "--cluster-keys-dir")
+    else:
+        cluster = _cluster_keys(kubeconfig, context, controller_namespace)
+    backup = keys_in_dir(Path(keys_dir), "--keys-dir backup")
+    sealed_docs: list[tuple[Path, list[dict[str, Any]]]] = []
+    if sealed_dir:
+        from kubecrypt.rotate.sealed import sealed_files
+
+        if not Path(sealed_dir).is_dir():
+            raise SealedInputError(f"{sealed_dir} is not a directory; give the SealedSecrets "
+                                   "directory with --dir")
+        sealed_docs = [(path, docs) for path, docs, _ in sealed_files(Path(sealed_dir))]
+    status = backup_status(cluster, backup, sealed_docs)
+    if fmt == "json":
+        click.echo(json.dumps(status.to_json(), indent=2))
+    else:
+        missing = {k.fingerprint for k in status.missing}
+        _table(("KEY", "FINGERPRINT", "CREATED", "BACKED UP"), [
+            (k.name or "-", k.fingerprint, format_time(k.creation) if k.creation else "-",
+             "no" if k.fingerprint in missing else "yes") for k in status.cluster])
+        for lost in status.only_missing:
+            click.echo(f"only a key missing from the backup opens {lost.namespace}/{lost.name} "
+                       f"({lost.file})")
+    if status.missing:
+        raise SealedInputError(
+            f"{len(status.missing)} of the cluster's {len(status.cluster)} keys are not in the "
+            f"backup {keys_dir}: back them up now (kubectl get secret -n {controller_namespace} "
+            "-l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml > backup.yaml)")
+
+
+def _cluster_keys(kubeconfig: str | None, context: str | None, namespace: str
+                  ) -> list[SealingKey]:
+    import urllib.parse
+
+    from kubecrypt.sealed.keys import KEY_LABEL, key_from_secret
+    from kubecrypt.sealed.kubeapi import KubeClient, load_cluster_access, status_message
+
+    client = KubeClient(load_cluster_access(kubeconfig, context))
+    selector = urllib.parse.quote(KEY_LABEL)
+    status, body = client.request(
+        "GET", f"/api/v1/namespaces/{namespace}/secrets?labelSelector={selector}")
+    if status != 200:
+        raise SealedInputError(f"cannot list the key Secrets in namespace {namespace}: "
+                               f"{status_message(status, body)}")
+    items = json.loads(body).get("items") or []
+    return [key_from_secret(item, f"Secret {namespace}/{(item.get('metadata') or {}).get('name')}")
+            for item in items]
