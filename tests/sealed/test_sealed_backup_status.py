@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kubecrypt.sealed.keystore import KeyStore
 from kubecrypt.sealed.kubeseal import render_sealed
 from kubecrypt.sealed.seal import SealOptions, seal_secret
+
+pytestmark = pytest.mark.slow  # each case runs the CLI in subprocesses
 
 
 def _secret(name: str) -> dict:

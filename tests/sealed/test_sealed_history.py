@@ -28,6 +28,8 @@ VALUES = {  # every plaintext in the repository; none may appear in any output
     "wide": b"namespace-wide-value", "sops": b"sops-plaintext-value",
 }
 
+pytestmark = pytest.mark.slow  # each case runs the CLI in subprocesses
+
 
 def _git(repo: Path, *args: str, when: int | None = None) -> str:
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",

@@ -4,6 +4,7 @@ SealedSecret per cluster, each opening with its own cluster's key only; an escro
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from kubecrypt.sealed.keys import KeyRegistry, keys_from_file
@@ -13,6 +14,8 @@ from kubecrypt.sealed.unseal import unseal
 
 SECRET = (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\n"
           b"data:\n  password: czNjcjN0\n")
+
+pytestmark = pytest.mark.slow  # each case runs the CLI in subprocesses
 
 
 def _registry(path) -> KeyRegistry:

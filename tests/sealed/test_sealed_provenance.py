@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 import yaml
 
 from kubecrypt.sealed.documents import load_documents
@@ -16,6 +17,8 @@ from kubecrypt.sealed.unseal import unseal
 
 SECRET = (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\n"
           b"  annotations: {team: x}\ndata:\n  password: czNjcjN0\n")
+
+pytestmark = pytest.mark.slow  # each case runs the CLI in subprocesses
 
 
 def _openssl_fingerprint(cert_path) -> str:
