@@ -95,7 +95,8 @@ class FileJob:
         cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault),
                              split_list(kms), kms_ctx, aws_profile or "")
         cfg = self.config
-        rule = rule_for(cfg, self.name or "stdin", kms_ctx) if cfg is not None else None
+        # sops 3.11 loads the rule before reading --encryption-context: rules never get it.
+        rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None
         given = {k: v for k, v in (selection or {}).items() if v}
         if given and self.in_fmt == "binary":
             self.warnings.append(
@@ -123,7 +124,9 @@ def kms_context(value: str | None) -> dict[str, str] | None:
     try:
         return parse_context(value)
     except KeySourceError as exc:
-        raise SopsError(f"Invalid KMS encryption context format: {exc}") from None
+        err = SopsError(f"Invalid KMS encryption context format: {exc}")
+        err.exit_code = 6  # sops' ErrorInvalidKMSEncryptionContextFormat
+        raise err from None
 
 
 def decryption_order(value: str | None) -> tuple[str, ...]:

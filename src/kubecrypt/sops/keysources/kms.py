@@ -87,18 +87,19 @@ def kms_client(region: str, profile: str = "", role: str = "") -> Any:
                                  retries={"max_attempts": 3, "mode": "standard"})
     try:
         session = boto3.session.Session(profile_name=profile or None, region_name=region)
-        if role:
-            sts = session.client("sts", config=cfg)
-            creds = sts.assume_role(RoleArn=role, RoleSessionName=_session_name())["Credentials"]
-            session = boto3.session.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"], region_name=region)
-        client = session.client("kms", config=cfg)
-    except ClientError as exc:
-        raise KeySourceError(f"failed to assume role '{role}': {_client_error(exc)}") from None
     except BotoCoreError as exc:
         raise KeySourceError(f"could not load AWS config: {exc}") from None
+    if role:
+        try:
+            sts = session.client("sts", config=cfg)
+            creds = sts.assume_role(RoleArn=role, RoleSessionName=_session_name())["Credentials"]
+        except (ClientError, BotoCoreError) as exc:
+            raise KeySourceError(f"failed to assume role '{role}': {_client_error(exc)}") from None
+        session = boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=region)
+    client = session.client("kms", config=cfg)
     with _clients_lock:
         _clients[key] = client
     return client
