@@ -199,7 +199,9 @@ def sealed(ctx: click.Context, keys_dir: str, use_controller: bool, directory: s
             "new_key_secret": report.new_key_secret,
             "files": [{"path": str(f.path), "outcome": f.outcome, "detail": f.detail,
                        "sealed_secrets": f.count} for f in report.files],
-            "exposed": [e.to_json() for e in report.exposed]}, indent=2))
+            "exposed": [e.to_json() for e in report.exposed],
+            "history_exposed": None if report.history is None else
+            [e.to_json() for e in report.history]}, indent=2))
     else:
         if report.new_key_file:
             click.echo(f"new key {fingerprint} in {report.new_key_file}: apply it "
@@ -222,6 +224,17 @@ def sealed(ctx: click.Context, keys_dir: str, use_controller: bool, directory: s
             for e in report.exposed:
                 click.echo(f"  {e.namespace or '(no namespace)'}/{e.name}: {', '.join(e.items)}"
                            f"  ({e.file})")
+            if report.history is not None:
+                click.echo(f"{len(report.history)} values were readable with the compromised key "
+                           "anywhere in the Git history (every ref); change each at its source:")
+                for h in report.history:
+                    click.echo(f"  {h.namespace or '(no namespace)'}/{h.name}: {h.item}  (commits "
+                               f"{h.first_commit[:12]}..{h.last_commit[:12]}, "
+                               f"{', '.join(sorted(h.paths))})")
+            elif use_controller:
+                click.echo("the Git history was not audited (no private keys with --controller): "
+                           "run `kubecrypt sealed history-audit --key` with a backup of the old "
+                           "keys")
             where = "the cluster" if use_controller else "the cluster and from --keys-dir"
             click.echo(f"then remove the compromised key from {where} once no SealedSecret in "
                        "the cluster still needs it")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from kubecrypt.fileio import atomic_write
+from kubecrypt.sealed.certsource import obtain_certificate
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.kubeapi import (
     DEFAULT_CONTROLLER_NAME,
@@ -19,6 +21,7 @@ from kubecrypt.sealed.kubeapi import (
     load_cluster_access,
 )
 from kubecrypt.sealed.kubeseal import KubesealRequest, run
+from kubecrypt.sealed.multi import CONTEXT_PREFIX
 from kubecrypt.sealed.scope import Scope
 
 
@@ -28,8 +31,18 @@ def _env(flag: str) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--cert", envvar=_env("cert"), default=None,
-              help="Certificate file or URL (http(s)://, file://); skips the controller lookup.")
+@click.option("--cert", "certs", envvar=_env("cert"), multiple=True,
+              help="Certificate file or URL (http(s)://, file://); skips the controller lookup. "
+                   "Repeat as [NAME=]SOURCE with --output-dir to seal for many clusters; "
+                   "SOURCE context:CTX fetches that kubeconfig context's certificate.")
+@click.option("--output-dir", default=None, type=click.Path(file_okay=False),
+              help="Write one SealedSecret per --cert under DIR/<NAME>/ (NAME defaults to the "
+                   "certificate's fingerprint prefix).")
+@click.option("--escrow-cert", default=None,
+              help="With --output-dir: also seal a copy for this offline key, written as "
+                   "DIR/escrow/<file>.escrow (never applied).")
+@click.option("--no-provenance", is_flag=True,
+              help="Do not write the kubecrypt.io/sealed-with annotation (kubeseal's bytes).")
 @click.option("--controller-name", envvar=_env("controller-name"),
               default=DEFAULT_CONTROLLER_NAME, show_default=True)
 @click.option("--controller-namespace", envvar=_env("controller-namespace"),
@@ -80,7 +93,8 @@ def _env(flag: str) -> str:
 @click.option("--cluster", default=None, help="kubeconfig cluster to use.")
 @click.option("--user", default=None, help="kubeconfig user to use.")
 def seal(
-    cert: str | None, controller_name: str, controller_namespace: str,
+    certs: tuple[str, ...], output_dir: str | None, escrow_cert: str | None,
+    no_provenance: bool, controller_name: str, controller_namespace: str,
     output_format: str | None, secret_file: str | None, sealed_secret_file: str | None,
     fetch_cert: bool, allow_empty_data: bool, validate: bool, merge_into: str | None, raw: bool,
     name: str, from_file: tuple[str, ...], scope: str, re_encrypt: bool, flatten_template: bool,
@@ -102,14 +116,14 @@ def seal(
     except ValueError as exc:
         raise SealedInputError(str(exc)) from None
 
-    def proxy_factory() -> ControllerProxy:
+    def proxy_factory(for_context: str | None = None) -> ControllerProxy:
         overrides = Overrides(
             server=server, token=token, certificate_authority=certificate_authority,
             client_certificate=client_certificate, client_key=client_key,
             insecure_skip_tls_verify=insecure_skip_tls_verify, tls_server_name=tls_server_name,
             cluster=cluster, user=user,
         )
-        access = load_cluster_access(kubeconfig, context, overrides)
+        access = load_cluster_access(kubeconfig, for_context or context, overrides)
         return ControllerProxy(KubeClient(access, timeout=request_timeout), controller_name,
                                controller_namespace)
 
@@ -123,6 +137,11 @@ def seal(
             click.echo("(tty detected: expecting json/yaml k8s resource in stdin)", err=True)
         return sys.stdin.buffer.read()
 
+    many = bool(output_dir or escrow_cert or len(certs) > 1)
+    cert = certs[0] if certs else None
+    if not many and cert and cert.startswith(CONTEXT_PREFIX):
+        context = cert[len(CONTEXT_PREFIX):]  # one cluster: its context's controller
+        cert = None
     request = KubesealRequest(
         output_format=fmt, format_given=output_format is not None, cert=cert,
         fetch_cert=fetch_cert, scope=parsed_scope, name=name, namespace=namespace,
@@ -131,8 +150,12 @@ def seal(
         merge_into=merge_into, validate=validate, re_encrypt=re_encrypt,
         flatten_template=flatten_template,
         recovery_unseal=recovery_unseal, recovery_private_keys=list(recovery_private_key),
-        proxy_factory=proxy_factory,
+        proxy_factory=proxy_factory, provenance=not no_provenance,
     )
+    if many:
+        _seal_many(request, list(certs), output_dir, escrow_cert, sealed_secret_file,
+                   secret_file, read_input, proxy_factory)
+        return
     output = run(request, read_input)
     data = output if isinstance(output, bytes) else output.encode("utf-8")
     if sealed_secret_file and data:
@@ -140,3 +163,40 @@ def seal(
         return
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+def _seal_many(request: KubesealRequest, certs: list[str], output_dir: str | None,
+               escrow_cert: str | None, sealed_secret_file: str | None, secret_file: str | None,
+               read_input: Callable[[], bytes],
+               proxy_factory: Callable[[str | None], ControllerProxy]) -> None:
+    from kubecrypt.sealed import multi
+
+    if not output_dir:
+        raise SealedInputError("sealing for several certificates (or with --escrow-cert) needs "
+                               "--output-dir DIR")
+    if not certs:
+        raise SealedInputError("--output-dir needs at least one --cert [NAME=]SOURCE")
+    other = [flag for flag, on in (
+        ("--raw", request.raw), ("--merge-into", request.merge_into), ("--fetch-cert",
+         request.fetch_cert), ("--validate", request.validate), ("--re-encrypt",
+         request.re_encrypt), ("--recovery-unseal", request.recovery_unseal)) if on]
+    if other:
+        raise SealedInputError(f"--output-dir seals Secrets only; drop {', '.join(other)}")
+
+    def fetch_context(name: str) -> tuple[bytes, str]:
+        # The one place a cluster's certificate is fetched by kubeconfig context.
+        return obtain_certificate(None, proxy_factory(name))
+
+    fmt = request.output_format
+    file_name = multi.output_file_name(sealed_secret_file, secret_file, fmt)
+    if not request.format_given and file_name.endswith((".yaml", ".yml")):
+        request.output_format = "yaml"
+    clusters = multi.resolve(multi.parse_cert_args(certs), fetch_context)
+    escrow = None
+    if escrow_cert:
+        escrow = multi.resolve([multi.CertTarget(multi.ESCROW_DIR, escrow_cert)], fetch_context,
+                               escrow=True)[0]
+    outputs = multi.plan(request, read_input(), clusters, escrow, Path(output_dir), file_name)
+    multi.write(outputs)
+    for path, _ in outputs:
+        click.echo(f"wrote {path}", err=True)

@@ -28,6 +28,7 @@ from kubecrypt.sealed.objects import (
     SKIP_OWNER_REFERENCES_ANNOTATION,
     encrypted_data,
 )
+from kubecrypt.sealed.provenance import drop_from_secret
 from kubecrypt.sealed.scope import label_for_metadata
 
 ERR_BOTH_DATA = (
@@ -118,6 +119,7 @@ def unseal(
         secret["data"] = {k: b64encode_std(v) for k, v in sorted(data.items())}
         if template.get("type"):
             secret["type"] = template["type"]
+    drop_from_secret(secret)  # provenance is about the SealedSecret, never the Secret
     out_meta = secret["metadata"]
     out_meta["name"] = metadata.get("name", "")
     out_meta["namespace"] = metadata.get("namespace", "")
