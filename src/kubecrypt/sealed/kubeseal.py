@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from kubecrypt.fileio import atomic_write
-from kubecrypt.sealed.certsource import obtain_certificate
+from kubecrypt.sealed.certsource import Controller, obtain_certificate
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import ControllerError, SealedInputError, UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, keys_from_file, sealing_public_key
-from kubecrypt.sealed.kubeapi import ControllerProxy, status_message
 from kubecrypt.sealed.objects import SEALED_API_VERSION, SEALED_KIND, check_sealed_secret
 from kubecrypt.sealed.render import SEALED_SECRET, SECRET, ordered, render
 from kubecrypt.sealed.scope import Scope
@@ -53,7 +52,7 @@ class KubesealRequest:
     recovery_unseal: bool = False
     recovery_private_keys: list[str] = field(default_factory=list)
     # Built lazily: offline modes must work without any kubeconfig.
-    proxy_factory: Callable[[], ControllerProxy] | None = None
+    proxy_factory: Callable[[], Controller] | None = None
 
 
 def load_registry(files: list[str]) -> KeyRegistry:
@@ -159,7 +158,7 @@ def validate(req: KubesealRequest, content: bytes) -> str:
             raise UnsealError(f"unable to decrypt sealed secret: {sealed['metadata'].get('name')}")
         if status != 200:
             raise ControllerError(
-                f"cannot validate sealed secret: {status_message(status, answer)}"
+                f"cannot validate sealed secret: {proxy.message(status, answer)}"
             )
     return ""
 
@@ -183,7 +182,7 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
         except ControllerError as exc:
             raise ControllerError(f"cannot re-encrypt secret: {exc}") from None
         if status != 200:
-            raise ControllerError(f"cannot re-encrypt secret: {status_message(status, answer)}")
+            raise ControllerError(f"cannot re-encrypt secret: {proxy.message(status, answer)}")
         try:
             result = json.loads(answer)
         except ValueError:
@@ -196,7 +195,7 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
     return "".join(out)
 
 
-def _proxy(req: KubesealRequest) -> ControllerProxy:
+def _proxy(req: KubesealRequest) -> Controller:
     if req.proxy_factory is None:
         raise SealedInputError("this mode needs the controller; give a kubeconfig")
     return req.proxy_factory()
