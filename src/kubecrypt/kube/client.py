@@ -102,12 +102,21 @@ def transport_error(cfg: ClusterConfig, exc: BaseException) -> str:
                 "address and the network, or raise --request-timeout")
     if "CERTIFICATE_VERIFY_FAILED" in text:
         reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
+        if "mismatch" in reason:
+            return (f"the certificate of the API server {server} is not valid for that name "
+                    f"({reason.rstrip('.')}); use a name the certificate holds or "
+                    "--tls-server-name")
         return (f"cannot verify the certificate of the API server {server} ({reason}); give the "
                 "cluster's CA (certificate-authority in the kubeconfig or "
                 "--certificate-authority)")
     if isinstance(exc, httpx2.ProxyError):
         return (f"the proxy {proxy_for(cfg)} did not connect to the API server {server} "
                 f"({text}); check proxy-url or HTTPS_PROXY/NO_PROXY")
+    if cfg.client_cert_pem and isinstance(exc, httpx2.RemoteProtocolError):
+        # TLS 1.3: a refused client certificate shows up after the handshake, as a hang-up.
+        return (f"the API server {server} hung up without an answer: it does not accept the "
+                f"client certificate of {cfg.who}; check that the cluster's client CA issued "
+                "it and that it has not expired")
     if "SSL" in text or "TLS" in text:
         return (f"the TLS handshake with the API server {server} failed ({text}); check the "
                 "server address, its CA and the client certificate")
