@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from kubecrypt.atrest.duration import parse_duration
 from kubecrypt.fileio import atomic_write
+from kubecrypt.goduration import parse_duration
 from kubecrypt.kube import (
     DEFAULT_CONTROLLER_NAME,
     DEFAULT_CONTROLLER_NAMESPACE,
