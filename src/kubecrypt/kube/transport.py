@@ -105,7 +105,7 @@ class _Base:
             plain = [(k, v) for k, v in request.headers.multi_items()
                      if k.lower() != "accept-encoding" or "accept-encoding" not in dict(extra)]
             request.headers = httpx2.Headers(plain + extra)
-        request.headers.setdefault("User-Agent", USER_AGENT)
+        request.headers["User-Agent"] = USER_AGENT  # not httpx's, so the audit log names us
         if self.cfg.tls_server_name:
             request.extensions["sni_hostname"] = self.cfg.tls_server_name
 
