@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kubecrypt import safeparse
+from kubecrypt.errors import InputError
 from kubecrypt.rotate.errors import RotateError
 from kubecrypt.sealed.kubeapi import KubeClient, load_cluster_access, status_message
 
@@ -64,8 +66,8 @@ class Api:
         headers = {"Content-Type": "application/json"} if raw is not None else None
         status, data = self.client.request(method, path, raw, headers)
         try:
-            doc = json.loads(data) if data else None
-        except ValueError:
+            doc = safeparse.load_json(data, "the server's answer") if data else None
+        except InputError:
             doc = None
         if status >= 400 and status not in (404, 409):
             raise ApiError(f"{method} {path} on {self.server}: {status_message(status, data)}", status)

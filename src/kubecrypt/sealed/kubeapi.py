@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import os
 import shutil
 import ssl
@@ -16,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubecrypt import safeparse
 from kubecrypt.sealed.errors import ControllerError, SealedInputError
 
 DEFAULT_CONTROLLER_NAME = "sealed-secrets-controller"
@@ -54,11 +52,10 @@ def kubeconfig_path(explicit: str | None) -> Path | None:
 
 def _read_kubeconfig(path: Path) -> dict[str, Any]:
     try:
-        config = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
     except OSError as exc:
         raise SealedInputError(f"cannot read kubeconfig {path}: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise SealedInputError(f"kubeconfig {path} is not valid YAML") from None
+    config = safeparse.load_yaml(raw, f"kubeconfig {path}", error=SealedInputError)
     if not isinstance(config, dict):
         raise SealedInputError(f"kubeconfig {path} is not a kubeconfig")
     return config
@@ -258,10 +255,10 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 def status_message(status: int, body: bytes) -> str:
     """The API server's Status message when there is one, else the HTTP status."""
     try:
-        doc = json.loads(body)
+        doc = safeparse.load_json(body, "the server's answer", error=ControllerError)
         if isinstance(doc, dict) and doc.get("message"):
             return str(doc["message"])
-    except ValueError:
+    except ControllerError:
         pass
     text = body.decode("utf-8", "replace").strip()
     reason = http.client.responses.get(status, "")
@@ -289,8 +286,9 @@ class ControllerProxy:
             if status != 200:
                 raise ControllerError(self._service_error(status_message(status, body)))
             try:
-                ports = (json.loads(body).get("spec") or {}).get("ports") or []
-            except (ValueError, AttributeError):
+                doc = safeparse.load_json(body, "the Service", error=ControllerError)
+                ports = (doc.get("spec") or {}).get("ports") or []
+            except (ControllerError, AttributeError):
                 ports = []
             self._port = str(ports[0].get("name") or "") if ports else ""
         return self._port

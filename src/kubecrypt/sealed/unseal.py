@@ -6,12 +6,12 @@ Shared by ``kubecrypt seal --recovery-unseal``, offline re-encryption and the co
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kubecrypt import safeparse
 from kubecrypt.sealed.crypto import (
     HybridDecryptError,
     b64decode_std,
@@ -139,8 +139,8 @@ def _unseal_legacy(sealed_secret: Mapping[str, Any], keys: Keys) -> dict[str, An
     except (ValueError, HybridDecryptError) as exc:
         raise UnsealError(str(exc)) from None
     try:
-        secret = json.loads(plaintext)
-    except ValueError:
+        secret = safeparse.load_json(plaintext, "the deprecated 'data' field", error=UnsealError)
+    except UnsealError:
         raise UnsealError("the deprecated 'data' field does not hold a JSON Secret") from None
     if not isinstance(secret, dict):
         raise UnsealError("the deprecated 'data' field does not hold a JSON Secret")
