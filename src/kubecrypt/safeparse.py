@@ -50,6 +50,10 @@ def allowed_alias_ratio(decode_count: int) -> float:
     return 0.99 - 0.89 * ((decode_count - ALIAS_RATIO_RANGE_LOW) / span)
 
 
+def too_deep(source: str, line: int | None = None) -> str:
+    return f"{_where(source, line)}: nesting is deeper than {MAX_DEPTH} levels; flatten the document"
+
+
 def _where(source: str, line: int | None) -> str:
     return f"{source} line {line}" if line else source
 
@@ -94,9 +98,7 @@ class Limits:
         """A mapping or sequence opens."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.fail(
-                f"nesting is deeper than {MAX_DEPTH} levels; flatten the document", line
-            )
+            raise self.error(too_deep(self.source, line))
         self._sizes.append(1)
         self._anchors.append(anchor)
 
@@ -118,7 +120,7 @@ class Limits:
         self._count(1, line, alias=False)
         self._count(self._anchor_size.get(anchor, 1), line, alias=True)
 
-    def feed(self, event: yaml.Event) -> None:
+    def feed(self, event: Any) -> None:
         line = event.start_mark.line + 1 if event.start_mark else None
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             self.start(event.anchor, line)
@@ -219,7 +221,7 @@ def check_depth(value: Any, source: str, error: ErrorType = InputError) -> None:
         else:
             continue
         if depth > MAX_DEPTH:
-            raise error(f"{source}: nesting is deeper than {MAX_DEPTH} levels; flatten the document")
+            raise error(too_deep(source))
         stack.extend((c, depth + 1) for c in children)
 
 
@@ -238,9 +240,7 @@ def load_json(
     except json.JSONDecodeError as exc:
         raise error(f"{source} line {exc.lineno}: invalid JSON: {exc.msg}") from None
     except RecursionError:
-        raise error(
-            f"{source}: nesting is deeper than {MAX_DEPTH} levels; flatten the document"
-        ) from None
+        raise error(too_deep(source)) from None
     except (ValueError, TypeError, OverflowError) as exc:
         raise error(f"{source}: invalid JSON value: {exc}") from None
     check_depth(value, source, error)
@@ -255,8 +255,16 @@ def raw_decode_json(
     try:
         value, end = decoder.raw_decode(text, pos)
     except RecursionError:
-        raise error(
-            f"{source}: nesting is deeper than {MAX_DEPTH} levels; flatten the document"
-        ) from None
+        raise error(too_deep(source)) from None
     check_depth(value, source, error)
     return value, end
+
+
+def bounded(parse: Callable[[], Any], source: str, error: ErrorType = InputError) -> Any:
+    """Run a JSON parser that keeps its own error messages (sops' stores), bounding its depth."""
+    try:
+        value = parse()
+    except RecursionError:
+        raise error(too_deep(source)) from None
+    check_depth(value, source, error)
+    return value
