@@ -138,15 +138,15 @@ def yaml_error(exc: yaml.YAMLError, source: str, text: str, error: ErrorType) ->
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        return error(f"{_where(source, line)}: invalid YAML: {problem}")
+        return error(f"{_where(source, line)}: not valid YAML: {problem}")
     if isinstance(exc, yaml.reader.ReaderError):
         line = text.count("\n", 0, exc.position) + 1 if exc.position is not None else None
         code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
         return error(
-            f"{_where(source, line)}: invalid YAML: control character U+{code:04X} is not "
+            f"{_where(source, line)}: not valid YAML: control character U+{code:04X} is not "
             "allowed; remove it or write it as an escape in a double-quoted string"
         )
-    return error(f"{source}: invalid YAML: {exc}")
+    return error(f"{source}: not valid YAML: {exc}")
 
 
 def as_text(data: str | bytes, source: str, error: ErrorType = InputError) -> str:
@@ -188,7 +188,7 @@ def load_yaml_all(
         raise yaml_error(exc, source, text, error) from None
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
         # A value the constructor cannot build (a timestamp out of range, an unhashable key).
-        raise error(f"{source}: invalid YAML value: {exc}") from None
+        raise error(f"{source}: not a valid YAML value: {exc}") from None
 
 
 def load_yaml(
@@ -238,11 +238,11 @@ def load_json(
     try:
         value = json.loads(text, object_pairs_hook=object_pairs_hook, **kwargs)
     except json.JSONDecodeError as exc:
-        raise error(f"{source} line {exc.lineno}: invalid JSON: {exc.msg}") from None
+        raise error(f"{source} line {exc.lineno}: not valid JSON: {exc.msg}") from None
     except RecursionError:
         raise error(too_deep(source)) from None
     except (ValueError, TypeError, OverflowError) as exc:
-        raise error(f"{source}: invalid JSON value: {exc}") from None
+        raise error(f"{source}: not a valid JSON value: {exc}") from None
     check_depth(value, source, error)
     return value
 

@@ -6,6 +6,7 @@ Shared by ``kubecrypt seal --recovery-unseal``, offline re-encryption and the co
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,8 +20,8 @@ from kubecrypt.sealed.crypto import (
     hybrid_decrypt,
     hybrid_decrypt_index,
 )
-from kubecrypt.sealed.errors import UnsealError
-from kubecrypt.sealed.gotemplate import TemplateError, render
+from kubecrypt.sealed.errors import TemplateFailed, UnsealError
+from kubecrypt.sealed.gotemplate import LIMITS, Limits, TemplateError, TemplateLimitError, render
 from kubecrypt.sealed.keys import KeyRegistry
 from kubecrypt.sealed.objects import (
     SEALED_API_VERSION,
@@ -79,14 +80,22 @@ def render_template_data(
     values = {k: v.decode("utf-8", "surrogateescape") for k, v in data.items()}
     out: dict[str, bytes] = {}
     errors: list[tuple[str, str]] = []
+    # One budget for the whole object: many keys must not multiply the bounds.
+    deadline = time.monotonic() + LIMITS.max_seconds
+    room = LIMITS.max_output
     for key, source in sorted(templates.items()):
+        limits = Limits(max_output=max(room, 0), max_steps=LIMITS.max_steps,
+                        max_seconds=max(deadline - time.monotonic(), 0.0))
         try:
-            text = render(str(key), str(source or ""), values)
+            text = render(str(key), str(source or ""), values, limits=limits)
             out[str(key)] = text.encode("utf-8", "surrogateescape")
+            room -= len(text)
+        except TemplateLimitError as exc:
+            raise TemplateFailed(merge_errors([(str(key), str(exc))])) from None
         except TemplateError as exc:
             errors.append((str(key), str(exc)))
     if errors:
-        raise UnsealError(merge_errors(errors))
+        raise TemplateFailed(merge_errors(errors))
     return out
 
 
