@@ -63,7 +63,8 @@ def _env(flag: str) -> str:
 @click.option("--recovery-unseal", is_flag=True, envvar=_env("recovery-unseal"),
               help="Decrypt the input offline with --recovery-private-key.")
 @click.option("--recovery-private-key", multiple=True,
-              help="Private key files (PEM or key backups); repeatable and comma-separated.")
+              help="Private key files (PEM or key backups); repeatable, comma-separated, and "
+                   "several files after it (a shell glob such as keys/*.yaml) are all read.")
 @click.option("--kubeconfig", envvar=_env("kubeconfig"), default=None)
 @click.option("--context", default=None, help="kubeconfig context to use.")
 @click.option("-n", "--namespace", default="", help="Namespace of the Secret.")
@@ -79,6 +80,9 @@ def _env(flag: str) -> str:
 @click.option("--tls-server-name", default=None, help="Server name to verify the API server as.")
 @click.option("--cluster", default=None, help="kubeconfig cluster to use.")
 @click.option("--user", default=None, help="kubeconfig user to use.")
+# seal takes no positional input, so extra arguments are the rest of a shell-expanded
+# ``--recovery-private-key keys/*.yaml`` (the README's ``rotate sealed`` leaves several keys there).
+@click.argument("more_recovery_keys", nargs=-1, metavar="[KEY_FILE]...")
 def seal(
     cert: str | None, controller_name: str, controller_namespace: str,
     output_format: str | None, secret_file: str | None, sealed_secret_file: str | None,
@@ -89,9 +93,14 @@ def seal(
     namespace: str, request_timeout: float, server: str | None, token: str | None,
     certificate_authority: str | None, client_certificate: str | None, client_key: str | None,
     insecure_skip_tls_verify: bool, tls_server_name: str | None, cluster: str | None,
-    user: str | None,
+    user: str | None, more_recovery_keys: tuple[str, ...],
 ) -> None:
     """Seal a Secret (stdin, YAML or JSON) into a SealedSecret (stdout), like kubeseal."""
+    if more_recovery_keys and not recovery_private_key:
+        raise click.UsageError(
+            f"Got unexpected extra arguments ({' '.join(more_recovery_keys)}); seal reads the "
+            "Secret from stdin or -f FILE"
+        )
     fmt = (output_format or "json").lower()
     if sealed_secret_file and not output_format and sealed_secret_file.endswith((".yaml", ".yml")):
         fmt = "yaml"
@@ -130,7 +139,7 @@ def seal(
         allow_empty_data=allow_empty_data, raw=raw, from_file=list(from_file),
         merge_into=merge_into, validate=validate, re_encrypt=re_encrypt,
         flatten_template=flatten_template,
-        recovery_unseal=recovery_unseal, recovery_private_keys=list(recovery_private_key),
+        recovery_unseal=recovery_unseal, recovery_private_keys=[*recovery_private_key, *more_recovery_keys],
         proxy_factory=proxy_factory,
     )
     output = run(request, read_input)
