@@ -34,15 +34,26 @@ def lab() -> None:
                    "starting one.")
 @click.option("--sealed-secrets/--no-sealed-secrets", default=True, show_default=True,
               help="Also run the Sealed Secrets controller (kubecrypt sealed controller).")
+@click.option("--kms-backend", default=None,
+              help="With --encryption kms: the plugin's backend (aws, vault, pkcs11, ...) "
+                   "instead of a local keyring; needs --kms-backend-config.")
+@click.option("--kms-backend-config", type=click.Path(path_type=Path, dir_okay=False,
+              exists=True), default=None, help="YAML/JSON options of --kms-backend.")
 def up(directory: Path | None, encryption: str | None, encryption_provider_config: Path | None,
-       etcd_endpoints: str | None, sealed_secrets: bool) -> None:
+       etcd_endpoints: str | None, sealed_secrets: bool, kms_backend: str | None,
+       kms_backend_config: Path | None) -> None:
     """Start etcd and the lab API server (or restart the API server with new encryption)."""
     if encryption and encryption_provider_config:
         raise click.UsageError("give --encryption or --encryption-provider-config, not both")
+    if (kms_backend is None) != (kms_backend_config is None):
+        raise click.UsageError("give --kms-backend and --kms-backend-config together")
+    if kms_backend and encryption != "kms":
+        raise click.UsageError("--kms-backend needs --encryption kms")
     directory = directory or lab_up.default_dir()
     endpoints = [e.strip() for e in etcd_endpoints.split(",")] if etcd_endpoints else None
     info = lab_up.up(directory, encryption, encryption_provider_config, endpoints,
-                     sealed_secrets)
+                     sealed_secrets, (kms_backend, kms_backend_config)
+                     if kms_backend and kms_backend_config else None)
     click.echo(f"etcd       {','.join(info.etcd_endpoints)}"
                + (f" (pid {info.etcd.pid})" if info.etcd else " (external)"))
     assert info.apiserver is not None
@@ -112,18 +123,22 @@ def status(directory: Path | None, output: str) -> None:
               help="kube-apiserver's static token file: token,user,uid[,\"groups\"] per line.")
 @click.option("--encryption-provider-config", type=click.Path(path_type=Path, exists=True),
               default=None, help="EncryptionConfiguration; reloaded when the file changes.")
+@click.option("--client-ca-file", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Accept client certificates signed by this CA (x509 authentication).")
 def serve(etcd_servers: str, secure_port: int, bind_address: str, tls_cert_file: Path,
           tls_private_key_file: Path, token_auth_file: Path,
-          encryption_provider_config: Path | None) -> None:
+          encryption_provider_config: Path | None, client_ca_file: Path | None) -> None:
     """Run the lab API server in the foreground (kube-apiserver's flag names)."""
     from kubecrypt.lab.apiserver.server import ServerConfig, run
+    from kubecrypt.logsafe import EscapingFormatter
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
-                        "%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     lines = [ln for ln in token_auth_file.read_text().splitlines() if ln.strip()]
     if not lines:
         raise LabError(f"{token_auth_file} has no token; add a line token,user,uid")
     config = ServerConfig([e.strip() for e in etcd_servers.split(",")],
                           lines[0].split(",")[0].strip(), tls_cert_file, tls_private_key_file,
-                          bind_address, secure_port, encryption_provider_config)
+                          bind_address, secure_port, encryption_provider_config, client_ca_file)
     asyncio.run(run(config))
