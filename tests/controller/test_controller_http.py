@@ -16,8 +16,8 @@ from controller.controller_lab import ISOLATED, Env, seal, secret_data, wait_for
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Namespace
 
-from kubecrypt.sealed.controller.ratelimit import TokenBucket
-from kubecrypt.sealed.controller.run import throttle
+from kubecrypt.controller.ratelimit import TokenBucket
+from kubecrypt.controller.run import throttle
 
 Unique = Callable[[str], str]
 

@@ -3,25 +3,14 @@ Kubernetes object and its storage bytes; scan/get/rewrite talk to a live etcd.""
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from kubecrypt.cli._io import read_stdin_bytes, write_stdout_bytes
+from kubecrypt.cli._io import dump_object, read_stdin_bytes, write_stdout_bytes
 
 
 @click.group()
 def etcd() -> None:
     """Read, prove and recover what kube-apiserver stores in etcd."""
-
-
-def dump_object(obj: object, fmt: str) -> str:
-    """kubectl-shaped output: keys sorted, block-style YAML or indented JSON."""
-    if fmt == "json":
-        return json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
-    import yaml
-
-    return str(yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True))
 
 
 @etcd.command()

@@ -227,8 +227,7 @@ def _print_scan_table(report: Any) -> None:
 def get(key: str | None, config_path: str | None, decrypt: bool, key_prefix: str | None,
         etcd_prefix: str, fmt: str, **conn: Any) -> None:
     """Read an object from etcd, decrypt it and decode it: recovery without an API server."""
-    from kubecrypt.cli._io import write_stdout_bytes
-    from kubecrypt.cli.etcd import dump_object
+    from kubecrypt.cli._io import dump_object, write_stdout_bytes
     from kubecrypt.etcd.client import EtcdClient
     from kubecrypt.etcd.recover import Recoverer
     from kubecrypt.storage.keys import normalize_prefix

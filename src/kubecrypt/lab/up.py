@@ -26,22 +26,17 @@ from typing import Any
 
 import yaml
 
-import kubecrypt
 from kubecrypt.atrest.config import load_file
-from kubecrypt.errors import KubecryptError
 from kubecrypt.fileio import atomic_write
 from kubecrypt.lab import processes
 from kubecrypt.lab.apiserver.certs import ensure_pki
+from kubecrypt.lab.base import LabError, kubecrypt_env
 from kubecrypt.lab.processes import Proc
 
 ENCRYPTIONS = ("none", "aesgcm", "aescbc", "secretbox", "kms")
 STATE = "lab.json"
 CONFIG = "encryption-config.yaml"
 START_TIMEOUT = 30.0
-
-
-class LabError(KubecryptError):
-    pass
 
 
 class PortInUse(LabError):
@@ -237,14 +232,6 @@ def write_encryption_config(lab: Lab, kind: str) -> Path | None:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def kubecrypt_env() -> dict[str, str]:
-    # Run the same kubecrypt as this process, also from a source checkout (PYTHONPATH=src).
-    env = dict(os.environ)
-    src = str(Path(kubecrypt.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def _wait(check: Any, proc: Proc, log: Path, what: str) -> None:

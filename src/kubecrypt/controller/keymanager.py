@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from kubecrypt.sealed.controller.config import Config
-from kubecrypt.sealed.controller.kube import Kube, code_of, message_of
+from kubecrypt.controller.config import Config
+from kubecrypt.controller.kube import Kube, code_of, message_of
 from kubecrypt.sealed.keys import (
     KEY_LABEL,
     KEY_LABEL_ACTIVE,
@@ -22,7 +22,7 @@ from kubecrypt.sealed.keys import (
     key_secret,
 )
 
-log = logging.getLogger("kubecrypt.sealed.controller.keys")
+log = logging.getLogger("kubecrypt.controller.keys")
 Listener = Callable[[KeyRegistry], None]
 
 

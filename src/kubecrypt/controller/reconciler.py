@@ -7,18 +7,18 @@ import asyncio
 import logging
 from typing import Any
 
-from kubecrypt.sealed.controller import secrets as sec
-from kubecrypt.sealed.controller.config import Config
-from kubecrypt.sealed.controller.events import NORMAL, WARNING, Recorder
-from kubecrypt.sealed.controller.kube import Kube, code_of, message_of, parse_selector
-from kubecrypt.sealed.controller.metrics import Metrics
-from kubecrypt.sealed.controller.status import condition_value, next_status, synced
-from kubecrypt.sealed.controller.unsealer import Unsealer
-from kubecrypt.sealed.controller.workqueue import WorkQueue
+from kubecrypt.controller import secrets as sec
+from kubecrypt.controller.config import Config
+from kubecrypt.controller.events import NORMAL, WARNING, Recorder
+from kubecrypt.controller.kube import Kube, code_of, message_of, parse_selector
+from kubecrypt.controller.metrics import Metrics
+from kubecrypt.controller.status import condition_value, next_status, synced
+from kubecrypt.controller.unsealer import Unsealer
+from kubecrypt.controller.workqueue import WorkQueue
 from kubecrypt.sealed.errors import TemplateFailed, UnsealError
 from kubecrypt.sealed.objects import SEALED_KIND
 
-log = logging.getLogger("kubecrypt.sealed.controller")
+log = logging.getLogger("kubecrypt.controller")
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 
 

@@ -11,11 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kubecrypt.controller.config import Config
+from kubecrypt.controller.keymanager import KeyManager
+from kubecrypt.controller.metrics import Metrics
+from kubecrypt.controller.ratelimit import GCRA
 from kubecrypt.httpserver import HTTPServer, Limits, Request, Response, start
-from kubecrypt.sealed.controller.config import Config
-from kubecrypt.sealed.controller.keymanager import KeyManager
-from kubecrypt.sealed.controller.metrics import Metrics
-from kubecrypt.sealed.controller.ratelimit import GCRA
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import UnsealError
 from kubecrypt.sealed.keys import certificate_pem
@@ -24,7 +24,7 @@ from kubecrypt.sealed.provenance import cert_fingerprint, stamp
 from kubecrypt.sealed.seal import reencrypt, rotate_like_controller
 from kubecrypt.sealed.unseal import unseal
 
-log = logging.getLogger("kubecrypt.sealed.controller.http")
+log = logging.getLogger("kubecrypt.controller.http")
 TEXT = "text/plain; charset=utf-8"
 INSTRUMENTED = ("/v1/verify", "/v1/rotate", "/v1/cert.pem")
 

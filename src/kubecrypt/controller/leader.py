@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kubecrypt.sealed.controller.kube import Kube, code_of, message_of
+from kubecrypt.controller.kube import Kube, code_of, message_of
 
-log = logging.getLogger("kubecrypt.sealed.controller.leader")
+log = logging.getLogger("kubecrypt.controller.leader")
 
 
 def _micro(t: dt.datetime) -> str:

@@ -1,5 +1,5 @@
 """An unsealing worker process: JSON lines on stdin (``keys`` then ``unseal`` jobs), results as
-JSON lines on stdout. Started by :class:`~kubecrypt.sealed.controller.unsealer.Unsealer`; no
+JSON lines on stdout. Started by :class:`~kubecrypt.controller.unsealer.Unsealer`; no
 threads in the controller, so its event loop never waits for the GIL behind a pool's thread."""
 
 from __future__ import annotations

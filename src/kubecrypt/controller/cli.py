@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from kubecrypt.sealed.controller import config as c
+from kubecrypt.controller import config as c
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.keys import DEFAULT_KEY_PREFIX
 
@@ -89,7 +89,7 @@ OPTIONS = [
 
 def build_config(o: dict[str, Any]) -> c.Config:
     if o["key_order_priority"] not in c.ORDER_PRIORITIES:
-        logging.getLogger("kubecrypt.sealed.controller").error(
+        logging.getLogger("kubecrypt.controller").error(
             "unknown --key-order-priority %r; using CertNotBefore", o["key_order_priority"])
         o["key_order_priority"] = "CertNotBefore"
     c.address("listen-addr", o["listen_addr"])  # refuse a bad address before connecting
@@ -149,7 +149,7 @@ def controller_command(group: click.Group) -> None:
         """Run the Sealed Secrets controller (bitnami-compatible) against a cluster."""
         setup_logging(options["log_level"], options["log_format"])
         config = build_config(options)
-        from kubecrypt.sealed.controller.run import main
+        from kubecrypt.controller.run import main
 
         asyncio.run(main(config))
 

@@ -13,17 +13,17 @@ from collections.abc import Awaitable, Callable
 import httpx2
 from lightkube import AsyncClient
 
-from kubecrypt.sealed.controller.config import Config, address
-from kubecrypt.sealed.controller.httpapi import Api
-from kubecrypt.sealed.controller.keymanager import KeyManager, with_retries
-from kubecrypt.sealed.controller.kube import Kube, connect
-from kubecrypt.sealed.controller.leader import LeaderElector
-from kubecrypt.sealed.controller.metrics import Metrics
-from kubecrypt.sealed.controller.ratelimit import TokenBucket
-from kubecrypt.sealed.controller.reconciler import Reconciler
-from kubecrypt.sealed.controller.unsealer import Unsealer
+from kubecrypt.controller.config import Config, address
+from kubecrypt.controller.httpapi import Api
+from kubecrypt.controller.keymanager import KeyManager, with_retries
+from kubecrypt.controller.kube import Kube, connect
+from kubecrypt.controller.leader import LeaderElector
+from kubecrypt.controller.metrics import Metrics
+from kubecrypt.controller.ratelimit import TokenBucket
+from kubecrypt.controller.reconciler import Reconciler
+from kubecrypt.controller.unsealer import Unsealer
 
-log = logging.getLogger("kubecrypt.sealed.controller")
+log = logging.getLogger("kubecrypt.controller")
 
 
 class Controller:

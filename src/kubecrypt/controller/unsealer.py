@@ -15,11 +15,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kubecrypt.sealed.controller.worker import unseal_with
+from kubecrypt.controller.worker import unseal_with
 from kubecrypt.sealed.errors import TemplateFailed, UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, private_key_pem
 
-log = logging.getLogger("kubecrypt.sealed.controller")
+log = logging.getLogger("kubecrypt.controller")
 
 
 def default_workers() -> int:
@@ -86,7 +86,7 @@ class Unsealer:
             self._pool = [w for w in self._pool if w.alive]
             while len(self._pool) < self.workers:
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "kubecrypt.sealed.controller.worker",
+                    sys.executable, "-m", "kubecrypt.controller.worker",
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                     limit=64 * 1024 * 1024)
                 w = _Worker(proc)

@@ -13,11 +13,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from kubecrypt.sealed.controller.kube import Kube, code_of, message_of
-from kubecrypt.sealed.controller.status import now
+from kubecrypt.controller.kube import Kube, code_of, message_of
+from kubecrypt.controller.status import now
 from kubecrypt.sealed.objects import SEALED_API_VERSION, SEALED_KIND
 
-log = logging.getLogger("kubecrypt.sealed.controller.events")
+log = logging.getLogger("kubecrypt.controller.events")
 COMPONENT = "sealed-secrets"
 NORMAL, WARNING = "Normal", "Warning"
 CACHE_SIZE = 4096  # client-go's maxLruCacheEntries

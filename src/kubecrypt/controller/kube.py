@@ -21,7 +21,7 @@ from kubecrypt.kube import Overrides, async_lightkube_client, load
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.objects import SEALED_KIND
 
-log = logging.getLogger("kubecrypt.sealed.controller")
+log = logging.getLogger("kubecrypt.controller")
 
 SealedSecretResource = create_namespaced_resource(
     "bitnami.com", "v1alpha1", SEALED_KIND, "sealedsecrets")
