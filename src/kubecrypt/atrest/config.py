@@ -19,6 +19,7 @@ import yaml
 
 from kubecrypt.atrest.duration import format_duration, parse_duration
 from kubecrypt.errors import ConfigError
+from kubecrypt.kms.endpoint import endpoint_problem
 
 API_VERSION = "apiserver.config.k8s.io/v1"
 KIND = "EncryptionConfiguration"
@@ -396,6 +397,8 @@ def _parse_kms(
                 f"{path}.endpoint: Invalid value: {endpoint!r}: unsupported scheme {scheme!r} "
                 "for KMS provider, only unix is supported"
             )
+        elif scheme is not None and (why := endpoint_problem(endpoint)) is not None:
+            problems.append(f"{path}.endpoint: Invalid value: {endpoint!r}: endpoint {why}")
     cachesize = body.get("cachesize")
     if cachesize is not None:
         if api == "v2":
@@ -447,14 +450,6 @@ def _check_masking(resources: list[ResourceConfig], problems: list[str]) -> None
                     )
                     break
         earlier.extend(x for x in rc.resources if split_resource(x)[0] == "*")
-
-
-def kms_endpoint_path(endpoint: str) -> str:
-    """The socket path of a ``unix://`` endpoint; ``unix:///@name`` is the abstract socket ``@name``."""
-    path = urlparse(endpoint).path
-    if path.startswith("/@"):
-        return path[1:]
-    return path
 
 
 def dumps(config: EncryptionConfiguration, fmt: str = "yaml") -> str:

@@ -27,6 +27,7 @@ import grpc
 from kubecrypt import __version__
 from kubecrypt.errors import ConfigError
 from kubecrypt.kms.backends.base import Backend, BackendError
+from kubecrypt.kms.endpoint import grpc_target, socket_path
 from kubecrypt.kms.metrics import Metrics
 from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
 
@@ -192,20 +193,8 @@ class V1Servicer(v1beta1_pb2_grpc.KeyManagementServiceServicer):
 
 def parse_listen(listen: str) -> str:
     """The socket path of a ``unix://`` URL (``unix:///@name`` is the abstract socket ``@name``),
-    read the way kube-apiserver reads a KMS ``endpoint``."""
-    from kubecrypt.atrest.config import kms_endpoint_path
-
-    if not listen.startswith("unix://"):
-        raise ConfigError(f"--listen {listen!r} must be a unix:// URL such as "
-                          "unix:///var/run/kmsplugin/socket.sock")
-    path = kms_endpoint_path(listen)
-    if not path or not (path.startswith("/") or path.startswith("@")):
-        raise ConfigError(f"--listen {listen!r} must name an absolute socket path (unix:///path)")
-    return path
-
-
-def grpc_target(path: str) -> str:
-    return f"unix-abstract:{path[1:]}" if path.startswith("@") else f"unix:{path}"
+    read the way kube-apiserver reads a KMS ``endpoint`` (see :mod:`kubecrypt.kms.endpoint`)."""
+    return socket_path(listen, "--listen")
 
 
 def _clear_stale_socket(path: str) -> None:
