@@ -28,7 +28,7 @@ def _one_sentence(stderr: bytes) -> str:
     [
         (["--backend", "nope"], "unknown KMS backend 'nope'"),
         (["--backend", "no_such_module_xyz:Cls"], "cannot import module 'no_such_module_xyz'"),
-        (["--backend", "json:JSONDecoder"], "is not a subclass of"),
+        (["--backend", "json:JSONDecoder"], "has no status(), encrypt(), decrypt() methods"),
         (["--backend", "local"], "local backend needs `keyring: PATH`"),
         (["--backend", "local", "--api", "v3"], "local backend needs"),
     ],
