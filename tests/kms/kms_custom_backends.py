@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -69,3 +70,43 @@ class WithV1(PlainBackend):
 
 
 instance = object()
+
+
+class AnnotatingBackend(PlainBackend):
+    """Returns one annotation with the configured key (valid or not for kube-apiserver)."""
+
+    def __init__(self, kek_b64: str, annotation_key: str, key_id: str = "ann-1") -> None:
+        super().__init__(kek_b64, key_id)
+        self.annotation_key = annotation_key
+
+    def encrypt(self, plaintext: bytes) -> tuple[bytes, str, Mapping[str, bytes]]:
+        ciphertext, key_id, _ = super().encrypt(plaintext)
+        return ciphertext, key_id, {self.annotation_key: b"1"}
+
+
+class HangingBackend(PlainBackend):
+    """Every call blocks while ``hang_file`` exists, as a SIGSTOPped key store would; each call
+    that reaches the backend is appended to ``calls_file``."""
+
+    def __init__(self, kek_b64: str, hang_file: str, calls_file: str) -> None:
+        super().__init__(kek_b64)
+        self.hang_file = hang_file
+        self.calls_file = calls_file
+
+    def _enter(self, method: str) -> None:
+        with open(self.calls_file, "a") as f:
+            f.write(method + "\n")
+        while os.path.exists(self.hang_file):
+            time.sleep(0.05)
+
+    def status(self) -> str:
+        self._enter("status")
+        return super().status()
+
+    def encrypt(self, plaintext: bytes) -> tuple[bytes, str, Mapping[str, bytes]]:
+        self._enter("encrypt")
+        return super().encrypt(plaintext)
+
+    def decrypt(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
+        self._enter("decrypt")
+        return super().decrypt(ciphertext, key_id, annotations)

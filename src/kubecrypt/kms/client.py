@@ -71,7 +71,8 @@ class _Channel:
     def fail(self, exc: grpc.RpcError, method: str, kind: type[Exception]) -> Exception:
         code = exc.code()  # type: ignore[attr-defined]
         trailers = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
-        if trailers.get(ERROR_SOURCE_KEY) == "plugin" and code == grpc.StatusCode.UNAVAILABLE:
+        if trailers.get(ERROR_SOURCE_KEY) == "plugin" and code in (
+                grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             return KMSUnavailable(
                 f"KMS plugin at {self.endpoint} cannot reach its key store: {exc.details()}; "  # type: ignore[attr-defined]
                 "check the backend (HSM, Vault, ...) the plugin uses"

@@ -16,6 +16,16 @@ from typing import Any, Protocol, runtime_checkable
 
 Annotations = Mapping[str, bytes]
 
+SHOWN_CHARS = 64
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """A caller-supplied string (key_id, uid) fit for a log line or error: quoted, and cut to
+    ``limit`` characters with its full length noted, so a 1 MiB key_id is not echoed whole."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} chars)"
+
 
 class BackendError(Exception):
     """A call failed for a reason the caller should see. ``str(err)`` is one sentence that names

@@ -30,6 +30,7 @@ from kubecrypt.kms.backends.base import (
     InvalidCiphertext,
     PermissionDenied,
     UnknownKeyID,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,11 @@ class PKCS11Backend(Backend):
             key = self._session.get_key(label=label, key_type=p.KeyType.AES,
                                         object_class=p.ObjectClass.SECRET_KEY)
         except p.exceptions.NoSuchKey:
-            raise UnknownKeyID(f"key_id {label!r} is not an AES key on PKCS#11 token "
+            raise UnknownKeyID(f"key_id {shown(label)} is not an AES key on PKCS#11 token "
                                f"{self.token_label!r}") from None
         except p.exceptions.MultipleObjectsReturned:
             raise UnknownKeyID(f"PKCS#11 token {self.token_label!r} has several keys labelled "
-                               f"{label!r}; labels must be unique") from None
+                               f"{shown(label)}; labels must be unique") from None
         if key[p.Attribute.EXTRACTABLE]:
             log.warning("PKCS#11 key %r is extractable; generate non-extractable keys", label)
         self._keys[label] = key
@@ -216,7 +217,7 @@ class PKCS11Backend(Backend):
                 plain = self._open_sealed(key_id, nonce, sealed, key_id.encode())
                 if plain is None:
                     raise InvalidCiphertext(
-                        f"ciphertext does not authenticate under PKCS#11 key {key_id!r}")
+                        f"ciphertext does not authenticate under PKCS#11 key {shown(key_id)}")
                 return plain
 
             return self._call(run_v2)
