@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from kubecrypt.atrest.duration import format_duration, parse_duration
 from kubecrypt.errors import ConfigError
+from kubecrypt.goduration import format_duration, parse_duration
 from kubecrypt.kms.endpoint import endpoint_problem
 
 API_VERSION = "apiserver.config.k8s.io/v1"

@@ -4,7 +4,10 @@ client, ``kms status`` and EncryptionConfiguration validation.
 kube-apiserver takes the URL's path (``unix:///var/run/kms.sock`` -> ``/var/run/kms.sock``;
 ``unix:///@name`` is the Linux abstract socket ``@name``) and silently ignores a host part, so
 ``unix://lab/kms.sock`` dials ``/kms.sock``. That is never what was meant (the writer thought of a
-relative path), so every kubecrypt reader refuses it instead of binding or dialing ``/kms.sock``."""
+relative path), so every kubecrypt reader refuses it instead of binding or dialing ``/kms.sock``.
+
+It lives in ``kms/`` because the plugin server, the gRPC client and the EncryptionConfiguration
+loader all parse the same URLs; ``atrest`` imports it from here, never the other way round."""
 
 from __future__ import annotations
 

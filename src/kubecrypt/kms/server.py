@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import grpc
 
 from kubecrypt import __version__
-from kubecrypt.atrest.providers.encrypted_object import MAX_ANNOTATIONS, is_fqdn
 from kubecrypt.errors import ConfigError
+from kubecrypt.kms.annotations import annotations_problem
 from kubecrypt.kms.backends.base import Backend, BackendError, shown
 from kubecrypt.kms.bounded import BoundedCalls, budget
 from kubecrypt.kms.endpoint import grpc_target, socket_path
@@ -134,19 +134,6 @@ def _deadline(context: grpc.ServicerContext) -> float:
 def _check_size(field: str, value: bytes | str, limit: int, why: str) -> None:
     if len(value) > limit:
         raise BadRequest(f"{field} is {len(value)} bytes; at most {limit} are accepted ({why})")
-
-
-def annotations_problem(annotations: Mapping[str, bytes]) -> str | None:
-    """Why kube-apiserver would reject these annotations (kmsv2 validateAnnotations), or None."""
-    total = 0
-    for key, value in annotations.items():
-        if not is_fqdn(key):
-            return (f"annotation key {shown(key)} is not a lowercase fully-qualified domain name "
-                    "with at least two labels (e.g. version.kms.example.com)")
-        total += len(key) + len(value)
-    if total > MAX_ANNOTATIONS:
-        return f"annotations total {total} bytes, more than the {MAX_ANNOTATIONS} allowed"
-    return None
 
 
 def encrypt_answer_problem(ciphertext: bytes, key_id: str,
