@@ -117,7 +117,7 @@ def scan(prefix: str, resources: str | None, config_path: str | None, fmt: str, 
     KMS key id) or unreadable. Exits 3 when a value that must be encrypted is not."""
     from kubecrypt.etcd.client import EtcdClient
     from kubecrypt.etcd.inspect import Inspector
-    from kubecrypt.etcd.scan import NotEncrypted, ScanReport
+    from kubecrypt.etcd.scan import NotEncrypted, ScanReport, Unproven
     from kubecrypt.etcd.scan import scan as run_scan
     from kubecrypt.etcd.targets import parse_resources, targets
     from kubecrypt.storage.keys import normalize_prefix
@@ -156,9 +156,14 @@ def scan(prefix: str, resources: str | None, config_path: str | None, fmt: str, 
     else:
         _print_scan_table(report)
     out.flush()
-    if report.exit_code:
+    if report.failing():
         failing = ", ".join(report.failing())
         raise NotEncrypted(f"values that must be encrypted are not ({failing}); see the report above")
+    if report.unproven():
+        unproven = ", ".join(report.unproven())
+        raise Unproven(f"values that must be encrypted could not be read ({unproven}), so they are "
+                       "not proven encrypted; check the --config keys and KMS plugin, see the "
+                       "report above")
 
 
 def _print_scan_table(report: Any) -> None:
