@@ -216,14 +216,36 @@ def _print_scan_table(report: Any) -> None:
 # ---------------------------------------------------------------------------------- get
 
 
+_PREFIX_FLAG = "\x00flag"  # --prefix given with no value, etcdctl's boolean form
+_TRUE, _FALSE = ("true", "1", "t", "yes"), ("false", "0", "f", "no")
+
+
+def _etcdctl_prefix(key: str | None, key_prefix: str | None) -> tuple[str | None, str | None]:
+    """(KEY, P) once etcdctl's boolean ``--prefix`` forms are read: ``KEY --prefix`` and
+    ``KEY --prefix=true`` mean ``--prefix KEY``; ``--prefix=false`` means plain ``KEY``."""
+    if key_prefix is None:
+        return key, None
+    flag = key_prefix == _PREFIX_FLAG or key_prefix.lower() in _TRUE + _FALSE
+    if not flag:
+        return key, key_prefix
+    if key is None:
+        raise InputError("--prefix without a value needs KEY, as in etcdctl: "
+                         "kubecrypt etcd get /registry/secrets/ --prefix")
+    if key_prefix.lower() in _FALSE:
+        return key, None
+    return None, key
+
+
 @click.command()
 @click.argument("key", required=False)
 @click.option("--config", "config_path", default=None, metavar="FILE",
               help="EncryptionConfiguration holding the keys (kms providers call their plugin).")
 @click.option("--decrypt/--no-decrypt", default=True, show_default=True,
               help="Decrypt through the config (--no-decrypt: the stored bytes as they are).")
-@click.option("--prefix", "key_prefix", default=None, metavar="P",
-              help="Read every key under P and print them as one List.")
+@click.option("--prefix", "key_prefix", default=None, metavar="P", is_flag=False,
+              flag_value=_PREFIX_FLAG,
+              help="Read every key under P and print them as one List. etcdctl's forms work "
+                   "too: KEY --prefix, KEY --prefix=true (--prefix=false reads KEY alone).")
 @click.option("--etcd-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="kube-apiserver's --etcd-prefix, to tell the resource from a key.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json", "raw"]), default="yaml",
@@ -238,6 +260,7 @@ def get(key: str | None, config_path: str | None, decrypt: bool, key_prefix: str
     from kubecrypt.etcd.recover import Recoverer
     from kubecrypt.storage.keys import normalize_prefix
 
+    key, key_prefix = _etcdctl_prefix(key, key_prefix)
     if (key is None) == (key_prefix is None):
         raise InputError("give exactly one of KEY or --prefix P (for example /registry/secrets/default/db)")
     if key_prefix is not None and fmt == "raw":
