@@ -38,7 +38,8 @@ def decode(fmt: str) -> None:
 
 @etcd.command()
 def encode() -> None:
-    """Encode a Secret, ConfigMap, Namespace or Lease (YAML or JSON) on stdin into storage bytes."""
+    """Encode a Secret, ConfigMap, Namespace or Lease (YAML or JSON) on stdin into storage bytes,
+    as kube-apiserver stores it (metadata.resourceVersion and selfLink are not stored)."""
     import yaml
 
     from kubecrypt.storage.codec import encode as encode_value
@@ -48,7 +49,21 @@ def encode() -> None:
         obj = yaml.safe_load(text)
     except yaml.YAMLError:
         raise InputError("stdin is not valid YAML or JSON") from None
-    write_stdout_bytes(encode_value(obj))
+    write_stdout_bytes(encode_value(prepare_for_storage(obj)))
+
+
+# kube-apiserver clears these before every write (storage.APIObjectVersioner's
+# PrepareObjectForStorage): the resourceVersion is etcd's revision, never part of the value.
+NOT_STORED = ("resourceVersion", "selfLink")
+
+
+def prepare_for_storage(obj: object) -> object:
+    """``obj`` as kube-apiserver writes it to etcd: without metadata.resourceVersion and
+    metadata.selfLink (so ``etcd get -o yaml | etcd encode`` gives back the stored bytes)."""
+    if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
+        meta = {k: v for k, v in obj["metadata"].items() if k not in NOT_STORED}
+        return {**obj, "metadata": meta}
+    return obj
 
 
 # scan/get/rewrite talk to a live etcd; they live in etcd_ops.py (issue 6).
