@@ -4,6 +4,7 @@ Kubernetes object and its storage bytes; scan/get/rewrite talk to a live etcd.""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -57,7 +58,7 @@ def encode() -> None:
 NOT_STORED = ("resourceVersion", "selfLink")
 
 
-def prepare_for_storage(obj: object) -> object:
+def prepare_for_storage(obj: Any) -> Any:
     """``obj`` as kube-apiserver writes it to etcd: without metadata.resourceVersion and
     metadata.selfLink (so ``etcd get -o yaml | etcd encode`` gives back the stored bytes)."""
     if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
