@@ -96,6 +96,19 @@ def test_oversized_requests_are_refused_before_the_backend(hanging: Any) -> None
     ch.close()
 
 
+def test_calls_without_a_deadline_work(local_plugin: Any) -> None:
+    """grpcio reports an infinite time remaining when the caller sets no deadline."""
+    ch, stub = _raw_v2(local_plugin.endpoint)
+    assert stub.Status(v2_pb2.StatusRequest()).healthz == "ok"
+    r = stub.Encrypt(v2_pb2.EncryptRequest(plaintext=b"s" * 32, uid="u"))
+    assert stub.Decrypt(v2_pb2.DecryptRequest(ciphertext=r.ciphertext, uid="u",
+                                              key_id=r.key_id)).plaintext == b"s" * 32
+    v1 = v1beta1_pb2_grpc.KeyManagementServiceStub(ch)
+    cipher = v1.Encrypt(v1beta1_pb2.EncryptRequest(version="v1beta1", plain=b"d" * 32)).cipher
+    assert v1.Decrypt(v1beta1_pb2.DecryptRequest(version="v1beta1", cipher=cipher)).plain == b"d" * 32
+    ch.close()
+
+
 def test_huge_caller_strings_are_not_echoed(start_plugin: Any, keyring_path: str) -> None:
     p = start_plugin("local", {"keyring": keyring_path}, extra=["--log-level", "debug"])
     ch, stub = _raw_v2(p.endpoint)

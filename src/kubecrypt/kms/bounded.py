@@ -20,7 +20,8 @@ from kubecrypt.kms.backends.base import BackendUnavailable
 
 T = TypeVar("T")
 
-#: Budget when the caller sent no deadline (kube-apiserver always sends one).
+#: Budget when the caller sent no deadline (kube-apiserver always sends one; grpcio then reports
+#: an effectively infinite time remaining), and the most any call gets.
 NO_DEADLINE_BUDGET = 30.0
 #: Share of the caller's remaining time kept for answering (at least MIN_MARGIN seconds).
 MARGIN_SHARE = 0.1
@@ -36,7 +37,7 @@ class BackendTimeout(BackendUnavailable):
 
 def budget(time_remaining: float | None) -> float:
     """Seconds a backend call may take when the caller has ``time_remaining`` seconds left."""
-    if time_remaining is None:
+    if time_remaining is None or time_remaining > NO_DEADLINE_BUDGET:
         return NO_DEADLINE_BUDGET
     margin = max(MIN_MARGIN, time_remaining * MARGIN_SHARE)
     return max(MIN_BUDGET, time_remaining - margin)
