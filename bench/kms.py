@@ -11,7 +11,7 @@ are concurrent goroutines); with two or more CPUs the server is pinned to CPU 0 
 CPU 1, so the two processes do not take turns on one core. The two servers are measured in
 alternation, ``--rounds`` times each, so a burst of load elsewhere hits both alike.
 
-Target: kubecrypt at least 0.6 of the bare plugin's RPC/s, with p99 <= 2 ms."""
+Target: kubecrypt at least 0.6 of the bare plugin's RPC/s, with a p99 at most 1.5 times its p99."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from kubecrypt.kms import keyring
 from kubecrypt.kms.proto import v2_pb2, v2_pb2_grpc
 
 TARGET_RATIO = 0.6
-TARGET_P99_MS = 2.0
+TARGET_P99_RATIO = 1.5
 PIN = (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
 
 
@@ -154,11 +154,12 @@ def main() -> int:
                 print(f"{method:8s} {name:12s} {rps:9,.0f} RPC/s  p50 {summary[name][1]:5.2f} ms"
                       f"  p99 {summary[name][2]:5.2f} ms")
             ratio = summary["kubecrypt"][0] / summary["bare grpcio"][0]
-            met = ratio >= TARGET_RATIO and summary["kubecrypt"][2] <= TARGET_P99_MS
+            p99_ratio = summary["kubecrypt"][2] / summary["bare grpcio"][2]
+            met = ratio >= TARGET_RATIO and p99_ratio <= TARGET_P99_RATIO
             ok &= met
-            print(f"{method:8s} kubecrypt / bare grpcio: {ratio:.2f} of the RPC/s "
-                  f"(target >= {TARGET_RATIO}, p99 <= {TARGET_P99_MS} ms)"
-                  f"{'' if met else '  BELOW TARGET'}")
+            print(f"{method:8s} kubecrypt / bare grpcio: {ratio:.2f} of the RPC/s, "
+                  f"{p99_ratio:.2f} times the p99 (targets >= {TARGET_RATIO}, "
+                  f"<= {TARGET_P99_RATIO}){'' if met else '  BELOW TARGET'}")
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
