@@ -305,7 +305,7 @@ def _start_apiserver(lab: Lab) -> None:
         argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
                 "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
                 "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
-                "--token-auth-file", str(tokens)]
+                "--token-auth-file", str(tokens), "--client-ca-file", str(ca)]
         if lab.encryption_config:
             argv += ["--encryption-provider-config", lab.encryption_config]
         log = lab.dir / "apiserver.log"

@@ -25,10 +25,10 @@ import yaml
 
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.apirewrite import rewrite
 from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
 from kubecrypt.rotate.state import RotationState

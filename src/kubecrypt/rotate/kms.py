@@ -24,9 +24,9 @@ from kubecrypt.atrest.config import EncryptionConfiguration, KMSConfig, load_fil
 from kubecrypt.errors import ConfigError
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate.apirewrite import rewrite
 from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
 

@@ -53,7 +53,10 @@ class App:
         return ""
 
     def _authenticated(self, req: Request) -> bool | None:
-        """True: valid token; False: a wrong one; None: none given (anonymous)."""
+        """True: a valid client certificate or token; False: a wrong token; None: none given
+        (anonymous). As kube-apiserver, the x509 authenticator comes first."""
+        if req.client_cn:
+            return True
         auth = req.header("authorization")
         if not auth:
             return None
