@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
-from fake_azure_keyvault import FakeKeyVault, fake_azure_keyvault  # noqa: F401
-from fake_gcp_kms import FakeGCPKMS, fake_gcp_kms  # noqa: F401
+from fake_azure_keyvault import FakeKeyVault
+from fake_gcp_kms import FakeGCPKMS
 from sops.conftest import AgeKey, Run, key_env
 
 pytestmark = pytest.mark.slow
