@@ -65,7 +65,7 @@ def test_missing_context_and_file_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(KubeConfigError, match=r"does not exist; fix --kubeconfig$"):
         load(Overrides(kubeconfig=str(tmp_path / "nope")))
     (tmp_path / "bad").write_text("clusters: [\n")
-    with pytest.raises(KubeConfigError, match="is not valid YAML"):
+    with pytest.raises(KubeConfigError, match="bad line 2: not valid YAML"):
         load(Overrides(kubeconfig=str(tmp_path / "bad")))
     with pytest.raises(KubeConfigError, match="no kubeconfig found"):
         load()
@@ -167,14 +167,15 @@ def test_exec_command_relative_to_kubeconfig_and_install_hint(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("output", "message"), [
-    ("not json", "not JSON"),
+    ("not json", r"\(its output line 1: not valid JSON"),
+    ("[" * 200 + "]" * 200, "nesting is deeper than 100 levels"),
     ('{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", '
      '"status": {"token": "t"}}', "apiVersion 'client.authentication.k8s.io/v1beta1'"),
     ('{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
      '"status": {}}', "neither a token nor a client certificate"),
     ('{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
      '"status": {"token": "t", "expirationTimestamp": "soon"}}', "not RFC 3339"),
-], ids=["not-json", "wrong-version", "empty-status", "bad-expiry"])
+], ids=["not-json", "too-deep", "wrong-version", "empty-status", "bad-expiry"])
 def test_bad_plugin_output(tmp_path: Path, output: str, message: str) -> None:
     script = _plugin(tmp_path, f"print({output!r})")
     path = write(tmp_path / "config", {"a": {"exec": {

@@ -130,9 +130,11 @@ def serve(etcd_servers: str, secure_port: int, bind_address: str, tls_cert_file:
           encryption_provider_config: Path | None, client_ca_file: Path | None) -> None:
     """Run the lab API server in the foreground (kube-apiserver's flag names)."""
     from kubecrypt.lab.apiserver.server import ServerConfig, run
+    from kubecrypt.logsafe import EscapingFormatter
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
-                        "%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     lines = [ln for ln in token_auth_file.read_text().splitlines() if ln.strip()]
     if not lines:
         raise LabError(f"{token_auth_file} has no token; add a line token,user,uid")

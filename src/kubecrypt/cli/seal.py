@@ -92,7 +92,8 @@ def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--recovery-unseal", is_flag=True, envvar=_env("recovery-unseal"),
               help="Decrypt the input offline with --recovery-private-key.")
 @click.option("--recovery-private-key", multiple=True,
-              help="Private key files (PEM or key backups); repeatable and comma-separated.")
+              help="Private key files (PEM or key backups); repeatable, comma-separated, and "
+                   "several files after it (a shell glob such as keys/*.yaml) are all read.")
 @click.option("--kubeconfig", envvar=_env("kubeconfig"), default=None)
 @click.option("--context", default=None, help="kubeconfig context to use.")
 @click.option("-n", "--namespace", default="", help="Namespace of the Secret.")
@@ -117,6 +118,9 @@ def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--proxy-url", default=None, help="Proxy to reach the API server through.")
 @click.option("--disable-compression", is_flag=True,
               help="Do not ask the API server for compressed responses.")
+# seal takes no positional input, so extra arguments are the rest of a shell-expanded
+# ``--recovery-private-key keys/*.yaml`` (the README's ``rotate sealed`` leaves several keys there).
+@click.argument("more_recovery_keys", nargs=-1, metavar="[KEY_FILE]...")
 def seal(
     certs: tuple[str, ...], output_dir: str | None, escrow_cert: str | None,
     no_provenance: bool, controller_name: str, controller_namespace: str,
@@ -130,9 +134,14 @@ def seal(
     insecure_skip_tls_verify: bool, tls_server_name: str | None, cluster: str | None,
     user: str | None, username: str | None, password: str | None, as_user: str | None,
     as_group: tuple[str, ...], as_uid: str | None, proxy_url: str | None,
-    disable_compression: bool,
+    disable_compression: bool, more_recovery_keys: tuple[str, ...],
 ) -> None:
     """Seal a Secret (stdin, YAML or JSON) into a SealedSecret (stdout), like kubeseal."""
+    if more_recovery_keys and not recovery_private_key:
+        raise click.UsageError(
+            f"Got unexpected extra arguments ({' '.join(more_recovery_keys)}); seal reads the "
+            "Secret from stdin or -f FILE"
+        )
     fmt = (output_format or "json").lower()
     if sealed_secret_file and not output_format and sealed_secret_file.endswith((".yaml", ".yml")):
         fmt = "yaml"
@@ -182,7 +191,8 @@ def seal(
         allow_empty_data=allow_empty_data, raw=raw, from_file=list(from_file),
         merge_into=merge_into, validate=validate, re_encrypt=re_encrypt,
         flatten_template=flatten_template,
-        recovery_unseal=recovery_unseal, recovery_private_keys=list(recovery_private_key),
+        recovery_unseal=recovery_unseal,
+        recovery_private_keys=[*recovery_private_key, *more_recovery_keys],
         proxy_factory=proxy_factory, provenance=not no_provenance,
     )
     if many:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 from lightkube.config.models import Cluster, Context, User
 
+from kubecrypt import safeparse
 from kubecrypt.kube.errors import KubeConfigError
 from kubecrypt.kube.exec import ExecConfig
 from kubecrypt.kube.incluster import in_cluster_available, in_cluster_config
@@ -144,12 +144,10 @@ def load_files(paths: list[Path]) -> KubeconfigFiles:
     files = KubeconfigFiles(paths)
     for path in paths:
         try:
-            doc = yaml.safe_load(path.read_text())
+            raw = path.read_bytes()
         except OSError as exc:
             raise KubeConfigError(f"cannot read kubeconfig {path}: {exc.strerror}") from None
-        except (yaml.YAMLError, UnicodeDecodeError):
-            raise KubeConfigError(f"kubeconfig {path} is not valid YAML; fix or remove it") \
-                from None
+        doc = safeparse.load_yaml(raw, f"kubeconfig {path}", error=KubeConfigError)
         if doc is None:
             continue
         if not isinstance(doc, dict):

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kubecrypt import safeparse
+from kubecrypt.errors import InputError
 from kubecrypt.kube.client import KubeClient, status_message
 from kubecrypt.kube.config import Overrides
 from kubecrypt.kube.errors import KubeApiError
@@ -59,8 +61,8 @@ class Api:
         headers = {"Content-Type": "application/json"} if raw is not None else None
         status, data = self.client.request(method, path, raw, headers)
         try:
-            doc = json.loads(data) if data else None
-        except ValueError:
+            doc = safeparse.load_json(data, "the server's answer") if data else None
+        except InputError:
             doc = None
         if status >= 400 and status not in (404, 409):
             raise KubeApiError(f"{method} {path} on {self.server}: {status_message(status, data)}", status)

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from lightkube.config.models import UserExec
 
+from kubecrypt import safeparse
 from kubecrypt.kube.errors import CredentialError, KubeConfigError
 
 API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1",
@@ -113,9 +114,9 @@ class ExecConfig:
     def _parse(self, out: bytes) -> ExecCredential:
         bad = f"the exec plugin {self.command} ({self.where}) printed no valid ExecCredential"
         try:
-            doc = json.loads(out)
-        except ValueError:
-            raise CredentialError(f"{bad} (not JSON)") from None
+            doc = safeparse.load_json(out, "its output", error=CredentialError)
+        except CredentialError as exc:
+            raise CredentialError(f"{bad} ({exc})") from None
         if not isinstance(doc, dict) or doc.get("kind") != "ExecCredential":
             raise CredentialError(f"{bad} (kind is not ExecCredential)")
         if doc.get("apiVersion") != self.api_version:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.fileio import atomic_write
 from kubecrypt.sealed.certsource import Controller, obtain_certificate
 from kubecrypt.sealed.documents import load_documents
@@ -214,8 +215,8 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
         if status != 200:
             raise ControllerError(f"cannot re-encrypt secret: {proxy.message(status, answer)}")
         try:
-            result = json.loads(answer)
-        except ValueError:
+            result = safeparse.load_json(answer, "the controller's answer", error=ControllerError)
+        except ControllerError:
             raise ControllerError("cannot re-encrypt secret: the controller's answer is not JSON") \
                 from None
         result["kind"], result["apiVersion"] = SEALED_KIND, SEALED_API_VERSION

@@ -28,7 +28,8 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def ensure_pki(pki_dir: Path) -> tuple[Path, Path, Path]:
     """Creates (once) ``ca.crt``, ``server.crt`` and ``server.key``; returns their paths."""
-    pki_dir.mkdir(parents=True, exist_ok=True)
+    pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pki_dir.chmod(0o700)  # mkdir's mode is masked by the umask and ignored for an existing dir
     ca_crt, srv_crt, srv_key = pki_dir / "ca.crt", pki_dir / "server.crt", pki_dir / "server.key"
     if ca_crt.exists() and srv_crt.exists() and srv_key.exists():
         return ca_crt, srv_crt, srv_key

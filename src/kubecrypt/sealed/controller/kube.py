@@ -138,6 +138,10 @@ class Kube:
     async def create_event(self, event: dict[str, Any]) -> None:
         await self.client.create(Event.from_dict(event))  # type: ignore[call-overload]
 
+    async def patch_event(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        await self.client.patch(Event, name, patch, namespace=namespace,
+                                patch_type=PatchType.MERGE)
+
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return _dict(await self.client.get(Lease, name, namespace=namespace))
