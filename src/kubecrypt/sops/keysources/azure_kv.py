@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import ClassVar
 
 from kubecrypt.cloud import CloudError
 from kubecrypt.sops.keysources.base import KeySourceError, MasterKey, created_at_now
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class AzureKVKey(MasterKey):
@@ -67,8 +70,8 @@ class AzureKVKey(MasterKey):
 
     def decrypt(self) -> bytes:
         try:
-            if "=" in self.enc:
-                raise ValueError("padding is not allowed")
+            if not _B64URL.fullmatch(self.enc):
+                raise ValueError("not unpadded base64url")
             blob = base64.urlsafe_b64decode(self.enc + "=" * (-len(self.enc) % 4))
         except (binascii.Error, ValueError) as exc:
             raise KeySourceError(
