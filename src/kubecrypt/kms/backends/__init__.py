@@ -17,6 +17,8 @@ ENTRY_POINT_GROUP = "kubecrypt.kms_backends"
 
 BUILTIN: dict[str, str] = {
     "aws": "kubecrypt.kms.backends.aws:AWSBackend",
+    "azure": "kubecrypt.kms.backends.azure:AzureBackend",
+    "gcp": "kubecrypt.kms.backends.gcp:GCPBackend",
     "local": "kubecrypt.kms.backends.local:LocalBackend",
     "pkcs11": "kubecrypt.kms.backends.pkcs11:PKCS11Backend",
     "vault": "kubecrypt.kms.backends.vault:VaultBackend",
