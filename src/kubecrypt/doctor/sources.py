@@ -119,13 +119,13 @@ class Inventory:
     def available(self, kinds: Iterable[str]) -> tuple[dict[str, list[dict[str, Any]]], str]:
         """The kinds this inventory can give, and the reasons for those it cannot."""
         got: dict[str, list[dict[str, Any]]] = {}
-        missing: list[str] = []
+        missing: dict[str, list[str]] = {}
         for kind in kinds:
             try:
                 got[kind] = self.get(kind)
             except Unavailable as exc:
-                missing.append(f"{kind}: {exc}")
-        return got, "; ".join(missing)
+                missing.setdefault(str(exc), []).append(kind)
+        return got, "; ".join(f"{', '.join(ks)}: {why}" for why, ks in missing.items())
 
 
 def connect(kubeconfig: str | None, context: str | None) -> Any:
@@ -170,9 +170,9 @@ def list_kind(client: Any, kind: str, namespace: str | None = None,
     except ApiError as exc:
         code = int(getattr(exc.status, "code", 0) or 0)
         if code == 404:
-            raise Unavailable(f"the API server does not serve {kind} objects") from None
+            raise Unavailable("not served by the API server") from None
         if code in (401, 403):
-            raise Unavailable(f"the kubeconfig's user may not list {kind} objects") from None
+            raise Unavailable("the kubeconfig's user may not list them") from None
         raise Unavailable(f"listing {kind} failed: {getattr(exc.status, 'message', exc)}") from None
     except (httpx2.HTTPError, OSError) as exc:
         raise Unavailable(f"cannot reach the API server ({exc})") from None
