@@ -17,12 +17,12 @@ import pytest
 from cryptography import x509
 from lab.conftest import LabHandle
 
+from kubecrypt.kube import ControllerProxy, KubeClient, Overrides
 from kubecrypt.lab import processes
 from kubecrypt.lab import sealed as lab_sealed
 from kubecrypt.rotate.errors import NotLoaded
 from kubecrypt.rotate.sealed_controller import wait_served
 from kubecrypt.sealed.keys import KEY_LABEL, SealingKey, generate_key, sealing_public_key
-from kubecrypt.sealed.kubeapi import ControllerProxy, KubeClient, load_cluster_access
 from kubecrypt.sealed.kubeseal import render_sealed
 from kubecrypt.sealed.seal import SealOptions, seal_secret
 
@@ -34,7 +34,7 @@ KEY_SIZE = "2048"
 def controller(rlab: LabHandle) -> Iterator[ControllerProxy]:
     lab_sealed.start_controller(rlab.lab, key_size=2048, extra_args=("--retry-base", "0.2s"))
     try:
-        yield ControllerProxy(KubeClient(load_cluster_access(str(rlab.lab.kubeconfig), None)))
+        yield ControllerProxy(KubeClient.connect(Overrides(kubeconfig=str(rlab.lab.kubeconfig))))
     finally:
         proc = rlab.lab.extra.pop(lab_sealed.NAME, None)
         if proc is not None:

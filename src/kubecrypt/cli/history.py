@@ -77,9 +77,9 @@ def live_check(exposed: list[Exposure], key: bytes, kubeconfig: str | None,
     import hmac
 
     from kubecrypt.history.live import mark_live
-    from kubecrypt.sealed.kubeapi import KubeClient, load_cluster_access, status_message
+    from kubecrypt.kube import KubeClient, Overrides, status_message
 
-    client = KubeClient(load_cluster_access(kubeconfig, context))
+    client = KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context))
 
     def get_secret(namespace: str, name: str) -> dict[str, Any] | None:
         status, body = client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")

@@ -44,8 +44,8 @@ def atrest(config: str, provider: str | None, new_key_name: str | None, state: s
            prefix: str, **etcd_opts: Any) -> None:
     """Rotate an aesgcm/aescbc/secretbox key: add, promote, rewrite, prove, retire."""
     from kubecrypt.etcd.blocking import BlockingEtcdClient
+    from kubecrypt.kube.dynamic import Api
     from kubecrypt.rotate.atrest import AtRestRotation, Options
-    from kubecrypt.rotate.kubeapi import Api
     from kubecrypt.rotate.state import default_path
 
     cfg = Path(config)
@@ -90,8 +90,8 @@ def kms(config: str, backend: str, backend_config: str | None, provider_name: st
     """Rotate a KMS v2 KEK: new key_id, rewrite everything, prove it from etcd."""
     from kubecrypt.etcd.blocking import BlockingEtcdClient
     from kubecrypt.kms.backends import load_config
+    from kubecrypt.kube.dynamic import Api
     from kubecrypt.rotate.kms import KmsOptions, KmsRotation
-    from kubecrypt.rotate.kubeapi import Api
 
     cfg = Path(config)
     if backend != "none" and not backend_config:
@@ -249,10 +249,11 @@ def _sealed_controller(directory: str | None, compromised: bool, key_size: int, 
                        no_renew: bool, dry_run: bool, kubeconfig: str | None,
                        context: str | None, name: str, namespace: str, wait_timeout: float
                        ) -> Any:
+    from kubecrypt.kube import ControllerProxy, KubeClient, Overrides
     from kubecrypt.rotate.sealed_controller import ControllerOptions, rotate_with_controller
-    from kubecrypt.sealed.kubeapi import ControllerProxy, KubeClient, load_cluster_access
 
     opts = ControllerOptions(key_size=key_size, cn=cn, renew=not no_renew,
                              compromised=compromised, dry_run=dry_run, wait_timeout=wait_timeout)
-    proxy = ControllerProxy(KubeClient(load_cluster_access(kubeconfig, context)), name, namespace)
+    client = KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context))
+    proxy = ControllerProxy(client, name, namespace)
     return rotate_with_controller(proxy, Path(directory) if directory else None, opts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -9,17 +10,18 @@ from pathlib import Path
 import click
 
 from kubecrypt.fileio import atomic_write
-from kubecrypt.sealed.certsource import obtain_certificate
-from kubecrypt.sealed.errors import SealedInputError
-from kubecrypt.sealed.kubeapi import (
+from kubecrypt.goduration import parse_duration
+from kubecrypt.kube import (
     DEFAULT_CONTROLLER_NAME,
     DEFAULT_CONTROLLER_NAMESPACE,
     ControllerProxy,
     KubeClient,
     Overrides,
     context_namespace,
-    load_cluster_access,
+    load,
 )
+from kubecrypt.sealed.certsource import obtain_certificate
+from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.kubeseal import KubesealRequest, run
 from kubecrypt.sealed.multi import CONTEXT_PREFIX
 from kubecrypt.sealed.scope import Scope
@@ -28,6 +30,20 @@ from kubecrypt.sealed.scope import Scope
 def _env(flag: str) -> str:
     # kubeseal reads every flag from SEALED_SECRETS_<FLAG> too; the command line wins.
     return "SEALED_SECRETS_" + flag.upper().replace("-", "_")
+
+
+def _timeout(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    # kubectl's and kubeseal's flag is a Go duration; plain seconds are kept for old scripts.
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a duration such as 30s or 1m") from None
+    if seconds < 0:
+        raise click.BadParameter("must not be negative")
+    return seconds
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,12 +92,14 @@ def _env(flag: str) -> str:
 @click.option("--recovery-unseal", is_flag=True, envvar=_env("recovery-unseal"),
               help="Decrypt the input offline with --recovery-private-key.")
 @click.option("--recovery-private-key", multiple=True,
-              help="Private key files (PEM or key backups); repeatable and comma-separated.")
+              help="Private key files (PEM or key backups); repeatable, comma-separated, and "
+                   "several files after it (a shell glob such as keys/*.yaml) are all read.")
 @click.option("--kubeconfig", envvar=_env("kubeconfig"), default=None)
 @click.option("--context", default=None, help="kubeconfig context to use.")
 @click.option("-n", "--namespace", default="", help="Namespace of the Secret.")
-@click.option("--request-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds to wait for the API server.")
+@click.option("--request-timeout", default="30s", show_default=True, callback=_timeout,
+              help="How long to wait for the API server: a duration (30s, 1m) or seconds; "
+                   "0 waits forever.")
 @click.option("-s", "--server", default=None, help="API server address (kubectl's flag).")
 @click.option("--token", default=None, help="Bearer token for the API server.")
 @click.option("--certificate-authority", default=None, help="CA file for the API server.")
@@ -92,6 +110,17 @@ def _env(flag: str) -> str:
 @click.option("--tls-server-name", default=None, help="Server name to verify the API server as.")
 @click.option("--cluster", default=None, help="kubeconfig cluster to use.")
 @click.option("--user", default=None, help="kubeconfig user to use.")
+@click.option("--username", default=None, help="Username for basic authentication.")
+@click.option("--password", default=None, help="Password for basic authentication.")
+@click.option("--as", "as_user", default=None, help="User to impersonate.")
+@click.option("--as-group", multiple=True, help="Group to impersonate (repeatable).")
+@click.option("--as-uid", default=None, help="UID to impersonate.")
+@click.option("--proxy-url", default=None, help="Proxy to reach the API server through.")
+@click.option("--disable-compression", is_flag=True,
+              help="Do not ask the API server for compressed responses.")
+# seal takes no positional input, so extra arguments are the rest of a shell-expanded
+# ``--recovery-private-key keys/*.yaml`` (the README's ``rotate sealed`` leaves several keys there).
+@click.argument("more_recovery_keys", nargs=-1, metavar="[KEY_FILE]...")
 def seal(
     certs: tuple[str, ...], output_dir: str | None, escrow_cert: str | None,
     no_provenance: bool, controller_name: str, controller_namespace: str,
@@ -103,9 +132,16 @@ def seal(
     namespace: str, request_timeout: float, server: str | None, token: str | None,
     certificate_authority: str | None, client_certificate: str | None, client_key: str | None,
     insecure_skip_tls_verify: bool, tls_server_name: str | None, cluster: str | None,
-    user: str | None,
+    user: str | None, username: str | None, password: str | None, as_user: str | None,
+    as_group: tuple[str, ...], as_uid: str | None, proxy_url: str | None,
+    disable_compression: bool, more_recovery_keys: tuple[str, ...],
 ) -> None:
     """Seal a Secret (stdin, YAML or JSON) into a SealedSecret (stdout), like kubeseal."""
+    if more_recovery_keys and not recovery_private_key:
+        raise click.UsageError(
+            f"Got unexpected extra arguments ({' '.join(more_recovery_keys)}); seal reads the "
+            "Secret from stdin or -f FILE"
+        )
     fmt = (output_format or "json").lower()
     if sealed_secret_file and not output_format and sealed_secret_file.endswith((".yaml", ".yml")):
         fmt = "yaml"
@@ -116,15 +152,20 @@ def seal(
     except ValueError as exc:
         raise SealedInputError(str(exc)) from None
 
+    # kubectl's flags; --namespace is the Secret's here, so it does not override the context's.
+    overrides = Overrides(
+        kubeconfig=kubeconfig, context=context, cluster=cluster, user=user, server=server,
+        token=token, username=username, password=password,
+        certificate_authority=certificate_authority, client_certificate=client_certificate,
+        client_key=client_key, insecure_skip_tls_verify=insecure_skip_tls_verify,
+        tls_server_name=tls_server_name, proxy_url=proxy_url,
+        disable_compression=disable_compression, impersonate=as_user,
+        impersonate_groups=as_group, impersonate_uid=as_uid, request_timeout=request_timeout,
+    )
+
     def proxy_factory(for_context: str | None = None) -> ControllerProxy:
-        overrides = Overrides(
-            server=server, token=token, certificate_authority=certificate_authority,
-            client_certificate=client_certificate, client_key=client_key,
-            insecure_skip_tls_verify=insecure_skip_tls_verify, tls_server_name=tls_server_name,
-            cluster=cluster, user=user,
-        )
-        access = load_cluster_access(kubeconfig, for_context or context, overrides)
-        return ControllerProxy(KubeClient(access, timeout=request_timeout), controller_name,
+        chosen = dataclasses.replace(overrides, context=for_context) if for_context else overrides
+        return ControllerProxy(KubeClient(load(chosen)), controller_name,
                                controller_namespace)
 
     def read_input() -> bytes:
@@ -140,16 +181,18 @@ def seal(
     many = bool(output_dir or escrow_cert or len(certs) > 1)
     cert = certs[0] if certs else None
     if not many and cert and cert.startswith(CONTEXT_PREFIX):
-        context = cert[len(CONTEXT_PREFIX):]  # one cluster: its context's controller
+        # One cluster: its context's controller.
+        overrides = dataclasses.replace(overrides, context=cert[len(CONTEXT_PREFIX):])
         cert = None
     request = KubesealRequest(
         output_format=fmt, format_given=output_format is not None, cert=cert,
         fetch_cert=fetch_cert, scope=parsed_scope, name=name, namespace=namespace,
-        default_namespace=namespace or context_namespace(kubeconfig, context),
+        default_namespace=namespace or context_namespace(overrides),
         allow_empty_data=allow_empty_data, raw=raw, from_file=list(from_file),
         merge_into=merge_into, validate=validate, re_encrypt=re_encrypt,
         flatten_template=flatten_template,
-        recovery_unseal=recovery_unseal, recovery_private_keys=list(recovery_private_key),
+        recovery_unseal=recovery_unseal,
+        recovery_private_keys=[*recovery_private_key, *more_recovery_keys],
         proxy_factory=proxy_factory, provenance=not no_provenance,
     )
     if many:

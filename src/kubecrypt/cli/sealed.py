@@ -311,10 +311,10 @@ def _cluster_keys(kubeconfig: str | None, context: str | None, namespace: str
                   ) -> list[SealingKey]:
     import urllib.parse
 
+    from kubecrypt.kube import KubeClient, Overrides, status_message
     from kubecrypt.sealed.keys import KEY_LABEL, key_from_secret
-    from kubecrypt.sealed.kubeapi import KubeClient, load_cluster_access, status_message
 
-    client = KubeClient(load_cluster_access(kubeconfig, context))
+    client = KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context))
     selector = urllib.parse.quote(KEY_LABEL)
     status, body = client.request(
         "GET", f"/api/v1/namespaces/{namespace}/secrets?labelSelector={selector}")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kubecrypt.errors import KubecryptError
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube import ControllerProxy, status_message
 from kubecrypt.rotate.errors import NotLoaded, RotateError
 from kubecrypt.rotate.sealed import (
     CURRENT,
@@ -48,7 +49,6 @@ from kubecrypt.sealed.keys import (
     key_secret,
     parse_certificates,
 )
-from kubecrypt.sealed.kubeapi import ControllerProxy, status_message
 from kubecrypt.sealed.kubeseal import KubesealRequest, re_encrypt
 from kubecrypt.sealed.provenance import cert_fingerprint, sealed_with
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.fileio import atomic_write
-from kubecrypt.sealed.certsource import obtain_certificate
+from kubecrypt.sealed.certsource import Controller, obtain_certificate
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import ControllerError, SealedInputError, UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, keys_from_file, sealing_public_key
-from kubecrypt.sealed.kubeapi import ControllerProxy, status_message
 from kubecrypt.sealed.objects import SEALED_API_VERSION, SEALED_KIND, check_sealed_secret
 from kubecrypt.sealed.provenance import pem_fingerprint, sealed_with, stamp, strip
 from kubecrypt.sealed.render import SEALED_SECRET, SECRET, ordered, render
@@ -55,7 +55,7 @@ class KubesealRequest:
     recovery_private_keys: list[str] = field(default_factory=list)
     provenance: bool = True  # write kubecrypt.io/sealed-with on every SealedSecret
     # Built lazily: offline modes must work without any kubeconfig.
-    proxy_factory: Callable[[], ControllerProxy] | None = None
+    proxy_factory: Callable[[], Controller] | None = None
 
 
 def load_registry(files: list[str]) -> KeyRegistry:
@@ -181,7 +181,7 @@ def validate(req: KubesealRequest, content: bytes) -> str:
             raise UnsealError(f"unable to decrypt sealed secret: {sealed['metadata'].get('name')}")
         if status != 200:
             raise ControllerError(
-                f"cannot validate sealed secret: {status_message(status, answer)}"
+                f"cannot validate sealed secret: {proxy.message(status, answer)}"
             )
     return ""
 
@@ -213,10 +213,10 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
         except ControllerError as exc:
             raise ControllerError(f"cannot re-encrypt secret: {exc}") from None
         if status != 200:
-            raise ControllerError(f"cannot re-encrypt secret: {status_message(status, answer)}")
+            raise ControllerError(f"cannot re-encrypt secret: {proxy.message(status, answer)}")
         try:
-            result = json.loads(answer)
-        except ValueError:
+            result = safeparse.load_json(answer, "the controller's answer", error=ControllerError)
+        except ControllerError:
             raise ControllerError("cannot re-encrypt secret: the controller's answer is not JSON") \
                 from None
         result["kind"], result["apiVersion"] = SEALED_KIND, SEALED_API_VERSION
@@ -228,7 +228,7 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
     return "".join(render_sealed(stamp(r, served), req.output_format) for r in results)
 
 
-def _served_fingerprint(req: KubesealRequest, proxy: ControllerProxy) -> str | None:
+def _served_fingerprint(req: KubesealRequest, proxy: Controller) -> str | None:
     if not req.provenance:
         return None
     try:
@@ -237,7 +237,7 @@ def _served_fingerprint(req: KubesealRequest, proxy: ControllerProxy) -> str | N
         return None
 
 
-def _proxy(req: KubesealRequest) -> ControllerProxy:
+def _proxy(req: KubesealRequest) -> Controller:
     if req.proxy_factory is None:
         raise SealedInputError("this mode needs the controller; give a kubeconfig")
     return req.proxy_factory()
