@@ -3,6 +3,7 @@ write manifests and EncryptionConfigurations, build Git repositories with real g
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,26 @@ def commit(repo: Path, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
     return git(repo, "rev-parse", "HEAD")
+
+
+def kube_bench_1_2_28(text: str) -> bool:
+    """kube-bench cis-1.9..1.12 1.2.28's audit, reproduced: ``grep -A1 'providers:' $CONFIG |
+    tail -n1 | grep -o "[A-Za-z]*"`` must contain aescbc, kms or secretbox."""
+    lines = text.splitlines()
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if "providers:" in line:
+            out.append(line)
+            if i + 1 < len(lines):
+                out.append(lines[i + 1])
+    last = out[-1] if out else ""
+    words = re.findall(r"[A-Za-z]+", last)
+    return any(w in ("aescbc", "kms", "secretbox") for w in words)
+
+
+def kubescape_c0142(doc: dict[str, Any]) -> bool:
+    """kubescape C-0142 (regolibrary ensure-that-the-api-server-encryption-providers-are-
+    appropriately-configured): an entry passes if ANY of its providers is aescbc, secretbox or
+    kms; entries that do not cover secrets are not looked for."""
+    return all(any(k in p for p in rc["providers"] for k in ("aescbc", "secretbox", "kms"))
+               for rc in doc["resources"])

@@ -18,6 +18,8 @@ from doctor_support import (
     findings,
     init_repo,
     keyed,
+    kube_bench_1_2_28,
+    kubescape_c0142,
     status,
     write_config,
 )
@@ -221,31 +223,6 @@ def test_config_clean(tmp_path: Path, doctor: Doctor) -> None:
     assert report["findings"] == []
     assert all(c["status"] in ("pass", "skipped") for c in report["checks"])
     assert code == 0
-
-
-def kube_bench_1_2_28(text: str) -> bool:
-    """kube-bench cis-1.9..1.12 1.2.28's audit, reproduced: ``grep -A1 'providers:' $CONFIG |
-    tail -n1 | grep -o "[A-Za-z]*"`` must contain aescbc, kms or secretbox."""
-    lines = text.splitlines()
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if "providers:" in line:
-            out.append(line)
-            if i + 1 < len(lines):
-                out.append(lines[i + 1])
-    last = out[-1] if out else ""
-    import re
-
-    words = re.findall(r"[A-Za-z]+", last)
-    return any(w in ("aescbc", "kms", "secretbox") for w in words)
-
-
-def kubescape_c0142(doc: dict[str, Any]) -> bool:
-    """kubescape C-0142 (regolibrary ensure-that-the-api-server-encryption-providers-are-
-    appropriately-configured): an entry passes if ANY of its providers is aescbc, secretbox or
-    kms; entries that do not cover secrets are not looked for."""
-    return all(any(k in p for p in rc["providers"] for k in ("aescbc", "secretbox", "kms"))
-               for rc in doc["resources"])
 
 
 def test_git_history_plaintext_secret_gone_from_tree(tmp_path: Path, doctor: Doctor,

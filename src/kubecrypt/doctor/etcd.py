@@ -77,9 +77,11 @@ async def collect(settings: EtcdSettings, transformers: Any, prefix: str,
 
     async with EtcdClient(settings) as client:
         await scan(client, report, targets(prefix), on_finding=on_finding)
-        async for first in client.pages(prefix + "/", page_size=1, keys_only=True):
-            evidence.revision = first.revision
-            break
+        async with contextlib.aclosing(
+                client.pages(prefix + "/", page_size=1, keys_only=True)) as pages:
+            async for first in pages:
+                evidence.revision = first.revision
+                break
         if history:
             required = sorted(r for r, t in report.resources.items() if r and t.required)
             try:

@@ -1,7 +1,7 @@
 """Where the audit reads from: every source is optional, and each check asks for what it needs.
 
-Kubernetes objects come from the API server (a lightkube client from a kubeconfig; this one
-module is where the audit touches the API, so it can switch to ``kubecrypt.kube`` in one place)
+Kubernetes objects come from the API server (lightkube on ``kubecrypt.kube``'s transport; this
+one module is where the audit touches the API)
 and/or from manifest files (``--objects-file``: ``kubectl get -A -o yaml`` dumps, Lists,
 multi-document YAML or JSON), which makes the RBAC and workload checks work offline.
 ``--lab DIR`` fills the kubeconfig, the etcd endpoints and the encryption config from the
@@ -129,16 +129,16 @@ class Inventory:
 
 
 def connect(kubeconfig: str | None, context: str | None) -> Any:
-    """A lightkube client from a kubeconfig (or $KUBECONFIG); InputError if there is none."""
-    import httpx2
-    from lightkube import Client, KubeConfig
+    """A lightkube client on ``kubecrypt.kube`` (every credential kind kubectl accepts);
+    Unavailable, with the reason, when there is no usable kubeconfig."""
+    from kubecrypt.errors import KubecryptError
+    from kubecrypt.kube import Overrides, lightkube_client, load
 
     try:
-        config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
-        single = config.get(context) if context else config.get()
-    except Exception as exc:
+        cfg = load(Overrides(kubeconfig=kubeconfig, context=context))
+    except KubecryptError as exc:
         raise Unavailable(f"no usable kubeconfig ({exc})") from None
-    return Client(single, timeout=httpx2.Timeout(15.0), field_manager="kubecrypt-doctor")
+    return lightkube_client(cfg, field_manager="kubecrypt-doctor")
 
 
 def _resource(kind: str) -> Any:
@@ -159,6 +159,8 @@ def list_kind(client: Any, kind: str, namespace: str | None = None,
     import httpx2
     from lightkube import ALL_NS, ApiError
 
+    from kubecrypt.errors import KubecryptError
+
     res = _resource(kind) if kind in KINDS else _core(kind)
     kwargs: dict[str, Any] = {}
     if getattr(res, "_api_info", None) is not None and _namespaced(res):
@@ -174,7 +176,7 @@ def list_kind(client: Any, kind: str, namespace: str | None = None,
         if code in (401, 403):
             raise Unavailable("the kubeconfig's user may not list them") from None
         raise Unavailable(f"listing {kind} failed: {getattr(exc.status, 'message', exc)}") from None
-    except (httpx2.HTTPError, OSError) as exc:
+    except (httpx2.HTTPError, OSError, KubecryptError) as exc:
         raise Unavailable(f"cannot reach the API server ({exc})") from None
     out = []
     for item in items:
