@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -226,3 +227,57 @@ def yaml_load(path: Path) -> Any:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    exe = next((e for e in ("chromium", "chromium-browser") if shutil.which(e)), None)
+    assert exe, "Debian's chromium must be installed (.ci/run installs it)"
+    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                           *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_html_report_renders_in_chromium(clean_lab: Lab, kubecrypt: Callable[..., Any],
+                                         tmp_path: Path) -> None:
+    clean_lab.secret("plain-one")
+    page = tmp_path / "report.html"
+    p = kubecrypt("doctor", "--lab", str(clean_lab.dir), "-o", "html", "--output", str(page),
+                  "--objects-file", str(Path(__file__).parent / "data" / "readers.yaml"))
+    assert p.returncode == 3, p.stderr  # the objects file holds a cluster-wide reader
+    html = page.read_text()
+    assert_no_secrets(html)
+    # Self-contained: nothing to fetch (no script, stylesheet, image or font), and a CSP
+    # that would block any fetch anyway.
+    for fetch in ("<script", "<link", "<img", "src=", "href=", "url(", "@import"):
+        assert fetch not in html, fetch
+    assert "default-src 'none'" in html
+    dom = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr
+    from html.parser import HTMLParser
+
+    bars: list[dict[str, str]] = []
+    rows: list[dict[str, str]] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if tag == "rect" and "bar" in a.get("class", ""):
+                bars.append(a)
+            if tag == "tr" and "finding" in a.get("class", ""):
+                rows.append(a)
+
+    Collect().feed(dom.stdout)
+    coverage = [b for b in bars if b["data-label"] == "secrets"]
+    assert {b["data-series"] for b in coverage} == {"encrypted"}
+    assert int(coverage[0]["data-value"]) >= 2  # app, plain-one and the controller's key
+    keys = [b for b in bars if b["data-label"].startswith("secrets: secretbox key-")]
+    assert keys and int(keys[0]["data-value"]) == int(coverage[0]["data-value"])
+    severity = {b["data-label"]: int(b["data-value"]) for b in bars
+                if b["data-series"] == "findings"}
+    assert severity["high"] >= 1 and "critical" not in severity  # zero bars are not drawn
+    assert {r["data-id"] for r in rows} >= {"rbac.secret-readers", "rbac.cluster-binding"}
+    shot = tmp_path / "shot.png"
+    p2 = chromium(f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri(),
+                  profile=tmp_path / "profile2")
+    assert p2.returncode == 0 and shot.stat().st_size > 10_000
