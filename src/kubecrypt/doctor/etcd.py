@@ -223,7 +223,7 @@ def run(report: Report, evidence: EtcdEvidence, with_config: bool) -> None:
         return
     old = []
     for key, revisions in sorted(evidence.old_plaintext.items()):
-        now = "deleted" if key not in evidence.values and not _exists(evidence, key) else "encrypted now"
+        now = "encrypted now" if _exists(evidence, key) else "deleted"
         old.append(Finding(
             "etcd.old-revisions", "high", _subject(key, prefix),
             f"etcd still holds {len(revisions)} older revision(s) of {key} in plaintext "
