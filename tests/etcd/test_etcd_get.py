@@ -44,6 +44,7 @@ def stored(etcd_server: EtcdServer, tmp_path: Path) -> dict[str, Any]:
     return {"config": cfg}
 
 
+@pytest.mark.slow
 def test_get_one_decrypted(stored: dict[str, Any], etcd_server: EtcdServer, kubecrypt: Kubecrypt) -> None:
     r = kubecrypt("etcd", "get", "/g1/registry/secrets/prod/db", "--config", str(stored["config"]),
                   "--etcd-prefix", "/g1/registry", env=etcd_server.env())

@@ -209,6 +209,7 @@ def test_scan_vector_at_its_etcd_key(v: dict[str, Any], etcd_server: EtcdServer)
         assert with_config.resources[v["resource"]].states["unreadable"] == 1
 
 
+@pytest.mark.slow
 def test_scan_ten_thousand_keys(etcd_server: EtcdServer, tmp_path: Path, kubecrypt: Kubecrypt) -> None:
     cfg = write_config(tmp_path / "c.json", [(["secrets"], [keyed("aesgcm", "new"),
                                                             keyed("aesgcm", "old"), {"identity": {}}])])

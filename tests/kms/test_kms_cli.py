@@ -56,6 +56,7 @@ def test_bad_api_and_listen(kubecrypt: Any, socket_dir: str, keyring_path: str) 
     assert not os.path.exists(sock)
 
 
+@pytest.mark.slow
 def test_keyring_problems(kubecrypt: Any, socket_dir: str, keyring_path: str) -> None:
     sock = os.path.join(socket_dir, "s.sock")
     cfg = Path(socket_dir, "b.yaml")
@@ -90,6 +91,7 @@ def test_keyring_problems(kubecrypt: Any, socket_dir: str, keyring_path: str) ->
     assert not os.path.exists(sock)
 
 
+@pytest.mark.slow
 def test_keyring_init_rotate_list(kubecrypt: Any, socket_dir: str) -> None:
     ring = os.path.join(socket_dir, "ring.json")
     r = kubecrypt("kms", "keyring", "init", "--file", ring)

@@ -79,6 +79,7 @@ def test_pkcs11_round_trip_and_key_stays_in_token(start_plugin: Any, softhsm: di
     assert v2b.decrypt(r.ciphertext, "u", "kek-1", {}) == seed
 
 
+@pytest.mark.slow
 def test_pkcs11_startup_errors(kubecrypt: Any, softhsm: dict[str, str], socket_dir: str) -> None:
     sock = os.path.join(socket_dir, "p.sock")
     cfg = Path(socket_dir, "p.yaml")
@@ -99,6 +100,7 @@ def test_pkcs11_startup_errors(kubecrypt: Any, softhsm: dict[str, str], socket_d
         assert not os.path.exists(sock)
 
 
+@pytest.mark.slow
 def test_pkcs11_atrest_end_to_end(start_plugin: Any, softhsm: dict[str, str], socket_dir: str,
                                   kubecrypt: Any) -> None:
     p = start_plugin("pkcs11", _config(pin=None, pin_file=_pin_file(socket_dir)), env=softhsm)

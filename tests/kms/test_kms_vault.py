@@ -78,6 +78,7 @@ def _rotate(addr: str) -> int:
     return int(root.secrets.transit.read_key(name="kek")["data"]["latest_version"])
 
 
+@pytest.mark.slow
 def test_vault_round_trip_and_rotation(bao: str, start_plugin: Any, socket_dir: str,
                                        kubecrypt: Any) -> None:
     token_file = Path(socket_dir, "token")
@@ -122,6 +123,7 @@ def test_vault_round_trip_and_rotation(bao: str, start_plugin: Any, socket_dir: 
     assert v2.status().healthz == "ok"
 
 
+@pytest.mark.slow
 def test_vault_token_expiry_and_renewal(bao: str, start_plugin: Any, socket_dir: str) -> None:
     token_file = Path(socket_dir, "token")
     token_file.write_text(_token(bao, ttl="3s"))
@@ -140,6 +142,7 @@ def test_vault_token_expiry_and_renewal(bao: str, start_plugin: Any, socket_dir:
     assert v2.decrypt(r.ciphertext, "u", r.key_id, {}) == b"t" * 32
 
 
+@pytest.mark.slow
 def test_vault_unreachable(bao: str, start_plugin: Any, socket_dir: str, kubecrypt: Any) -> None:
     cfg = Path(socket_dir, "v.json")
     sock = os.path.join(socket_dir, "v.sock")

@@ -46,6 +46,7 @@ def install(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+@pytest.mark.slow
 def test_not_loaded_says_not_yet_and_resumes(rlab: LabHandle, config: Path, tmp_path: Path,
                                              kubecrypt: Run, cli_env: Callable[..., dict[str, str]],
                                              api: Api) -> None:
@@ -145,6 +146,7 @@ def test_step5_refused_while_a_value_needs_the_old_key(config: Path, tmp_path: P
     assert raw is not None and raw.value.startswith(b"k8s:enc:aesgcm:v1:key-guard:")
 
 
+@pytest.mark.slow
 def test_provider_change_aesgcm_to_secretbox_and_back(config: Path, tmp_path: Path, api: Api,
                                                       etcd: BlockingEtcdClient) -> None:
     r = api.resource("secrets")
@@ -190,6 +192,7 @@ def test_refuses_a_config_the_server_does_not_use(
     assert other.read_bytes() == before and not state.exists()
 
 
+@pytest.mark.slow
 def test_killed_during_rewrite_resumes(config: Path, tmp_path: Path, api: Api,
                                        etcd: BlockingEtcdClient,
                                        cli_env: Callable[..., dict[str, str]]) -> None:

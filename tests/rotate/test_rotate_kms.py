@@ -93,6 +93,7 @@ def test_kms_rotation_local_keyring(kms_lab: Path, tmp_path: Path) -> None:
     assert ring["primary"] == new and old in [k["id"] for k in ring["keys"]]
 
 
+@pytest.mark.slow
 def test_kms_rotation_vault(bao: str, tmp_path: Path) -> None:  # noqa: F811
     sock_dir = short_tmpdir()
     plugin: Plugin | None = None
@@ -141,6 +142,7 @@ def test_kms_bad_input(kubecrypt: Run, tmp_path: Path) -> None:
     assert r.returncode != 0 and b"--backend-config" in r.stderr
 
 
+@pytest.mark.slow
 def test_kms_refuses_v1_and_missing_state(kubecrypt: Run, tmp_path: Path) -> None:
     enc = tmp_path / "enc.yaml"
 

@@ -126,7 +126,7 @@ def demo_chapter(story: Story) -> None:
     story.title("The Sealed Secrets controller: a SealedSecret becomes a Secret")
     story.echo("$ kubecrypt sealed controller --namespace kube-system ...   "
                "(started by the lab, as a Deployment would)")
-    start_controller(story.lab)
+    start_controller(story.lab, key_size=story.controller_key_size)
     story.lab.save()
     cert = story.run_kubecrypt("seal", "--fetch-cert", show=False)
     story.echo("$ kubecrypt seal --fetch-cert > cluster.pem   "

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from kubecrypt.errors import EncryptError
+from kubecrypt.httpserver import Request, Response
 from kubecrypt.lab.apiserver import discovery, errors, routes, serviceproxy, strategy, table
-from kubecrypt.lab.apiserver.http import Request, Response
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
 from kubecrypt.lab.apiserver.watch import Watch

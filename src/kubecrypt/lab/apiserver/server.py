@@ -10,7 +10,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubecrypt.lab.apiserver import http
+from kubecrypt import httpserver
 from kubecrypt.lab.apiserver.app import App
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.encryption import Encryption
@@ -46,7 +46,7 @@ class LabServer:
         self.rest = Rest(self.objects, self.controllers)
         self.controllers.rest = self.rest
         self.app = App(self.rest, config.token, f"{config.host}:{config.port}", self.metrics)
-        self._server: asyncio.Server | None = None
+        self._server: httpserver.HTTPServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def metrics(self) -> str:
@@ -76,7 +76,7 @@ class LabServer:
 
     async def start(self) -> None:
         await self.store.open()
-        self._server = await http.start(self.app, self.config.host, self.config.port,
+        self._server = await httpserver.start(self.app, self.config.host, self.config.port,
                                         self._ssl())
         self._tasks.append(asyncio.ensure_future(self.encryption.watch_file()))
         self._tasks.append(asyncio.ensure_future(self._resume()))

@@ -67,6 +67,20 @@ OPTIONS = [
                  help="First retry delay (doubles per failure)."),
     _bool("rotate-flatten-template", False, "/v1/rotate as upstream (renders template.data, "
           "drops template-only metadata)."),
+    click.option("--read-timeout", default="2m", show_default=True,
+                 help="Longest time to read a whole HTTP request (also the keep-alive idle "
+                 "time)."),
+    click.option("--write-timeout", default="2m", show_default=True,
+                 help="Longest time to write an HTTP response."),
+    click.option("--max-connections", type=click.IntRange(min=1), default=512,
+                 show_default=True, help="Open HTTP connections per listener; more are "
+                 "answered 503."),
+    click.option("--kubeclient-qps", type=float, default=-1.0, show_default=True,
+                 help="Requests per second to the API server (negative: no limit; upstream's "
+                 "default is 5, which would bind reconciling to 5 requests a second)."),
+    click.option("--kubeclient-burst", type=click.IntRange(min=1), default=10,
+                 show_default=True, help="Requests to the API server allowed at once above "
+                 "the QPS."),
     click.option("--log-level", default="INFO", show_default=True),
     click.option("--log-format", type=click.Choice(["text", "json"]), default="text"),
     _bool("log-info-stdout", True, "Accepted for compatibility."),
@@ -112,6 +126,10 @@ def build_config(o: dict[str, Any]) -> c.Config:
         identity=o["identity"], workers=o["workers"], concurrency=o["concurrency"],
         retry_base=c.duration("retry-base", o["retry_base"], False).total_seconds(),
         rotate_flatten_template=o["rotate_flatten_template"],
+        read_timeout=c.duration("read-timeout", o["read_timeout"], False).total_seconds(),
+        write_timeout=c.duration("write-timeout", o["write_timeout"], False).total_seconds(),
+        max_connections=o["max_connections"], kubeclient_qps=o["kubeclient_qps"],
+        kubeclient_burst=o["kubeclient_burst"],
     )
 
 

@@ -51,6 +51,11 @@ class Config:
     concurrency: int = 32  # SealedSecrets reconciled at the same time
     retry_base: float = 1.0  # first retry delay; doubles per failure
     rotate_flatten_template: bool = False
+    read_timeout: float = 120.0  # the HTTP servers: a whole request must arrive within this
+    write_timeout: float = 120.0  # ... and a response must be written within this
+    max_connections: int = 512  # open HTTP connections per listener; more are refused (503)
+    kubeclient_qps: float = -1.0  # requests per second to the API server; negative: no limit
+    kubeclient_burst: int = 10
 
 
 def own_namespace(explicit: str | None) -> str:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kubecrypt.lab.apiserver.http import Request, Response, start
+from kubecrypt.httpserver import HTTPServer, Limits, Request, Response, start
 from kubecrypt.sealed.controller.config import Config
 from kubecrypt.sealed.controller.keymanager import KeyManager
 from kubecrypt.sealed.controller.metrics import Metrics
@@ -40,7 +40,7 @@ class Api:
         self.keys = keys
         self.metrics = metrics
         self.limiter = GCRA(config.rate_limit, config.rate_limit_burst)
-        self.servers: list[asyncio.Server] = []
+        self.servers: list[HTTPServer] = []
 
     async def handle(self, req: Request) -> Response:
         path = req.path
@@ -128,7 +128,10 @@ class Api:
 
     async def listen(self, host: str, port: int,
                      handler: Callable[[Request], Awaitable[Response]] | None = None) -> int:
-        server = await start(handler or self.handle, host, port, None)
+        cfg = self.config
+        limits = Limits(read_timeout=cfg.read_timeout, write_timeout=cfg.write_timeout,
+                        idle_timeout=cfg.read_timeout, max_connections=cfg.max_connections)
+        server = await start(handler or self.handle, host, port, None, limits)
         self.servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 

@@ -1,8 +1,10 @@
 """GCRA rate limiting per key (upstream uses throttled's GCRA for ``/v1/verify``, keyed by path
-and ``X-Forwarded-For``)."""
+and ``X-Forwarded-For``), and client-go's token bucket for the controller's own requests to the
+API server (``--kubeclient-qps``, ``--kubeclient-burst``)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -39,3 +41,28 @@ class GCRA:
             self._tat = {k: v for k, v in self._tat.items() if v > now}
         remaining = math.floor((tolerance - (new_tat - now)) / self.interval + 1e-9)
         return Decision(True, self.burst, remaining, new_tat - now, 0.0)
+
+
+class TokenBucket:
+    """``qps`` requests per second on average, ``burst`` at once; waits (never refuses) as
+    client-go's rate limiter does. ``qps`` < 0 means no limit, as upstream's flag says."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps = qps if qps != 0 else 5.0  # client-go: 0 is its default, 5
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, *_: object) -> None:
+        if self.qps < 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.qps)

@@ -10,12 +10,16 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 
+import httpx2
+from lightkube import AsyncClient
+
 from kubecrypt.sealed.controller.config import Config, address
 from kubecrypt.sealed.controller.httpapi import Api
 from kubecrypt.sealed.controller.keymanager import KeyManager, with_retries
 from kubecrypt.sealed.controller.kube import Kube, connect
 from kubecrypt.sealed.controller.leader import LeaderElector
 from kubecrypt.sealed.controller.metrics import Metrics
+from kubecrypt.sealed.controller.ratelimit import TokenBucket
 from kubecrypt.sealed.controller.reconciler import Reconciler
 from kubecrypt.sealed.controller.unsealer import Unsealer
 
@@ -83,8 +87,20 @@ class Controller:
             task.add_done_callback(self._background.discard)
 
 
+def throttle(client: AsyncClient, bucket: TokenBucket) -> None:
+    """Every request the client sends waits for the bucket first (client-go's rate limiter)."""
+    http = getattr(getattr(client, "_client", None), "_client", None)
+    if not isinstance(http, httpx2.AsyncClient):
+        raise TypeError("lightkube's AsyncClient no longer wraps an httpx2.AsyncClient")
+    hooks = http.event_hooks
+    http.event_hooks = {**hooks, "request": [bucket.acquire, *hooks.get("request", [])]}
+
+
 async def main(config: Config) -> None:
-    kube = Kube(connect(config.kubeconfig, config.context))
+    client = connect(config.kubeconfig, config.context)
+    if config.kubeclient_qps >= 0:
+        throttle(client, TokenBucket(config.kubeclient_qps, config.kubeclient_burst))
+    kube = Kube(client)
     controller = Controller(config, kube)
     loop = asyncio.get_running_loop()
     runner = asyncio.ensure_future(controller.run())
