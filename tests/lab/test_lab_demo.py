@@ -42,6 +42,11 @@ def test_demo_tells_the_whole_story(kubecrypt: Callable[..., subprocess.Complete
     assert "The private key opens it: a Secret with data keys ['token']." in out
     assert "not-a-real-token" not in out.split("== 10.")[1]  # the sealed value never shown
     assert "demo-only-password" not in out  # the controller chapter's value is never shown
+    # It ends with the audit on its own lab: the plaintext revisions written before encryption
+    # was turned on are still in etcd, and doctor says so.
+    audit = out.split("kubecrypt doctor --lab")[1]
+    assert "etcd.old-revisions" in audit and "secrets/default/db-creds" in audit
+    assert "not-a-real-token" not in audit
     assert not d.exists()  # the lab was stopped and removed
 
 
