@@ -78,6 +78,8 @@ _EDITOR = "#!/bin/sh\nsed -i 's/^\\( *token: \\).*/\\1bjN3LXQwa2Vu/' \"$1\"\n"
 RUN: dict[str, Doc] = {
     "README.md": Doc(env={"EDITOR": "{tmp}/editor"}, after=_readme_after),
     "docs/controller.md": Doc(timeout=120),
+    "docs/doctor.md": Doc(timeout=120),
+    "docs/sealed.md": Doc(timeout=120),
 }
 
 # Docs whose commands another doc's run covers.
@@ -233,12 +235,19 @@ def test_doc_runs(name: str, tmp_path: Path) -> None:
             doc.after(work)
     finally:
         run.close()
-        _stop_labs(work, run.env)
+        left_up = _stop_labs(work, run.env)
         print("\n".join(timings))
+    assert not left_up, f"{name} leaves its lab running in {left_up}: end it with `lab down`"
 
 
-def _stop_labs(work: Path, env: dict[str, str]) -> None:
-    """A doc that failed half-way leaves its lab up (``lab up`` detaches it): stop it."""
+def _stop_labs(work: Path, env: dict[str, str]) -> list[str]:
+    """Stops every lab the doc left up (``lab up`` detaches it) and names them."""
+    up = []
     for state in work.rglob("lab.json"):
-        subprocess.run([sys.executable, "-m", "kubecrypt", "lab", "down", "--dir",
-                        str(state.parent)], env=env, capture_output=True, timeout=60)
+        argv = [sys.executable, "-m", "kubecrypt", "lab"]
+        where = ["--dir", str(state.parent)]
+        if subprocess.run([*argv, "status", *where], env=env, capture_output=True,
+                          timeout=60).returncode == 0:
+            up.append(str(state.parent.relative_to(work)))
+        subprocess.run([*argv, "down", *where], env=env, capture_output=True, timeout=60)
+    return up
