@@ -79,6 +79,7 @@ RUN: dict[str, Doc] = {
     "README.md": Doc(env={"EDITOR": "{tmp}/editor"}, after=_readme_after),
     "docs/controller.md": Doc(timeout=120),
     "docs/doctor.md": Doc(timeout=120),
+    "docs/kms.md": Doc(timeout=60),
     "docs/rotate.md": Doc(timeout=180),
     "docs/sealed.md": Doc(timeout=120),
 }
