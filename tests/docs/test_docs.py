@@ -80,6 +80,7 @@ RUN: dict[str, Doc] = {
     "docs/controller.md": Doc(timeout=120),
     "docs/doctor.md": Doc(timeout=120),
     "docs/kms.md": Doc(timeout=60),
+    "docs/lab.md": Doc(timeout=120),
     "docs/rotate.md": Doc(timeout=180),
     "docs/sealed.md": Doc(timeout=120),
 }
