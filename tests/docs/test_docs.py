@@ -83,6 +83,7 @@ RUN: dict[str, Doc] = {
     "docs/lab.md": Doc(timeout=120),
     "docs/rotate.md": Doc(timeout=180),
     "docs/sealed.md": Doc(timeout=120),
+    "docs/sops.md": Doc(env={"EDITOR": "{tmp}/editor"}, timeout=120),
 }
 
 # Docs whose commands another doc's run covers.
