@@ -119,3 +119,48 @@ def _sealed_keys(path: str | None) -> list[Any]:
     if not found:
         raise ConfigError(f"--sealed-keys {path} holds no Sealed Secrets private key")
     return KeyRegistry(found).private_keys()
+
+
+@csi.command()
+@click.option("--namespace", "-n", required=True, help="The pod's namespace.")
+@click.option("--pod", "pod_name", required=True, help="The pod whose volume to mount.")
+@click.option("--volume", required=True, help="The pod's secrets-store.csi.k8s.io volume.")
+@click.option("--target", required=True, type=click.Path(file_okay=False),
+              help="Directory to write the files into (kubelet's atomic layout).")
+@click.option("--providers-dir", multiple=True, metavar="DIR",
+              help="Where <provider>.sock lives (repeatable; default the driver's "
+                   "/var/run/secrets-store-csi-providers, /etc/kubernetes/secrets-store-csi-providers).")
+@click.option("--token-audience", multiple=True, metavar="AUD",
+              help="Request a pod-bound token for this audience, as the CSIDriver's "
+                   "tokenRequests make kubelet do (repeatable).")
+@click.option("--rotate", is_flag=True,
+              help="Mount again over an existing target and report which objects changed.")
+@click.option("--node", default="", help="Node name for the SecretProviderClassPodStatus label.")
+@click.option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config).")
+@click.option("--context", help="Kubeconfig context.")
+def mount(namespace: str, pod_name: str, volume: str, target: str, providers_dir: tuple[str, ...],
+          token_audience: tuple[str, ...], rotate: bool, node: str, kubeconfig: str | None,
+          context: str | None) -> None:
+    """Do what the Secrets Store CSI driver does for one volume of one pod."""
+    from pathlib import Path
+
+    from kubecrypt.csi import mount as m
+    from kubecrypt.kube.client import KubeClient
+    from kubecrypt.kube.config import Overrides
+
+    data = Path(target) / "..data"
+    if data.is_symlink() and not rotate:
+        raise ConfigError(f"{target} is already mounted; pass --rotate to mount it again")
+    if rotate and not data.is_symlink():
+        raise ConfigError(f"--rotate: {target} has no mount yet; mount it first without --rotate")
+    with KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context)) as client:
+        p = m.plan(client, namespace, pod_name, volume, str(Path(target).resolve()),
+                   list(token_audience))
+        sock = m.provider_socket(p.provider, list(providers_dir) or list(m.DEFAULT_PROVIDERS_DIRS))
+        result = m.mount(client, p, sock, node)
+    click.echo(f"mounted {len(result.files)} file(s) from provider {p.provider!r} into {target}")
+    for name, version in sorted(result.versions.items()):
+        mark = " (changed)" if rotate and name in result.changed else ""
+        click.echo(f"  {name}  version {version[:16]}{mark}")
+    for s in result.secrets_synced:
+        click.echo(f"  synced Secret {namespace}/{s}")

@@ -3,28 +3,13 @@ the driver will write, and version them."""
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 
 from kubecrypt.csi import native, vault
 from kubecrypt.csi.errors import BadParameters
+from kubecrypt.csi.files import path_problem
 from kubecrypt.csi.objects import Fetched, Versioner, parse_objects
 from kubecrypt.csi.request import MountContext, parse
-
-
-def path_problem(path: str) -> str | None:
-    """Why the driver would refuse this File.path (fileutil.WritePayloads' rules), or None."""
-    if not path:
-        return "is empty"
-    if path.startswith("/"):
-        return "is absolute"
-    if path.startswith(".."):
-        return "starts with '..'"
-    if ".." in path.split("/"):
-        return "contains '..'"
-    if posixpath.normpath(path) != path:
-        return "is not clean (no '.', '//' or trailing '/')"
-    return None
 
 
 @dataclass
