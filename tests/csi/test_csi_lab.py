@@ -177,6 +177,14 @@ def test_vault_mount_sync_rotate_and_deny(lab: Lab, bao: Any, cluster: dict[str,
     secret = lab.json("get", "secret", "app-db", "-n", NS)
     assert base64.b64decode(secret["data"]["pw"]) == b"e2e-v2"
 
+    # no token in the request: the provider makes a pod-bound one itself (TokenRequest)
+    fallback = subprocess.run([*kubecrypt_argv(), "csi", "mount", "-n", NS, "--pod", "app",
+                               "--volume", "secrets", "--target", str(tmp_path / "fb"),
+                               "--providers-dir", cluster["dir"]],
+                              capture_output=True, text=True, env=lab.env, timeout=120)
+    assert fallback.returncode == 0, fallback.stderr
+    assert (tmp_path / "fb" / "password").read_bytes() == b"e2e-v2"
+
     # a pod of another ServiceAccount is denied by OpenBao's role binding
     lab.kubectl("apply", "-f", "-", input=POD.format(name="intruder", sa="other", spc="vault-spc"))
     denied = _mount(lab, cluster, "intruder", tmp_path / "intruder")

@@ -225,3 +225,27 @@ def test_stale_socket_replaced_live_refused_sigterm_clean(serve):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def test_metrics_count_calls_and_error_codes(serve, bao):
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    served = serve("--metrics-listen", f"127.0.0.1:{port}")
+    _mount(served, _attrs(bao))
+    _mount_error(served, _attrs(bao, objects=""))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert 'kubecrypt_csi_requests_total{method="Mount"} 2.0' in text
+    assert 'kubecrypt_csi_errors_total{code="BadParameters",method="Mount"} 1.0' in text
+    assert "kubecrypt_kms" not in text
+    health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+    assert health == b"ok\n"
