@@ -10,11 +10,11 @@ from typing import Any
 
 from kubecrypt.errors import EncryptError
 from kubecrypt.lab.apiserver import discovery, errors, routes, serviceproxy, strategy, table
+from kubecrypt.lab.apiserver.etcdstore import StoreUnavailable
 from kubecrypt.lab.apiserver.http import Request, Response
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
 from kubecrypt.lab.apiserver.watch import Watch
-from kubecrypt.lab.store import StoreUnavailable
 
 log = logging.getLogger("kubecrypt.lab.apiserver")
 access = logging.getLogger("kubecrypt.lab.access")

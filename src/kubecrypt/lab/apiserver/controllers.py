@@ -10,9 +10,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from kubecrypt.lab.apiserver import errors
+from kubecrypt.lab.apiserver.etcdstore import StoreUnavailable
+from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects, Stored
-from kubecrypt.lab.apiserver.resources import ALL, NAMESPACED, NAMESPACES, Resource
-from kubecrypt.lab.store import StoreUnavailable
+from kubecrypt.lab.apiserver.registry import REGISTRY
+from kubecrypt.lab.apiserver.resources import Resource
 
 if TYPE_CHECKING:
     from kubecrypt.lab.apiserver.rest import Rest
@@ -49,7 +51,7 @@ class Controllers:
         meta = obj.get("metadata") or {}
         if not meta.get("deletionTimestamp"):
             return
-        if res.kind == "Namespace":
+        if res is NAMESPACES:
             if meta["name"] not in self._terminating:
                 self._terminating.add(meta["name"])
                 self._spawn(self._finalize_namespace(meta["name"]))
@@ -68,9 +70,9 @@ class Controllers:
         """The garbage collector's full pass: an object whose every owner that the lab serves
         is gone is deleted. Owners of kinds the lab does not serve are never presumed gone
         (upstream's GC also leaves a dependent alone when it cannot resolve the owner)."""
-        served = {(r.group_version, r.kind) for r in ALL}
+        served = {(r.group_version, r.kind) for r in REGISTRY.stored()}
         everything: list[tuple[Resource, dict[str, Any]]] = []
-        for res in ALL:
+        for res in REGISTRY.stored():
             items, _, _ = await self.objects.list(res, None, lambda o: True)
             everything += [(res, o) for o in items]
         uids = {o["metadata"].get("uid") for _, o in everything}
@@ -92,7 +94,7 @@ class Controllers:
         assert self.rest is not None
         for _ in range(50):
             try:
-                for res in NAMESPACED:
+                for res in REGISTRY.namespaced():
                     items, _, _ = await self.objects.list(
                         res, namespace, lambda o: any(r.get("uid") == uid for r in
                                                       o["metadata"].get("ownerReferences") or []))
@@ -132,7 +134,7 @@ class Controllers:
             while True:
                 try:
                     remaining = 0
-                    for res in NAMESPACED:
+                    for res in REGISTRY.namespaced():
                         items, _, _ = await self.objects.list(res, name, lambda o: True)
                         remaining += len(items)
                         for obj in items:

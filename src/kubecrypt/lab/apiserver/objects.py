@@ -16,8 +16,8 @@ from typing import Any
 from kubecrypt.errors import DecryptError, EncodingError
 from kubecrypt.lab.apiserver import errors
 from kubecrypt.lab.apiserver.encryption import Encryption
+from kubecrypt.lab.apiserver.etcdstore import KV, Store
 from kubecrypt.lab.apiserver.resources import Resource
-from kubecrypt.lab.store import KV, Store
 from kubecrypt.storage import codec
 
 CONFLICT_RETRIES = 16

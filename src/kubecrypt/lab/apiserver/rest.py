@@ -12,8 +12,9 @@ import yaml
 from kubecrypt.errors import EncodingError
 from kubecrypt.lab.apiserver import errors, patch, selectors, strategy
 from kubecrypt.lab.apiserver.controllers import Controllers
+from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects, Stored
-from kubecrypt.lab.apiserver.resources import NAMESPACES, Resource
+from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.storage import codec
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -69,7 +70,7 @@ class Rest:
 
     async def list(self, res: Resource, namespace: str | None, query: dict[str, str]
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        match = selectors.matcher(query, res.kind)
+        match = selectors.matcher(query, res.strategy.field_selectors)
         try:
             limit = int(query.get("limit") or 0)
         except ValueError:
@@ -112,8 +113,7 @@ class Rest:
     def _finish(self, res: Resource, new: dict[str, Any]) -> dict[str, Any] | None:
         """An object being deleted goes away once its last finalizer is removed."""
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                not (res.kind == "Namespace" and (new.get("spec") or {}).get("finalizers")):
+        if meta.get("deletionTimestamp") and not res.strategy.holds_deletion(new):
             return None
         return new
 
@@ -179,8 +179,7 @@ class Rest:
                 raise errors.ApiError(409, "Conflict", f"Precondition failed: ResourceVersion in "
                                       f"precondition: {pre['resourceVersion']}, ResourceVersion "
                                       f"in object meta: {meta['resourceVersion']}")
-            graceful = bool(meta.get("finalizers")) or (
-                res.kind == "Namespace" and bool((current.obj.get("spec") or {}).get("finalizers")))
+            graceful = res.strategy.holds_deletion(current.obj)
             if dry_run:
                 return current.obj
             if graceful:
@@ -191,8 +190,7 @@ class Rest:
                     new = copy.deepcopy(cur.obj)
                     new["metadata"]["deletionTimestamp"] = strategy.now()
                     new["metadata"]["deletionGracePeriodSeconds"] = 0
-                    if res.kind == "Namespace":
-                        new["status"] = {"phase": "Terminating"}
+                    res.strategy.on_delete(new)
                     return new
 
                 out = await self.objects.update(res, namespace, name, mark)

@@ -15,10 +15,10 @@ from kubecrypt.lab.apiserver.app import App
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.encryption import Encryption
 from kubecrypt.lab.apiserver.errors import ApiError
+from kubecrypt.lab.apiserver.etcdstore import Store, StoreUnavailable
+from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects
-from kubecrypt.lab.apiserver.resources import NAMESPACES
 from kubecrypt.lab.apiserver.rest import Rest
-from kubecrypt.lab.store import Store, StoreUnavailable
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 log = logging.getLogger("kubecrypt.lab.apiserver")

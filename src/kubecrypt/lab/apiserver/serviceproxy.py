@@ -17,7 +17,7 @@ import h11
 
 from kubecrypt.lab.apiserver import errors
 from kubecrypt.lab.apiserver.http import Request, Response
-from kubecrypt.lab.apiserver.resources import SERVICES
+from kubecrypt.lab.apiserver.kinds.service import SERVICES
 
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
 _TIMEOUT = 30.0

@@ -196,7 +196,7 @@ def decoded_data(obj: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
-def _key_problems(key: str) -> list[str]:
+def config_key_problems(key: str) -> list[str]:
     out = []
     if len(key) > 253:
         out.append("must be no more than 253 characters")
@@ -215,7 +215,7 @@ def validate_secret(obj: dict[str, Any], data: dict[str, bytes]) -> list[Cause]:
     causes: list[Cause] = []
     total = 0
     for key, value in data.items():
-        causes += [invalid(f"data[{key}]", key, p) for p in _key_problems(key)]
+        causes += [invalid(f"data[{key}]", key, p) for p in config_key_problems(key)]
         total += len(value)
     if total > MAX_SECRET_SIZE:
         causes.append(too_long("data", MAX_SECRET_SIZE))

@@ -1,0 +1,38 @@
+"""core/v1 Event (upstream: pkg/registry/core/event/strategy.go, its field label set)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubecrypt.lab.apiserver.kinds.base import Getter, Strategy, selectors
+from kubecrypt.lab.apiserver.kinds.columns import col, get, path, since, text
+from kubecrypt.lab.apiserver.resources import RW, Resource
+
+
+def _field(*p: str) -> Getter:
+    return lambda o: text(get(o, *p))
+
+
+def _source(o: dict[str, Any]) -> str:
+    return text(get(o, "reportingComponent") or get(o, "source", "component"))
+
+
+class EventStrategy(Strategy):
+    columns = (col("Last Seen", lambda o: since(o.get("lastTimestamp") or o.get("eventTime"))),
+               col("Type", path("type")), col("Reason", path("reason")),
+               col("Object", lambda o: "{}/{}".format(
+                   text(get(o, "involvedObject", "kind")).lower(),
+                   text(get(o, "involvedObject", "name")))),
+               col("Message", path("message")))
+    field_selectors = selectors({
+        **{f"involvedObject.{f}": _field("involvedObject", f) for f in (
+            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+        "reason": _field("reason"), "reportingComponent": _field("reportingComponent"),
+        "source": _source, "type": _field("type"),
+    })
+
+
+STRATEGY = EventStrategy()
+
+RESOURCES = (Resource("", "v1", "events", "event", "Event", True, False, RW, ("ev",),
+                      strategy=STRATEGY),)
