@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from kubecrypt.errors import EncodingError
-from kubecrypt.lab.apiserver import errors, patch, selectors, strategy
+from kubecrypt.lab.apiserver import errors, patch, protobody, selectors, strategy
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects, Stored
@@ -27,10 +27,11 @@ def _media(content_type: str) -> str:
 def decode_body(res: Resource, body: bytes, content_type: str) -> Any:
     media = _media(content_type)
     if media == PROTOBUF:
-        if not res.protobuf:
+        kind = codec.decode_envelope_kind(body)
+        if kind is not None and not protobody.decodable(*kind):
             raise errors.unsupported_media_type(media, ["application/json", "application/yaml"])
         try:
-            return codec.decode(body)
+            return protobody.decode(body)
         except EncodingError as exc:
             raise errors.bad_request(f"the body of the request could not be decoded as a "
                                      f"{res.kind} protobuf: {exc}") from exc
@@ -90,7 +91,9 @@ class Rest:
         if query.get("dryRun"):
             obj["metadata"]["resourceVersion"] = ""
             return obj
-        return await self.objects.create(res, namespace, obj)
+        out = await self.objects.create(res, namespace, obj)
+        self.controllers.object_written(res, out, True)
+        return out
 
     async def update(self, res: Resource, namespace: str | None, name: str, body: Any,
                      query: dict[str, str], subresource: str = "") -> dict[str, Any]:
@@ -123,6 +126,7 @@ class Rest:
             current = await self.objects.get(res, namespace, name)
             return await mutate(current) or current.obj
         out = await self.objects.update(res, namespace, name, mutate)
+        self.controllers.object_written(res, out, False)
         if (out.get("metadata") or {}).get("deletionTimestamp"):
             self.controllers.object_changed(res, out)  # maybe the last finalizer went
         return out

@@ -9,6 +9,9 @@ import signal
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from kubecrypt.lab.apiserver import http
 from kubecrypt.lab.apiserver.app import App
@@ -16,10 +19,15 @@ from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.encryption import Encryption
 from kubecrypt.lab.apiserver.errors import ApiError
 from kubecrypt.lab.apiserver.etcdstore import Store, StoreUnavailable
+from kubecrypt.lab.apiserver.kinds.crd import CRDS
 from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects
+from kubecrypt.lab.apiserver.registry import REGISTRY
+from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest
+from kubecrypt.rbac import bootstrap_objects
 
+SEALED_SECRETS_CRD = Path(__file__).with_name("sealedsecrets-crd.yaml")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 log = logging.getLogger("kubecrypt.lab.apiserver")
 
@@ -86,12 +94,24 @@ class LabServer:
             except StoreUnavailable as exc:
                 log.warning("waiting for etcd: %s", exc)
                 await asyncio.sleep(1)
+            except ApiError as exc:
+                log.error("start-up objects: %s", exc.message)
+                await asyncio.sleep(1)
 
     async def _bootstrap(self) -> None:
-        """The namespaces kube-apiserver creates at start-up."""
-        for name in SYSTEM_NAMESPACES:
+        """What kube-apiserver's post-start hooks create: the system namespaces and the default
+        RBAC policy; and the lab's own API extension, the SealedSecret CRD."""
+        await self.controllers.load_crds()
+        objects: list[tuple[Resource, dict[str, Any]]] = [
+            (NAMESPACES, {"metadata": {"name": name}}) for name in SYSTEM_NAMESPACES]
+        for obj in bootstrap_objects():
+            res = REGISTRY.by_kind(obj["apiVersion"], obj["kind"])
+            if res is not None:
+                objects.append((res, obj))
+        objects.append((CRDS, yaml.safe_load(SEALED_SECRETS_CRD.read_text())))
+        for res, obj in objects:
             try:
-                await self.rest.create(NAMESPACES, None, {"metadata": {"name": name}}, {})
+                await self.rest.create(res, None, obj, {})
             except ApiError as exc:
                 if exc.code != 409:
                     raise

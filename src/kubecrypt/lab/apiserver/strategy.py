@@ -29,7 +29,7 @@ def _generate_name(meta: dict[str, Any]) -> None:
 
 
 def _validate(res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    causes = validation.validate_metadata(obj, res.namespaced)
+    causes = validation.validate_metadata(obj, res.namespaced, res.strategy.name_check)
     causes += res.strategy.validate(obj, old)
     if causes:
         name = (obj.get("metadata") or {}).get("name", "")

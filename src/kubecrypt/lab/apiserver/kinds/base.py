@@ -24,6 +24,8 @@ class Strategy:
     top_fields: frozenset[str] | None = None
     # metadata.generation starts at 1 and goes up when anything outside metadata/status changes.
     tracks_generation: bool = False
+    # The rule for metadata.name: problems, or None for the default (a DNS subdomain).
+    name_check: Callable[[str], list[str]] | None = None
 
     def check_shape(self, obj: dict[str, Any]) -> None:
         """Type errors Go's decoder would refuse: raise a 400."""

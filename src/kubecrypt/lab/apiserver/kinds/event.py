@@ -34,5 +34,6 @@ class EventStrategy(Strategy):
 
 STRATEGY = EventStrategy()
 
-RESOURCES = (Resource("", "v1", "events", "event", "Event", True, False, RW, ("ev",),
-                      strategy=STRATEGY),)
+EVENTS = Resource("", "v1", "events", "event", "Event", True, False, RW, ("ev",),
+                  strategy=STRATEGY)
+RESOURCES = (EVENTS,)
