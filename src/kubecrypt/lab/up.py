@@ -31,7 +31,7 @@ from kubecrypt.atrest.config import load_file
 from kubecrypt.errors import KubecryptError
 from kubecrypt.fileio import atomic_write
 from kubecrypt.lab import processes
-from kubecrypt.lab.apiserver.certs import ensure_pki
+from kubecrypt.lab.apiserver.certs import ensure_pki, ensure_service_account_key
 from kubecrypt.lab.processes import Proc
 
 ENCRYPTIONS = ("none", "aesgcm", "aescbc", "secretbox", "kms")
@@ -72,6 +72,7 @@ class Lab:
     # Further processes the lab runs for the API server (the KMS plugin, later the Sealed
     # Secrets controller): name -> process, stopped by ``down`` before the API server.
     extra: dict[str, Proc] = field(default_factory=dict)
+    authorization_mode: str = "AlwaysAllow"  # or RBAC (kube-apiserver's --authorization-mode)
 
     @property
     def kubeconfig(self) -> Path:
@@ -94,7 +95,8 @@ class Lab:
                "apiserver": self.apiserver.to_dict() if self.apiserver else None,
                "port": self.port, "encryption": self.encryption,
                "encryption_config": self.encryption_config,
-               "extra": {name: p.to_dict() for name, p in self.extra.items()}}
+               "extra": {name: p.to_dict() for name, p in self.extra.items()},
+               "authorization_mode": self.authorization_mode}
         write_private(self.dir / STATE, json.dumps(doc, indent=2) + "\n")
         for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver),
                            *((f"{n}.pid", p) for n, p in self.extra.items())):
@@ -120,7 +122,8 @@ class Lab:
                    Proc.from_dict(doc["apiserver"]) if doc.get("apiserver") else None,
                    int(doc.get("port") or 0), doc.get("encryption") or "none",
                    doc.get("encryption_config"),
-                   {n: Proc.from_dict(p) for n, p in (doc.get("extra") or {}).items()})
+                   {n: Proc.from_dict(p) for n, p in (doc.get("extra") or {}).items()},
+                   doc.get("authorization_mode") or "AlwaysAllow")
 
 
 # --------------------------------------------------------------------------- encryption
@@ -305,7 +308,11 @@ def _start_apiserver(lab: Lab) -> None:
         argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
                 "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
                 "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
-                "--token-auth-file", str(tokens)]
+                "--token-auth-file", str(tokens),
+                "--service-account-signing-key-file",
+                str(ensure_service_account_key(lab.dir / "pki"))]
+        if lab.authorization_mode != "AlwaysAllow":
+            argv += ["--authorization-mode", lab.authorization_mode]
         if lab.encryption_config:
             argv += ["--encryption-provider-config", lab.encryption_config]
         log = lab.dir / "apiserver.log"
@@ -337,7 +344,8 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
        = None, etcd_endpoints: list[str] | None = None,
        sealed_secrets: bool | None = None,
-       kms_backend: tuple[str, Path] | None = None) -> Lab:
+       kms_backend: tuple[str, Path] | None = None,
+       authorization_mode: str | None = None) -> Lab:
     """``sealed_secrets``: True (re)starts the Sealed Secrets controller, False stops it, None
     keeps it as it is (kubecrypt.lab.sealed.after_up). ``kms_backend`` (name, config file):
     the backend of the lab's KMS plugin for ``encryption="kms"`` (default: a local keyring)."""
@@ -347,7 +355,8 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
         before = Lab.load(directory)
         if kms_backend is not None:
             set_kms_backend(Lab.load(directory) or Lab(directory), *kms_backend)
-        lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+        lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints,
+                  authorization_mode)
         from kubecrypt.lab import sealed
 
         sealed.after_up(lab, sealed_secrets, before.port if before else 0)
@@ -359,8 +368,10 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
 
 
 def _up(directory: Path, encryption: str | None, encryption_provider_config: Path | None,
-        etcd_endpoints: list[str] | None) -> Lab:
+        etcd_endpoints: list[str] | None, authorization_mode: str | None = None) -> Lab:
     lab = Lab.load(directory) or Lab(directory)
+    if authorization_mode is not None:
+        lab.authorization_mode = authorization_mode
     if lab.apiserver is not None and processes.alive(lab.apiserver):
         processes.stop(lab.apiserver)  # a restart with the (new) encryption settings
     lab.apiserver = None

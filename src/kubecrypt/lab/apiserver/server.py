@@ -25,7 +25,9 @@ from kubecrypt.lab.apiserver.objects import Objects
 from kubecrypt.lab.apiserver.registry import REGISTRY
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest
+from kubecrypt.lab.apiserver.tokens import DEFAULT_ISSUER, Tokens
 from kubecrypt.rbac import bootstrap_objects
+from kubecrypt.satoken import load_private_key
 
 SEALED_SECRETS_CRD = Path(__file__).with_name("sealedsecrets-crd.yaml")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -41,6 +43,10 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 6443
     encryption_provider_config: Path | None = None
+    service_account_signing_key: Path | None = None
+    service_account_issuer: str = DEFAULT_ISSUER
+    api_audiences: tuple[str, ...] = ()
+    authorization_mode: str = "AlwaysAllow"
 
 
 class LabServer:
@@ -52,7 +58,14 @@ class LabServer:
         self.controllers = Controllers(self.objects)
         self.rest = Rest(self.objects, self.controllers)
         self.controllers.rest = self.rest
-        self.app = App(self.rest, config.token, f"{config.host}:{config.port}", self.metrics)
+        address = f"{config.host}:{config.port}"
+        self.tokens = None
+        if config.service_account_signing_key is not None:
+            key = load_private_key(config.service_account_signing_key.read_bytes(),
+                                   str(config.service_account_signing_key))
+            self.tokens = Tokens(self.objects, key, config.service_account_issuer,
+                                 config.api_audiences, address)
+        self.app = App(self.rest, config.token, address, self.metrics, self.tokens)
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -49,5 +49,5 @@ class SecretStrategy(Strategy):
 
 STRATEGY = SecretStrategy()
 
-RESOURCES = (Resource("", "v1", "secrets", "secret", "Secret", True, True, RW,
-                      strategy=STRATEGY),)
+SECRETS = Resource("", "v1", "secrets", "secret", "Secret", True, True, RW, strategy=STRATEGY)
+RESOURCES = (SECRETS,)
