@@ -9,10 +9,15 @@ import time
 from typing import Any
 
 from kubecrypt.errors import EncryptError
-from kubecrypt.lab.apiserver import discovery, errors, routes, serviceproxy, strategy, table
+from kubecrypt.lab.apiserver import authz, discovery, errors, routes, serviceproxy, strategy, table
+from kubecrypt.lab.apiserver.authz import Authorizer
 from kubecrypt.lab.apiserver.etcdstore import StoreUnavailable
 from kubecrypt.lab.apiserver.http import Request, Response
-from kubecrypt.lab.apiserver.kinds.reviews import SELF_SUBJECT_REVIEWS, TOKEN_REVIEWS
+from kubecrypt.lab.apiserver.kinds.reviews import (
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_REVIEWS,
+    TOKEN_REVIEWS,
+)
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
 from kubecrypt.lab.apiserver.tokens import Tokens
@@ -48,7 +53,9 @@ def _error(exc: errors.ApiError) -> Response:
 
 class App:
     def __init__(self, rest: Rest, token: str, server_address: str,
-                 metrics: Any = None, tokens: Tokens | None = None) -> None:
+                 metrics: Any = None, tokens: Tokens | None = None,
+                 authorizer: Authorizer | None = None) -> None:
+        self.authorizer = authorizer
         self.rest = rest
         self.token = token.encode()
         self.tokens = tokens
@@ -113,6 +120,10 @@ class App:
             return _error(errors.unauthorized())
         user = authn if isinstance(authn, UserInfo) else ANONYMOUS_USER
         try:
+            if self.authorizer is not None and authn is not None:
+                user = await self.authorizer.impersonate(req, user)
+                if path not in PUBLIC:
+                    await self.authorizer.check(authz.attributes(req, path, user))
             return await self._dispatch(req, path, user)
         except errors.ApiError as exc:
             return _error(exc)
@@ -179,6 +190,10 @@ class App:
         """TokenRequest and the reviews: POST only, nothing stored."""
         if req.method != "POST" or (t.name is not None and t.subresource != "token"):
             raise errors.method_not_allowed(req.method)
+        if t.resource is SELF_SUBJECT_ACCESS_REVIEWS or t.resource.plural == \
+                "subjectaccessreviews":
+            body = decode_body(t.resource, req.body, req.header("content-type"))
+            return _json(await self.access_review(t.resource, body, user), 201)
         if self.tokens is None:
             raise errors.ApiError(503, "ServiceUnavailable", "the lab runs without a service "
                                   "account signing key")
@@ -198,7 +213,10 @@ class App:
         return _json(await self.access_review(t.resource, body, user), 201)
 
     async def access_review(self, res: Resource, body: Any, user: UserInfo) -> dict[str, Any]:
-        raise errors.not_found(res.qualified, "")
+        if res is not SELF_SUBJECT_ACCESS_REVIEWS or self.authorizer is None:
+            raise errors.ApiError(405, "MethodNotAllowed", f"the lab does not serve "
+                                  f"{res.qualified}; use selfsubjectaccessreviews")
+        return await self.authorizer.access_review(body, user)
 
     async def _resource(self, req: Request, t: routes.Target) -> Response:
         res, rest, q = t.resource, self.rest, req.query

@@ -15,6 +15,7 @@ import yaml
 
 from kubecrypt.lab.apiserver import http
 from kubecrypt.lab.apiserver.app import App
+from kubecrypt.lab.apiserver.authz import Authorizer
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.encryption import Encryption
 from kubecrypt.lab.apiserver.errors import ApiError
@@ -65,7 +66,10 @@ class LabServer:
                                    str(config.service_account_signing_key))
             self.tokens = Tokens(self.objects, key, config.service_account_issuer,
                                  config.api_audiences, address)
-        self.app = App(self.rest, config.token, address, self.metrics, self.tokens)
+        self.authorizer = Authorizer(self.objects, config.authorization_mode)
+        self.controllers.hooks.append(self.authorizer.changed)
+        self.app = App(self.rest, config.token, address, self.metrics, self.tokens,
+                       self.authorizer)
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

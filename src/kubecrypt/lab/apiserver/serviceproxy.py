@@ -30,6 +30,15 @@ def matches(path: str) -> bool:
     return _PATH.match(path) is not None
 
 
+def parse(path: str) -> tuple[str, str] | None:
+    """(namespace, service name) of a proxy path (for authorization: services/proxy)."""
+    m = _PATH.match(path)
+    if m is None:
+        return None
+    parts = m.group(2).split(":")
+    return m.group(1), parts[1] if len(parts) == 3 else parts[0]
+
+
 def _choose_port(service: dict[str, Any], port: str) -> dict[str, Any] | None:
     ports = [p for p in (service.get("spec") or {}).get("ports") or [] if isinstance(p, dict)]
     if not port:
