@@ -127,7 +127,7 @@ def test_bad_flags_are_one_sentence(env: Env) -> None:
             (["--listen-addr", "nope"], "error: --listen-addr 'nope' is not [host]:port"),
             (["--key-renew-period", "soon"], "error: --key-renew-period: "),
             (["--key-size", "1024"], "error: --key-size must be at least 2048 bits"),
-            (["--kubeconfig", "/nonexistent"], "error: cannot load the cluster configuration")):
+            (["--kubeconfig", "/nonexistent"], "error: kubeconfig /nonexistent does not exist; fix --kubeconfig\n")):
         p = subprocess.run([sys.executable, "-m", "kubecrypt", "sealed", "controller", *args],
                            capture_output=True, text=True, env=env.env(), timeout=60)
         assert p.returncode == 1 and p.stderr.startswith(expected), (args, p.stderr)

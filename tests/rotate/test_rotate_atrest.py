@@ -12,8 +12,8 @@ from lab.conftest import LabHandle
 
 from kubecrypt.atrest.config import load_file
 from kubecrypt.etcd.blocking import BlockingEtcdClient
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate.atrest import AtRestRotation, Options
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.proof import prove
 
 from .conftest import first_keys, secret, value_of

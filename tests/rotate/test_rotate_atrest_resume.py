@@ -26,10 +26,10 @@ from kubecrypt.atrest.config import (
 )
 from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.etcd.blocking import BlockingEtcdClient
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.atrest import AtRestRotation, Options
 from kubecrypt.rotate.errors import RotateError, StaleValues
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.state import RotationState
 from kubecrypt.storage.codec import encode
 

@@ -18,10 +18,10 @@ from kubecrypt.atrest.classify import classify
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.etcd.settings import EtcdSettings
 from kubecrypt.kms.backends import load_config
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.lab import up as lab_up
 from kubecrypt.rotate.errors import NotLoaded
 from kubecrypt.rotate.kms import KmsOptions, KmsRotation
-from kubecrypt.rotate.kubeapi import Api
 
 from .conftest import secret, value_of
 

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from kubecrypt import safeparse
 from kubecrypt.errors import ConfigError
 from kubecrypt.goduration import format_duration, parse_duration
 
@@ -125,12 +126,7 @@ def loads(text: str, source: str = "<config>") -> EncryptionConfiguration:
     """Parse YAML or JSON text and validate it; raises ConfigError listing every problem."""
     if not text.strip():
         raise ConfigError(f"{source}: the EncryptionConfiguration is empty")
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML or JSON{where}") from None
+    doc = safeparse.load_yaml(text, source, error=ConfigError)
     return from_dict(doc, source)
 
 

@@ -8,7 +8,6 @@ import json
 import click
 
 from kubecrypt.cli._io import read_stdin_bytes, write_stdout_bytes
-from kubecrypt.errors import InputError
 
 
 @click.group()
@@ -39,15 +38,11 @@ def decode(fmt: str) -> None:
 @etcd.command()
 def encode() -> None:
     """Encode a Secret, ConfigMap, Namespace or Lease (YAML or JSON) on stdin into storage bytes."""
-    import yaml
-
+    from kubecrypt import safeparse
     from kubecrypt.storage.codec import encode as encode_value
 
     text = read_stdin_bytes("a Secret, ConfigMap or Namespace in YAML or JSON")
-    try:
-        obj = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InputError("stdin is not valid YAML or JSON") from None
+    obj = safeparse.load_yaml(text, "stdin")
     write_stdout_bytes(encode_value(obj))
 
 

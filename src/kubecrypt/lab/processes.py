@@ -42,7 +42,10 @@ def alive(proc: Proc) -> bool:
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> Proc:
-    with open(log_path, "ab") as log:
+    # 0600: the logs of a lab hold request paths, names and errors, for its owner only.
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as log:
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              start_new_session=True, env=env, close_fds=True)
     st = None

@@ -308,7 +308,7 @@ def _start_apiserver(lab: Lab) -> None:
         argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
                 "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
                 "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
-                "--token-auth-file", str(tokens),
+                "--token-auth-file", str(tokens), "--client-ca-file", str(ca),
                 "--service-account-signing-key-file",
                 str(ensure_service_account_key(lab.dir / "pki"))]
         if lab.authorization_mode != "AlwaysAllow":
@@ -351,6 +351,7 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
     the backend of the lab's KMS plugin for ``encryption="kms"`` (default: a local keyring)."""
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)  # also when it already existed: it holds keys and the admin token
     try:
         before = Lab.load(directory)
         if kms_backend is not None:
@@ -418,10 +419,12 @@ def down(directory: Path, purge: bool = False) -> list[str]:
     for name in extras:
         (directory / f"{name}.pid").unlink(missing_ok=True)
     if purge:
-        for name in ("etcd-data", "pki"):
+        # sealed-keys: `demo --keep` leaves the Sealed Secrets private key there.
+        for name in ("etcd-data", "pki", "sealed-keys"):
             shutil.rmtree(directory / name, ignore_errors=True)
         for name in (STATE, CONFIG, "tokens.csv", "kubeconfig", "etcd.log", "apiserver.log",
                      "kms-keyring.json", "kms-backend.yaml", KMS_BACKEND_NAME,
+                     "sealed-secrets.pem",
                      "etcd.pid", "apiserver.pid", *(f"{n}.log" for n in extras),
                      *(f"{n}.sock" for n in extras)):
             (directory / name).unlink(missing_ok=True)

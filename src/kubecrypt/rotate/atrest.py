@@ -23,12 +23,13 @@ from typing import Any
 
 import yaml
 
+from kubecrypt import safeparse
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.apirewrite import rewrite
 from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
 from kubecrypt.rotate.state import RotationState
@@ -74,12 +75,12 @@ class AtRestRotation:
         path = self.opts.config
         try:
             text = path.read_text(encoding="utf-8")
-            doc = yaml.safe_load(text)
         except FileNotFoundError:
             raise RotateError(f"{path}: no such file; pass the EncryptionConfiguration the API "
                               "server uses (--config)") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise RotateError(f"{path}: cannot read the EncryptionConfiguration: {exc}") from None
+        doc = safeparse.load_yaml(text, str(path), error=RotateError)
         if not isinstance(doc, dict):
             raise RotateError(f"{path} is not an EncryptionConfiguration")
         return doc, text.lstrip().startswith("{")

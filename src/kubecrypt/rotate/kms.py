@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.atrest.config import EncryptionConfiguration, KMSConfig, load_file
 from kubecrypt.errors import ConfigError
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate.apirewrite import rewrite
 from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
 
@@ -121,8 +122,8 @@ class KmsRotation:
                     "provider": self.kms.name, "completed": 0, "old_key_id": None,
                     "new_key_id": None}
         try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
+            state = safeparse.load_json(path.read_bytes(), f"state file {path}", error=StateError)
+        except OSError as exc:
             raise StateError(f"state file {path} is unreadable ({exc}); restore or remove it") from None
         if not isinstance(state, dict) or state.get("kind") != KIND:
             raise StateError(f"{path} is not a kubecrypt KMS rotation state file; pass the right --state")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.fileio import atomic_write
 from kubecrypt.rotate.configedit import EntryPlan
 from kubecrypt.rotate.errors import StateError
@@ -51,7 +52,7 @@ class RotationState:
     @classmethod
     def load(cls, path: Path, config: Path) -> RotationState:
         try:
-            doc = json.loads(path.read_text())
+            doc = safeparse.load_json(path.read_bytes(), f"state file {path}", error=StateError)
         except FileNotFoundError:
             raise StateError(f"state file {path} not found; run without --resume to start a "
                              "rotation") from None

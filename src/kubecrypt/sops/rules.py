@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubecrypt import safeparse
 from kubecrypt.sops.errors import SopsError
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup
@@ -61,12 +62,11 @@ def find_config(explicit: str | None = None, start: Path | None = None) -> Confi
 
 
 def load_config(p: Path) -> Config:
-    import yaml
-
     try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        text = p.read_bytes()
+    except OSError as exc:
         raise SopsError(f"error loading config {p}: {exc}") from None
+    raw = safeparse.load_yaml(text, f"error loading config {p}", error=SopsError) or {}
     if not isinstance(raw, dict):
         raise SopsError(f"error loading config {p}: the top level must be a mapping")
     return Config(p.resolve(), raw)

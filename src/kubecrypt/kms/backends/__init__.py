@@ -4,14 +4,12 @@ or ``module.path:ClassName``; and reading ``--backend-config``."""
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubecrypt import safeparse
 from kubecrypt.errors import ConfigError
 from kubecrypt.kms.backends.base import Backend
 
@@ -72,13 +70,15 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
         return {}
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read backend config {p}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"backend config {p} is not valid YAML or JSON: {exc}") from None
+    source = f"backend config {p}"
+    doc = (
+        safeparse.load_json(text, source, error=ConfigError)
+        if p.suffix == ".json"
+        else safeparse.load_yaml(text, source, error=ConfigError)
+    )
     if doc is None:
         return {}
     if not isinstance(doc, dict) or not all(isinstance(k, str) for k in doc):

@@ -22,6 +22,7 @@ from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
 from kubecrypt.lab.apiserver.tokens import Tokens
 from kubecrypt.lab.apiserver.watch import Watch
+from kubecrypt.logsafe import escape
 from kubecrypt.satoken import (
     JWKS_PATH,
     OPENID_CONFIG_PATH,
@@ -78,6 +79,9 @@ class App:
         """The user; False: a token no authenticator accepts; None: none given (anonymous).
         The static token file's token is the admin (system:masters); ServiceAccount tokens are
         checked by ``tokens`` (signature, time, API audience, live SA and bound objects)."""
+        if req.client_cn:
+            # x509 comes first, as in kube-apiserver: the user is the certificate's CN.
+            return UserInfo(req.client_cn, "", (ALL_AUTHENTICATED,))
         auth = req.header("authorization")
         if not auth:
             return None
@@ -106,9 +110,10 @@ class App:
             self.request_seconds += elapsed
             self.requests += 1
             # An access log as kube-apiserver's httplog: names and status, never bodies.
-            access.info("%s %s %s %.1fms %s", req.method, req.path,
+            # The path is decoded (%0d%0a is a CR LF) and chosen by the caller: escape it.
+            access.info("%s %s %s %.1fms %s", escape(req.method), escape(req.path),
                         response.status if response else "-", elapsed * 1000,
-                        req.header("kubectl-command") or req.header("user-agent")[:40])
+                        escape(req.header("kubectl-command") or req.header("user-agent")[:40]))
 
     async def _handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
@@ -133,7 +138,7 @@ class App:
         except EncryptError as exc:
             return _error(errors.internal(str(exc)))
         except Exception as exc:
-            log.exception("internal error on %s %s", req.method, req.path)
+            log.exception("internal error on %s %s", escape(req.method), escape(req.path))
             return _error(errors.internal(type(exc).__name__))
 
     async def _dispatch(self, req: Request, path: str, user: UserInfo) -> Response:

@@ -24,6 +24,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    client_cn: str = ""  # CN of a client certificate the TLS layer verified against the client CA
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -117,6 +118,9 @@ async def _stream(conn: h11.Connection, reader: asyncio.StreamReader,
 async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                            handler: Handler) -> None:
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+    peer = writer.get_extra_info("peercert") or {}
+    client_cn = next((v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"),
+                     "")
     try:
         while True:
             try:
@@ -129,6 +133,7 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                 return
             if request is None:
                 return
+            request.client_cn = client_cn
             response = await handler(request)
             headers = [("content-type", response.content_type),
                        ("cache-control", "no-cache, private"), *response.headers]

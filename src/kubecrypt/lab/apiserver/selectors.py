@@ -67,7 +67,7 @@ def _split_requirements(text: str) -> list[str]:
 Requirement = Callable[[dict[str, str]], bool]
 
 
-def _in(key: str, values: set[str], negate: bool) -> Requirement:
+def _in_set(key: str, values: set[str], negate: bool) -> Requirement:
     return lambda labels: (labels.get(key) in values) != negate
 
 
@@ -81,11 +81,11 @@ def label_selector(text: str) -> Matcher:
         m = re.fullmatch(r"(\S+?)\s+(in|notin)\s+\((.*)\)", req)
         if m:
             values = {v.strip() for v in m.group(3).split(",")}
-            reqs.append(_in(m.group(1), values, m.group(2) == "notin"))
+            reqs.append(_in_set(m.group(1), values, m.group(2) == "notin"))
             continue
         m = re.fullmatch(r"([^!=<>\s]+)\s*(==|!=|=)\s*([^!=\s]*)", req)
         if m:
-            reqs.append(_in(m.group(1), {m.group(3)}, m.group(2) == "!="))
+            reqs.append(_in_set(m.group(1), {m.group(3)}, m.group(2) == "!="))
             continue
         m = re.fullmatch(r"(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)", req)
         if m:

@@ -44,6 +44,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 6443
     encryption_provider_config: Path | None = None
+    client_ca: Path | None = None  # kube-apiserver's --client-ca-file: x509 client auth
     service_account_signing_key: Path | None = None
     service_account_issuer: str = DEFAULT_ISSUER
     api_audiences: tuple[str, ...] = ()
@@ -91,6 +92,10 @@ class LabServer:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        if self.config.client_ca:
+            # Optional, as kube-apiserver: token and anonymous clients connect without one.
+            ctx.load_verify_locations(self.config.client_ca)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 

@@ -21,8 +21,8 @@ def _bool(name: str, default: bool, help: str) -> Any:
 
 
 OPTIONS = [
-    click.option("--kubeconfig", default=None, help="Kubeconfig file (default: in-cluster, "
-                 "else $KUBECONFIG / ~/.kube/config)."),
+    click.option("--kubeconfig", default=None, help="Kubeconfig file (default: $KUBECONFIG / "
+                 "~/.kube/config, else in-cluster)."),
     click.option("--context", default=None, help="Kubeconfig context."),
     click.option("--namespace", default=None, help="The controller's namespace (key Secrets, "
                  "Lease) [default: $POD_NAMESPACE, the service account's, else default]."),

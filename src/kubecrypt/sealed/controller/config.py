@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 from kubecrypt.goduration import parse_duration
-from kubecrypt.sealed.controller.kube import SA_NAMESPACE
+from kubecrypt.kube.incluster import service_account_namespace
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.keys import DEFAULT_KEY_PREFIX
 
@@ -59,10 +59,7 @@ def own_namespace(explicit: str | None) -> str:
         return explicit
     if os.environ.get("POD_NAMESPACE"):
         return os.environ["POD_NAMESPACE"]
-    try:
-        return SA_NAMESPACE.read_text().strip() or "default"
-    except OSError:
-        return "default"
+    return service_account_namespace()
 
 
 def duration(flag: str, text: str, allow_zero: bool = True) -> dt.timedelta:

@@ -20,6 +20,7 @@ from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import UnsealError
 from kubecrypt.sealed.keys import certificate_pem
 from kubecrypt.sealed.objects import SEALED_KIND
+from kubecrypt.sealed.provenance import cert_fingerprint, stamp
 from kubecrypt.sealed.seal import reencrypt, rotate_like_controller
 from kubecrypt.sealed.unseal import unseal
 
@@ -116,6 +117,8 @@ class Api:
                 None, rotate, doc, registry, newest.private_key.public_key())
         except Exception as exc:
             return _text(500, f"Error rotating secret: {exc}\n")
+        if newest.certificate is not None:
+            stamp(out, cert_fingerprint(newest.certificate))  # kubecrypt's provenance annotation
         return Response(200, json.dumps(out, indent=2).encode() + b"\n", "application/json")
 
     async def metrics_handler(self, req: Request) -> Response:

@@ -1,5 +1,7 @@
 """The controller's view of the API server, as plain JSON-shaped dicts, on lightkube's async
-client. Every Kubernetes call the controller makes goes through here."""
+client from ``kubecrypt.kube`` (kubeconfig with exec plugins, client certificates, tokenFile;
+else the in-cluster service account). Every Kubernetes call the controller makes goes through
+here."""
 
 from __future__ import annotations
 
@@ -7,16 +9,15 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, cast
 
-import httpx2
-from lightkube import ALL_NS, ApiError, AsyncClient, KubeConfig, SingleConfig, operators
+from lightkube import ALL_NS, ApiError, AsyncClient, operators
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Event, Secret
 from lightkube.types import OnErrorAction, OnErrorResult, PatchType
 
+from kubecrypt.kube import Overrides, async_lightkube_client, load
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.objects import SEALED_KIND
 
@@ -24,7 +25,6 @@ log = logging.getLogger("kubecrypt.sealed.controller")
 
 SealedSecretResource = create_namespaced_resource(
     "bitnami.com", "v1alpha1", SEALED_KIND, "sealedsecrets")
-SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 __all__ = ["ApiError", "Kube", "SealedSecretResource", "code_of", "connect"]
 
@@ -66,16 +66,10 @@ def parse_selector(text: str) -> dict[str, Any] | None:
 
 
 def connect(kubeconfig: str | None, context: str | None = None) -> AsyncClient:
-    """A kubeconfig when given (or $KUBECONFIG), else the in-cluster service account."""
-    try:
-        config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
-        single: SingleConfig | None = config.get(context) if context else config.get()
-        if single is None:
-            raise ValueError(f"no context {context!r}")
-    except Exception as exc:
-        raise SealedInputError(f"cannot load the cluster configuration: {exc}; pass "
-                               "--kubeconfig or run inside a cluster") from None
-    return AsyncClient(single, timeout=httpx2.Timeout(30.0), field_manager="sealed-secrets")
+    """``--kubeconfig`` (else $KUBECONFIG, ~/.kube/config), else the in-cluster service account,
+    as kubectl and upstream's controller pick them."""
+    config = load(Overrides(kubeconfig=kubeconfig, context=context))
+    return async_lightkube_client(config, field_manager="sealed-secrets")
 
 
 def _secret(d: dict[str, Any]) -> Secret:
@@ -143,6 +137,10 @@ class Kube:
 
     async def create_event(self, event: dict[str, Any]) -> None:
         await self.client.create(Event.from_dict(event))  # type: ignore[call-overload]
+
+    async def patch_event(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        await self.client.patch(Event, name, patch, namespace=namespace,
+                                patch_type=PatchType.MERGE)
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -15,7 +15,7 @@ from kubecrypt.sealed.controller.metrics import Metrics
 from kubecrypt.sealed.controller.status import condition_value, next_status, synced
 from kubecrypt.sealed.controller.unsealer import Unsealer
 from kubecrypt.sealed.controller.workqueue import WorkQueue
-from kubecrypt.sealed.errors import UnsealError
+from kubecrypt.sealed.errors import TemplateFailed, UnsealError
 from kubecrypt.sealed.objects import SEALED_KIND
 
 log = logging.getLogger("kubecrypt.sealed.controller")
@@ -164,6 +164,8 @@ class Reconciler:
             self.metrics.unseal_errors.labels("unseal", namespace).inc()
             await self.events.event(ss, WARNING, "ErrUnsealFailed", f"Failed to unseal: {message}")
             await self._status(ss, message)
+            if isinstance(exc, TemplateFailed):  # the same object fails the same way again
+                raise Permanent(message) from None
             raise Retry(message) from None
         changed = await self._write_secret(ss, unsealed)
         status_changed = await self._status(ss, None)

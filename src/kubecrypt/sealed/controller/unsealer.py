@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kubecrypt.sealed.controller.worker import unseal_with
-from kubecrypt.sealed.errors import UnsealError
+from kubecrypt.sealed.errors import TemplateFailed, UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, private_key_pem
 
 log = logging.getLogger("kubecrypt.sealed.controller")
@@ -106,7 +106,7 @@ class Unsealer:
             ok, out = await asyncio.get_running_loop().run_in_executor(
                 None, unseal_with, sealed_secret, list(self._keys), self.accept_v1)
         if not ok:
-            raise UnsealError(out)
+            raise (TemplateFailed if out["permanent"] else UnsealError)(out["message"])
         return out  # type: ignore[no-any-return]
 
     def close(self) -> None:

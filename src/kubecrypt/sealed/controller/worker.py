@@ -10,19 +10,21 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kubecrypt.sealed.errors import UnsealError
+from kubecrypt.sealed.errors import TemplateFailed, UnsealError
 from kubecrypt.sealed.keys import load_private_key
 from kubecrypt.sealed.unseal import unseal
 
 
 def unseal_with(sealed_secret: dict[str, Any], keys: list[rsa.RSAPrivateKey],
                 accept_v1: bool) -> tuple[bool, Any]:
+    """(True, the Secret) or (False, {"message", "permanent"}): a permanent failure (a template
+    that fails or exceeds its bounds) is reported once, not retried."""
     try:
         return True, unseal(sealed_secret, keys, accept_deprecated_v1_data=accept_v1)
     except UnsealError as exc:
-        return False, str(exc)
+        return False, {"message": str(exc), "permanent": isinstance(exc, TemplateFailed)}
     except Exception as exc:  # a malformed object: its error is the status message
-        return False, f"{type(exc).__name__}: {exc}"
+        return False, {"message": f"{type(exc).__name__}: {exc}", "permanent": False}
 
 
 def main() -> None:

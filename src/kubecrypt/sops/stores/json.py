@@ -8,6 +8,7 @@ from __future__ import annotations
 import json as _json
 import math
 
+from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -46,7 +47,9 @@ def _float(s: str) -> float:
 
 def parse(text: str) -> object:
     try:
-        return _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float)
+        return safeparse.bounded(
+            lambda: _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float),
+            "Error unmarshalling input json: the input", CouldNotReadInput)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
 

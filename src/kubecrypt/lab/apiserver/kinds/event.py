@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubecrypt.lab.apiserver.kinds.base import Getter, Strategy, selectors
 from kubecrypt.lab.apiserver.kinds.columns import col, get, path, since, text
 from kubecrypt.lab.apiserver.resources import RW, Resource
@@ -11,10 +9,6 @@ from kubecrypt.lab.apiserver.resources import RW, Resource
 
 def _field(*p: str) -> Getter:
     return lambda o: text(get(o, *p))
-
-
-def _source(o: dict[str, Any]) -> str:
-    return text(get(o, "reportingComponent") or get(o, "source", "component"))
 
 
 class EventStrategy(Strategy):
@@ -28,7 +22,7 @@ class EventStrategy(Strategy):
         **{f"involvedObject.{f}": _field("involvedObject", f) for f in (
             "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
         "reason": _field("reason"), "reportingComponent": _field("reportingComponent"),
-        "source": _source, "type": _field("type"),
+        "source": _field("source", "component"), "type": _field("type"),
     })
 
 

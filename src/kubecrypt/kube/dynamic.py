@@ -1,6 +1,6 @@
-"""The few Kubernetes API calls rotation needs (discover, list, get, update, create, delete),
-on the kubeconfig-driven HTTPS client of ``kubecrypt.sealed.kubeapi`` so it works against a real
-cluster and the lab alike."""
+"""Resources named as an EncryptionConfiguration names them (``secrets``,
+``leases.coordination.k8s.io``), found through discovery and read and written as plain dicts:
+the calls key rotation needs (list, get, update, create, delete), on :class:`KubeClient`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubecrypt.rotate.errors import RotateError
-from kubecrypt.sealed.kubeapi import KubeClient, load_cluster_access, status_message
-
-
-class ApiError(RotateError):
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
+from kubecrypt import safeparse
+from kubecrypt.errors import InputError
+from kubecrypt.kube.client import KubeClient, status_message
+from kubecrypt.kube.config import Overrides
+from kubecrypt.kube.errors import KubeApiError
 
 
 @dataclass(frozen=True)
@@ -53,22 +50,22 @@ class Api:
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: str | None, context: str | None = None) -> Api:
-        return cls(KubeClient(load_cluster_access(kubeconfig, context)))
+        return cls(KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context)))
 
     @property
     def server(self) -> str:
-        return self.client.access.server
+        return self.client.server
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         raw = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if raw is not None else None
         status, data = self.client.request(method, path, raw, headers)
         try:
-            doc = json.loads(data) if data else None
-        except ValueError:
+            doc = safeparse.load_json(data, "the server's answer") if data else None
+        except InputError:
             doc = None
         if status >= 400 and status not in (404, 409):
-            raise ApiError(f"{method} {path} on {self.server}: {status_message(status, data)}", status)
+            raise KubeApiError(f"{method} {path} on {self.server}: {status_message(status, data)}", status)
         return status, doc
 
     def resource(self, name: str) -> ApiResource:
@@ -88,7 +85,7 @@ class Api:
                 if r.get("name") == plural:
                     found = ApiResource(name, gv, plural, bool(r.get("namespaced")), str(r.get("kind")))
         if found is None:
-            raise RotateError(f"the API server {self.server} does not serve {name}; remove it from "
+            raise KubeApiError(f"the API server {self.server} does not serve {name}; remove it from "
                               "the configuration's resources or check the spelling")
         self._resources[name] = found
         return found
@@ -101,7 +98,7 @@ class Api:
                 q["continue"] = token
             status, doc = self.call("GET", r.collection() + "?" + urllib.parse.urlencode(q))
             if status != 200 or not isinstance(doc, dict):
-                raise ApiError(f"cannot list {r.resource} on {self.server} ({status})", status)
+                raise KubeApiError(f"cannot list {r.resource} on {self.server} ({status})", status)
             for item in doc.get("items") or []:
                 item.setdefault("apiVersion", r.group_version)
                 item.setdefault("kind", r.kind)
