@@ -101,6 +101,7 @@ def _serial(pem: bytes) -> int:
     return x509.load_pem_x509_certificate(pem).serial_number
 
 
+@pytest.mark.slow
 def test_rotate_sealed_controller(kubecrypt: Run, rlab: LabHandle, controller: ControllerProxy,
                                   ns: str, tmp_path: Path) -> None:
     old_cert = controller.certificate()

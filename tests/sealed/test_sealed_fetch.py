@@ -271,6 +271,7 @@ def test_cert_https_url(api_server, run_kubecrypt, tmp_path):
     assert bad.stderr.decode() == f'error: cannot fetch "{url}": 404 Not Found\n'
 
 
+@pytest.mark.slow
 def test_validate_and_reencrypt_via_controller(api_server, run_kubecrypt, tmp_path, sealed_dir):
     kubeconfig = str(api_server.kubeconfig(tmp_path / "kubeconfig"))
     old_cert = str(sealed_dir / "keys" / "rsa2048-a.crt.pem")

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +85,7 @@ def _compare(text: bytes, ext: str, key: AgeKey) -> None:
         assert run(["sops", "decrypt"], Path(d) / f"k.{ext}").stdout == want, text
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(doc=st.dictionaries(_keys, _trees, min_size=1, max_size=4),
        ext=st.sampled_from(["yaml", "json"]))
@@ -93,6 +95,7 @@ def test_random_documents_match_sops(doc: dict[str, object], ext: str,
     _compare(text, ext, age_keys["k1"])
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(doc=st.dictionaries(_simple_keys, _simple_trees, min_size=1, max_size=4),
        data=st.data())

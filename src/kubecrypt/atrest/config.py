@@ -20,6 +20,7 @@ import yaml
 from kubecrypt import safeparse
 from kubecrypt.errors import ConfigError
 from kubecrypt.goduration import format_duration, parse_duration
+from kubecrypt.kms.endpoint import endpoint_problem
 
 API_VERSION = "apiserver.config.k8s.io/v1"
 KIND = "EncryptionConfiguration"
@@ -392,6 +393,8 @@ def _parse_kms(
                 f"{path}.endpoint: Invalid value: {endpoint!r}: unsupported scheme {scheme!r} "
                 "for KMS provider, only unix is supported"
             )
+        elif scheme is not None and (why := endpoint_problem(endpoint)) is not None:
+            problems.append(f"{path}.endpoint: Invalid value: {endpoint!r}: endpoint {why}")
     cachesize = body.get("cachesize")
     if cachesize is not None:
         if api == "v2":

@@ -22,11 +22,10 @@ import msgspec
 from lightkube.config.models import Cluster, Context, User
 
 from kubecrypt import safeparse
+from kubecrypt.kube.cluster import ClusterConfig
 from kubecrypt.kube.errors import KubeConfigError
 from kubecrypt.kube.exec import ExecConfig
 from kubecrypt.kube.incluster import in_cluster_available, in_cluster_config
-
-DEFAULT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,49 +53,6 @@ class Overrides:
     impersonate_uid: str | None = None
     request_timeout: float | None = None
 
-
-@dataclass
-class ClusterConfig:
-    """One resolved connection: client-go's ``rest.Config``."""
-
-    server: str
-    namespace: str = "default"
-    context_name: str = ""
-    user_name: str = ""
-    source: str = ""
-    """Where this came from, for messages: ``kubeconfig /x/config`` or ``in-cluster ...``."""
-    ca_pem: bytes | None = None
-    insecure: bool = False
-    tls_server_name: str | None = None
-    proxy_url: str | None = None
-    disable_compression: bool = False
-    token: str | None = None
-    token_file: Path | None = None
-    username: str | None = None
-    password: str | None = None
-    client_cert_pem: bytes | None = None
-    client_key_pem: bytes | None = None
-    exec: ExecConfig | None = None
-    impersonate: str | None = None
-    impersonate_groups: tuple[str, ...] = ()
-    impersonate_uid: str | None = None
-    impersonate_extra: dict[str, list[str]] = field(default_factory=dict)
-    timeout: float = DEFAULT_TIMEOUT
-
-    @property
-    def who(self) -> str:
-        """``user "u" of context "c"`` (or the in-cluster service account), for messages."""
-        if self.user_name or self.context_name:
-            return f'user "{self.user_name}" of context "{self.context_name}"'
-        return self.source or "the configured user"
-
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.token or self.token_file or self.exec or self.username is not None
-                    or self.client_cert_pem)
-
-
-# --- kubeconfig files ------------------------------------------------------------------------
 
 @dataclass
 class _Entry:

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from kubecrypt.kube.cluster import ClusterConfig
 from kubecrypt.kube.errors import KubeConfigError
-
-if TYPE_CHECKING:
-    from kubecrypt.kube.config import ClusterConfig
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DIR_ENV = "KUBECRYPT_SERVICEACCOUNT_DIR"
@@ -38,8 +35,6 @@ def service_account_namespace(default: str = "default") -> str:
 
 
 def in_cluster_config() -> ClusterConfig:
-    from kubecrypt.kube.config import ClusterConfig
-
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "")
     if not host or not port:

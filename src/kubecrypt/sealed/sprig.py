@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from kubecrypt.sealed.gotemplate import (
+from kubecrypt.sealed.govalues import (
     LIMITS,
     MISSING,
     TemplateError,

@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from kubecrypt.errors import EncryptError
+from kubecrypt.httpserver import Request, Response
 from kubecrypt.lab.apiserver import authz, discovery, errors, routes, serviceproxy, strategy, table
 from kubecrypt.lab.apiserver.authz import Authorizer
 from kubecrypt.lab.apiserver.etcdstore import StoreUnavailable
-from kubecrypt.lab.apiserver.http import Request, Response
 from kubecrypt.lab.apiserver.kinds.reviews import (
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_REVIEWS,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubecrypt.httpserver import Request
 from kubecrypt.lab.apiserver import errors, routes, serviceproxy
-from kubecrypt.lab.apiserver.http import Request
 from kubecrypt.lab.apiserver.kinds.rbac import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubecrypt.lab.apiserver.kinds.base import Strategy
+from kubecrypt.lab.apiserver.kindbase import Strategy
 from kubecrypt.storage.keys import etcd_key
 
 _DEFAULT = Strategy()

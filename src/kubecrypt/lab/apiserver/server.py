@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from kubecrypt.lab.apiserver import http
+from kubecrypt import httpserver
 from kubecrypt.lab.apiserver.app import App
 from kubecrypt.lab.apiserver.authz import Authorizer
 from kubecrypt.lab.apiserver.controllers import Controllers
@@ -71,7 +71,7 @@ class LabServer:
         self.controllers.hooks.append(self.authorizer.changed)
         self.app = App(self.rest, config.token, address, self.metrics, self.tokens,
                        self.authorizer)
-        self._server: asyncio.Server | None = None
+        self._server: httpserver.HTTPServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def metrics(self) -> str:
@@ -101,7 +101,7 @@ class LabServer:
 
     async def start(self) -> None:
         await self.store.open()
-        self._server = await http.start(self.app, self.config.host, self.config.port,
+        self._server = await httpserver.start(self.app, self.config.host, self.config.port,
                                         self._ssl())
         self._tasks.append(asyncio.ensure_future(self.encryption.watch_file()))
         self._tasks.append(asyncio.ensure_future(self._resume()))

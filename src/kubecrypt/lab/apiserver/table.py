@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecrypt.lab.apiserver.kinds.columns import age, human_duration
+from kubecrypt.lab.apiserver.columns import age, human_duration
 from kubecrypt.lab.apiserver.resources import Resource
 
 __all__ = ["CONTENT_TYPE", "age", "human_duration", "table", "wants_table"]

@@ -8,9 +8,9 @@ import binascii
 from typing import Any
 
 from kubecrypt.lab.apiserver import errors, validation
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col
 from kubecrypt.lab.apiserver.errors import Cause
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 MAX_SIZE = 1024 * 1024

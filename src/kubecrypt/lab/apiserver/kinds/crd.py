@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubecrypt.lab.apiserver import validation
+from kubecrypt.lab.apiserver.columns import NAME, col, get, text
 from kubecrypt.lab.apiserver.errors import Cause
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields
-from kubecrypt.lab.apiserver.kinds.columns import NAME, col, get, text
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields
 from kubecrypt.lab.apiserver.kinds.custom import CustomStrategy
 from kubecrypt.lab.apiserver.resources import RW, Resource
 

@@ -9,8 +9,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kubecrypt.lab.apiserver.kinds.base import Strategy
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, Column, get, since, text
+from kubecrypt.lab.apiserver.columns import AGE, NAME, Column, get, since, text
+from kubecrypt.lab.apiserver.kindbase import Strategy
 
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']+)'\]")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kubecrypt.lab.apiserver.kinds.base import Getter, Strategy, selectors
-from kubecrypt.lab.apiserver.kinds.columns import col, get, path, since, text
+from kubecrypt.lab.apiserver.columns import col, get, path, since, text
+from kubecrypt.lab.apiserver.kindbase import Getter, Strategy, selectors
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 

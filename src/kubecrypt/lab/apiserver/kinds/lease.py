@@ -6,8 +6,8 @@ from typing import Any
 
 from kubecrypt.errors import EncodingError
 from kubecrypt.lab.apiserver import errors
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col, path
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col, path
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields
 from kubecrypt.lab.apiserver.resources import RW, Resource
 from kubecrypt.storage.objectmeta import encode_micro_time
 

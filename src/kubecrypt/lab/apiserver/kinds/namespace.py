@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields, selectors
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col, path
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col, path
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields, selectors
 from kubecrypt.lab.apiserver.resources import Resource
 
 NAME_LABEL = "kubernetes.io/metadata.name"

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubecrypt.lab.apiserver import validation
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col, get, path, text
 from kubecrypt.lab.apiserver.errors import Cause
-from kubecrypt.lab.apiserver.kinds.base import Getter, Strategy, fields, selectors
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col, get, path, text
+from kubecrypt.lab.apiserver.kindbase import Getter, Strategy, fields, selectors
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 NO_NODES = ("the kubecrypt lab runs no nodes (no scheduler, no kubelet): the Pod is stored, "

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubecrypt.lab.apiserver import validation
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col, get, text
 from kubecrypt.lab.apiserver.errors import Cause
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col, get, text
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 GROUP = "rbac.authorization.k8s.io"

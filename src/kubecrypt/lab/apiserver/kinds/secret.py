@@ -6,9 +6,9 @@ import base64
 from typing import Any
 
 from kubecrypt.lab.apiserver import validation
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col, text
 from kubecrypt.lab.apiserver.errors import Cause
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields, selectors
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col, text
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields, selectors
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 

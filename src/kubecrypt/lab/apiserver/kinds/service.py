@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col, get, text
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col, get, text
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 

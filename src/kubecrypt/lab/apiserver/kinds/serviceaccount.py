@@ -3,8 +3,8 @@ service account controller's ``default`` in every namespace is made by the lab's
 
 from __future__ import annotations
 
-from kubecrypt.lab.apiserver.kinds.base import Strategy, fields
-from kubecrypt.lab.apiserver.kinds.columns import AGE, NAME, col
+from kubecrypt.lab.apiserver.columns import AGE, NAME, col
+from kubecrypt.lab.apiserver.kindbase import Strategy, fields
 from kubecrypt.lab.apiserver.resources import RW, Resource
 
 
