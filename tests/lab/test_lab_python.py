@@ -241,7 +241,9 @@ def test_discovery_version_and_openapi(lab: LabHandle) -> None:
         r = http.get("/apis", headers={"Accept": f"{agg},application/json"})
         assert r.headers["content-type"] == agg
         groups = {i["metadata"]["name"] for i in r.json()["items"]}
-        assert groups == {"bitnami.com", "coordination.k8s.io"}
+        assert groups == {"bitnami.com", "coordination.k8s.io", "apps", "batch",
+                          "rbac.authorization.k8s.io", "apiextensions.k8s.io",
+                          "authentication.k8s.io", "authorization.k8s.io"}
         r = http.get("/apis/", headers={"Accept": "application/json"})  # kr8s' trailing slash
         assert r.json()["kind"] == "APIGroupList"
         r = http.get("/api/v1")

@@ -199,7 +199,7 @@ def test_restart_collects_orphans_of_served_kinds_only(lab: LabHandle,
 
     lab.kubectl("create", "-f", "-", input=owned("dependent", "bitnami.com/v1alpha1",
                                                  "SealedSecret", uid))
-    lab.kubectl("create", "-f", "-", input=owned("foreign", "apps/v1", "Deployment",
+    lab.kubectl("create", "-f", "-", input=owned("foreign", "example.com/v1", "Gadget",
                                                  "0000-not-served"))
     assert lab.lab.apiserver is not None
     processes.stop(lab.lab.apiserver)

@@ -40,9 +40,12 @@ def lab() -> None:
                    "instead of a local keyring; needs --kms-backend-config.")
 @click.option("--kms-backend-config", type=click.Path(path_type=Path, dir_okay=False,
               exists=True), default=None, help="YAML/JSON options of --kms-backend.")
+@click.option("--authorization-mode", type=click.Choice(["AlwaysAllow", "RBAC"]), default=None,
+              help="RBAC: authorize every request by the cluster's Roles and bindings (the "
+                   "admin token stays system:masters) [first start: AlwaysAllow].")
 def up(directory: Path | None, encryption: str | None, encryption_provider_config: Path | None,
        etcd_endpoints: str | None, sealed_secrets: bool, kms_backend: str | None,
-       kms_backend_config: Path | None) -> None:
+       kms_backend_config: Path | None, authorization_mode: str | None) -> None:
     """Start etcd and the lab API server (or restart the API server with new encryption)."""
     if encryption and encryption_provider_config:
         raise click.UsageError("give --encryption or --encryption-provider-config, not both")
@@ -54,7 +57,7 @@ def up(directory: Path | None, encryption: str | None, encryption_provider_confi
     endpoints = [e.strip() for e in etcd_endpoints.split(",")] if etcd_endpoints else None
     info = lab_up.up(directory, encryption, encryption_provider_config, endpoints,
                      sealed_secrets, (kms_backend, kms_backend_config)
-                     if kms_backend and kms_backend_config else None)
+                     if kms_backend and kms_backend_config else None, authorization_mode)
     click.echo(f"etcd       {','.join(info.etcd_endpoints)}"
                + (f" (pid {info.etcd.pid})" if info.etcd else " (external)"))
     assert info.apiserver is not None
@@ -139,9 +142,18 @@ def status(directory: Path | None, output: str) -> None:
               default=None, help="EncryptionConfiguration; reloaded when the file changes.")
 @click.option("--client-ca-file", type=click.Path(path_type=Path, exists=True), default=None,
               help="Accept client certificates signed by this CA (x509 authentication).")
+@click.option("--service-account-signing-key-file", type=click.Path(path_type=Path, exists=True),
+              default=None, help="Key that signs ServiceAccount tokens (TokenRequest).")
+@click.option("--service-account-issuer", default="https://kubernetes.default.svc.cluster.local",
+              show_default=True, help="The iss claim of ServiceAccount tokens.")
+@click.option("--api-audiences", default="", help="Comma-separated; default: the issuer.")
+@click.option("--authorization-mode", type=click.Choice(["AlwaysAllow", "RBAC"]),
+              default="AlwaysAllow", show_default=True)
 def serve(etcd_servers: str, secure_port: int, bind_address: str, tls_cert_file: Path,
           tls_private_key_file: Path, token_auth_file: Path,
-          encryption_provider_config: Path | None, client_ca_file: Path | None) -> None:
+          encryption_provider_config: Path | None, client_ca_file: Path | None,
+          service_account_signing_key_file: Path | None, service_account_issuer: str,
+          api_audiences: str, authorization_mode: str) -> None:
     """Run the lab API server in the foreground (kube-apiserver's flag names)."""
     from kubecrypt.lab.apiserver.server import ServerConfig, run
     from kubecrypt.logsafe import EscapingFormatter
@@ -154,5 +166,7 @@ def serve(etcd_servers: str, secure_port: int, bind_address: str, tls_cert_file:
         raise LabError(f"{token_auth_file} has no token; add a line token,user,uid")
     config = ServerConfig([e.strip() for e in etcd_servers.split(",")],
                           lines[0].split(",")[0].strip(), tls_cert_file, tls_private_key_file,
-                          bind_address, secure_port, encryption_provider_config, client_ca_file)
+                          bind_address, secure_port, encryption_provider_config, client_ca_file,
+                          service_account_signing_key_file, service_account_issuer,
+                          tuple(a for a in api_audiences.split(",") if a), authorization_mode)
     asyncio.run(run(config))

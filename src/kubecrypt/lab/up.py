@@ -29,7 +29,7 @@ import yaml
 from kubecrypt.atrest.config import load_file
 from kubecrypt.fileio import atomic_write
 from kubecrypt.lab import processes
-from kubecrypt.lab.apiserver.certs import ensure_pki
+from kubecrypt.lab.apiserver.certs import ensure_pki, ensure_service_account_key
 from kubecrypt.lab.base import LabError, kubecrypt_env
 from kubecrypt.lab.processes import Proc
 
@@ -67,6 +67,7 @@ class Lab:
     # Further processes the lab runs for the API server (the KMS plugin, later the Sealed
     # Secrets controller): name -> process, stopped by ``down`` before the API server.
     extra: dict[str, Proc] = field(default_factory=dict)
+    authorization_mode: str = "AlwaysAllow"  # or RBAC (kube-apiserver's --authorization-mode)
 
     @property
     def kubeconfig(self) -> Path:
@@ -89,7 +90,8 @@ class Lab:
                "apiserver": self.apiserver.to_dict() if self.apiserver else None,
                "port": self.port, "encryption": self.encryption,
                "encryption_config": self.encryption_config,
-               "extra": {name: p.to_dict() for name, p in self.extra.items()}}
+               "extra": {name: p.to_dict() for name, p in self.extra.items()},
+               "authorization_mode": self.authorization_mode}
         write_private(self.dir / STATE, json.dumps(doc, indent=2) + "\n")
         for name, proc in (("etcd.pid", self.etcd), ("apiserver.pid", self.apiserver),
                            *((f"{n}.pid", p) for n, p in self.extra.items())):
@@ -115,7 +117,8 @@ class Lab:
                    Proc.from_dict(doc["apiserver"]) if doc.get("apiserver") else None,
                    int(doc.get("port") or 0), doc.get("encryption") or "none",
                    doc.get("encryption_config"),
-                   {n: Proc.from_dict(p) for n, p in (doc.get("extra") or {}).items()})
+                   {n: Proc.from_dict(p) for n, p in (doc.get("extra") or {}).items()},
+                   doc.get("authorization_mode") or "AlwaysAllow")
 
 
 # --------------------------------------------------------------------------- encryption
@@ -300,7 +303,11 @@ def _start_apiserver(lab: Lab) -> None:
         argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
                 "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
                 "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
-                "--token-auth-file", str(tokens), "--client-ca-file", str(ca)]
+                "--token-auth-file", str(tokens), "--client-ca-file", str(ca),
+                "--service-account-signing-key-file",
+                str(ensure_service_account_key(lab.dir / "pki"))]
+        if lab.authorization_mode != "AlwaysAllow":
+            argv += ["--authorization-mode", lab.authorization_mode]
         if lab.encryption_config:
             argv += ["--encryption-provider-config", lab.encryption_config]
         log = lab.dir / "apiserver.log"
@@ -332,7 +339,8 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
        = None, etcd_endpoints: list[str] | None = None,
        sealed_secrets: bool | None = None,
-       kms_backend: tuple[str, Path] | None = None) -> Lab:
+       kms_backend: tuple[str, Path] | None = None,
+       authorization_mode: str | None = None) -> Lab:
     """``sealed_secrets``: True (re)starts the Sealed Secrets controller, False stops it, None
     keeps it as it is (kubecrypt.lab.sealed.after_up). ``kms_backend`` (name, config file):
     the backend of the lab's KMS plugin for ``encryption="kms"`` (default: a local keyring)."""
@@ -346,7 +354,8 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
         before = Lab.load(directory)
         if kms_backend is not None:
             set_kms_backend(Lab.load(directory) or Lab(directory), *kms_backend)
-        lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints)
+        lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints,
+                  authorization_mode)
         from kubecrypt.lab import sealed
 
         sealed.after_up(lab, sealed_secrets, before.port if before else 0)
@@ -384,8 +393,10 @@ def check_kms_plugins(path: str) -> None:
 
 
 def _up(directory: Path, encryption: str | None, encryption_provider_config: Path | None,
-        etcd_endpoints: list[str] | None) -> Lab:
+        etcd_endpoints: list[str] | None, authorization_mode: str | None = None) -> Lab:
     lab = Lab.load(directory) or Lab(directory)
+    if authorization_mode is not None:
+        lab.authorization_mode = authorization_mode
     # What is in force now: a new configuration that fails its checks, or an API server that
     # does not start with it, leaves the lab running on these.
     settings = (lab.encryption, lab.encryption_config)

@@ -10,18 +10,37 @@ from typing import Any
 
 from kubecrypt.errors import EncryptError
 from kubecrypt.httpserver import Request, Response
-from kubecrypt.lab.apiserver import discovery, errors, routes, serviceproxy, strategy, table
+from kubecrypt.lab.apiserver import authz, discovery, errors, routes, serviceproxy, strategy, table
+from kubecrypt.lab.apiserver.authz import Authorizer
+from kubecrypt.lab.apiserver.etcdstore import StoreUnavailable
+from kubecrypt.lab.apiserver.kinds.reviews import (
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_REVIEWS,
+    TOKEN_REVIEWS,
+)
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
+from kubecrypt.lab.apiserver.tokens import Tokens
 from kubecrypt.lab.apiserver.watch import Watch
-from kubecrypt.lab.store import StoreUnavailable
 from kubecrypt.logsafe import escape
+from kubecrypt.satoken import (
+    JWKS_PATH,
+    OPENID_CONFIG_PATH,
+    Authenticated,
+    Rejected,
+    TokenReviewError,
+)
+from kubecrypt.userinfo import ALL_AUTHENTICATED, ANONYMOUS, SYSTEM_PRIVILEGED_GROUP, UserInfo
 
 log = logging.getLogger("kubecrypt.lab.apiserver")
 access = logging.getLogger("kubecrypt.lab.access")
 
-# kube-apiserver lets anonymous callers read these (system:public-info-viewer).
-PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
+# kube-apiserver lets anonymous callers read these (system:public-info-viewer); the lab also
+# serves its OIDC discovery documents to anyone (a cluster binds
+# system:service-account-issuer-discovery for that), so OpenBao's JWT method can fetch them.
+PUBLIC = {"/version", "/healthz", "/livez", "/readyz", OPENID_CONFIG_PATH, JWKS_PATH}
+ADMIN = UserInfo("admin", "admin", (SYSTEM_PRIVILEGED_GROUP, ALL_AUTHENTICATED))
+ANONYMOUS_USER = UserInfo(ANONYMOUS, "", ("system:unauthenticated",))
 
 
 def _json(obj: Any, status: int = 200, content_type: str = "application/json") -> Response:
@@ -35,9 +54,12 @@ def _error(exc: errors.ApiError) -> Response:
 
 class App:
     def __init__(self, rest: Rest, token: str, server_address: str,
-                 metrics: Any = None) -> None:
+                 metrics: Any = None, tokens: Tokens | None = None,
+                 authorizer: Authorizer | None = None) -> None:
+        self.authorizer = authorizer
         self.rest = rest
         self.token = token.encode()
+        self.tokens = tokens
         self.server_address = server_address
         self.metrics = metrics
         self.requests = 0
@@ -53,17 +75,29 @@ class App:
             return f"etcd failed: {exc}"
         return ""
 
-    def _authenticated(self, req: Request) -> bool | None:
-        """True: a valid client certificate or token; False: a wrong token; None: none given
-        (anonymous). As kube-apiserver, the x509 authenticator comes first."""
+    async def _authenticate(self, req: Request) -> UserInfo | bool | None:
+        """The user; False: a token no authenticator accepts; None: none given (anonymous).
+        The static token file's token is the admin (system:masters); ServiceAccount tokens are
+        checked by ``tokens`` (signature, time, API audience, live SA and bound objects)."""
         if req.client_cn:
-            return True
+            # x509 comes first, as in kube-apiserver: the user is the certificate's CN.
+            return UserInfo(req.client_cn, "", (ALL_AUTHENTICATED,))
         auth = req.header("authorization")
         if not auth:
             return None
         scheme, _, token = auth.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
-                                                                  self.token)
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return False
+        if hmac.compare_digest(token.encode(), self.token):
+            return ADMIN
+        if self.tokens is not None:
+            result = await self.tokens.authenticate(token)
+            if isinstance(result, Authenticated):
+                return result.user
+            if isinstance(result, Rejected):
+                log.info("bearer token rejected: %s", result.reason)
+        return False
 
     async def __call__(self, req: Request) -> Response:
         t0 = time.perf_counter()
@@ -83,11 +117,19 @@ class App:
 
     async def _handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
-        authn = self._authenticated(req)
+        try:
+            authn = await self._authenticate(req)
+        except StoreUnavailable as exc:
+            return _error(errors.unavailable(str(exc)))
         if authn is False or (authn is None and path not in PUBLIC):
             return _error(errors.unauthorized())
+        user = authn if isinstance(authn, UserInfo) else ANONYMOUS_USER
         try:
-            return await self._dispatch(req, path)
+            if self.authorizer is not None and authn is not None:
+                user = await self.authorizer.impersonate(req, user)
+                if path not in PUBLIC:
+                    await self.authorizer.check(authz.attributes(req, path, user))
+            return await self._dispatch(req, path, user)
         except errors.ApiError as exc:
             return _error(exc)
         except StoreUnavailable as exc:
@@ -99,7 +141,7 @@ class App:
             log.exception("internal error on %s %s", escape(req.method), escape(req.path))
             return _error(errors.internal(type(exc).__name__))
 
-    async def _dispatch(self, req: Request, path: str) -> Response:
+    async def _dispatch(self, req: Request, path: str, user: UserInfo) -> Response:
         if path == "/livez":
             return Response(200, b"ok", "text/plain; charset=utf-8")
         if path in ("/healthz", "/readyz"):
@@ -113,6 +155,10 @@ class App:
             return _json(discovery.VERSION)
         if path == "/metrics" and self.metrics is not None:
             return Response(200, self.metrics().encode(), "text/plain; version=0.0.4")
+        if self.tokens is not None and path == OPENID_CONFIG_PATH:
+            return Response(200, self.tokens.openid_configuration(), "application/json")
+        if self.tokens is not None and path == JWKS_PATH:
+            return Response(200, self.tokens.jwks(), "application/jwk-set+json")
         if path == "/openapi/v2":
             return Response(200, b"", discovery.OPENAPI_V2_CONTENT_TYPE)
         if path in ("/api", "/apis"):
@@ -141,7 +187,41 @@ class App:
                           "status": "Failure", "message": "the server could not find the "
                           "requested resource", "reason": "NotFound", "details": {},
                           "code": 404}, 404)
+        if target.resource.virtual or target.subresource == "token":
+            return await self._create_only(req, target, user)
         return await self._resource(req, target)
+
+    async def _create_only(self, req: Request, t: routes.Target, user: UserInfo) -> Response:
+        """TokenRequest and the reviews: POST only, nothing stored."""
+        if req.method != "POST" or (t.name is not None and t.subresource != "token"):
+            raise errors.method_not_allowed(req.method)
+        if t.resource is SELF_SUBJECT_ACCESS_REVIEWS or t.resource.plural == \
+                "subjectaccessreviews":
+            body = decode_body(t.resource, req.body, req.header("content-type"))
+            return _json(await self.access_review(t.resource, body, user), 201)
+        if self.tokens is None:
+            raise errors.ApiError(503, "ServiceUnavailable", "the lab runs without a service "
+                                  "account signing key")
+        body = decode_body(t.resource, req.body, req.header("content-type"))
+        if t.subresource == "token":
+            assert t.namespace is not None and t.name is not None
+            return _json(await self.tokens.request(t.namespace, t.name, body), 201)
+        if t.resource is TOKEN_REVIEWS:
+            try:
+                return _json(await self.tokens.review(body), 201)
+            except TokenReviewError as exc:
+                raise errors.ApiError(exc.code, exc.reason, str(exc)) from exc
+        if t.resource is SELF_SUBJECT_REVIEWS:
+            return _json({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                          "metadata": {"creationTimestamp": strategy.now()},
+                          "status": {"userInfo": user.to_api()}}, 201)
+        return _json(await self.access_review(t.resource, body, user), 201)
+
+    async def access_review(self, res: Resource, body: Any, user: UserInfo) -> dict[str, Any]:
+        if res is not SELF_SUBJECT_ACCESS_REVIEWS or self.authorizer is None:
+            raise errors.ApiError(405, "MethodNotAllowed", f"the lab does not serve "
+                                  f"{res.qualified}; use selfsubjectaccessreviews")
+        return await self.authorizer.access_review(body, user)
 
     async def _resource(self, req: Request, t: routes.Target) -> Response:
         res, rest, q = t.resource, self.rest, req.query

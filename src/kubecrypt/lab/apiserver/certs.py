@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubecrypt.fileio import atomic_write
@@ -24,6 +24,19 @@ def _write(path: Path, data: bytes, private: bool) -> None:
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
+
+
+def ensure_service_account_key(pki_dir: Path) -> Path:
+    """Creates (once) ``sa.key``, the RSA key ServiceAccount tokens are signed with (RS256, as
+    kubeadm's ``sa.key``)."""
+    path = pki_dir / "sa.key"
+    if not path.exists():
+        pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _write(path, key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()), True)
+    return path
 
 
 def ensure_pki(pki_dir: Path) -> tuple[Path, Path, Path]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecrypt.lab.apiserver.resources import ALL, Resource, group_versions
+from kubecrypt.lab.apiserver.registry import REGISTRY
+from kubecrypt.lab.apiserver.resources import Resource
 
 # kubectl on this machine is a dispatcher that runs the kubectl matching the server's minor.
 VERSION = {
@@ -32,7 +33,7 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
 
 def api_group_list() -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
-    for r in ALL:
+    for r in REGISTRY.all():
         if r.group and r.version not in groups.setdefault(r.group, []):
             groups[r.group].append(r.version)
     return {"kind": "APIGroupList", "apiVersion": "v1",
@@ -54,14 +55,28 @@ def _resource_entries(r: Resource) -> list[dict[str, Any]]:
     if r.categories:
         entry["categories"] = list(r.categories)
     out = [entry]
-    if r.status_subresource or r.kind == "Namespace":
-        out.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
-                    "kind": r.kind, "verbs": ["get", "patch", "update"]})
+    for sub, verbs, kind in _subresources(r):
+        out.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
+                    **({"group": kind[0], "version": kind[1]} if kind[0] != r.group else {}),
+                    "kind": kind[2], "verbs": list(verbs)})
+    return out
+
+
+def _subresources(r: Resource) -> list[tuple[str, tuple[str, ...], tuple[str, str, str]]]:
+    """(name, verbs, (group, version, kind) of what it takes and answers)."""
+    out: list[tuple[str, tuple[str, ...], tuple[str, str, str]]] = []
+    if r.status_subresource:
+        out.append(("status", ("get", "patch", "update"), (r.group, r.version, r.kind)))
+    for sub, verbs in r.subresources:
+        kind = (r.group, r.version, r.kind)
+        if sub == "token":
+            kind = ("authentication.k8s.io", "v1", "TokenRequest")
+        out.append((sub, verbs, kind))
     return out
 
 
 def api_resource_list(group_version: str) -> dict[str, Any] | None:
-    resources = group_versions().get(group_version)
+    resources = REGISTRY.group_versions().get(group_version)
     if resources is None:
         return None
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
@@ -92,16 +107,17 @@ def _aggregated_resource(r: Resource) -> dict[str, Any]:
         out["shortNames"] = list(r.short_names)
     if r.categories:
         out["categories"] = list(r.categories)
-    if r.status_subresource or r.kind == "Namespace":
-        out["subresources"] = [{"subresource": "status", "responseKind": kind,
-                                "verbs": ["get", "patch", "update"]}]
+    subs = [{"subresource": sub, "responseKind": {"group": k[0], "version": k[1], "kind": k[2]},
+             "verbs": list(verbs)} for sub, verbs, k in _subresources(r)]
+    if subs:
+        out["subresources"] = subs
     return out
 
 
 def aggregated(core: bool, version: str) -> dict[str, Any]:
     """``/api`` (core: one item named "") or ``/apis`` (one item per group)."""
     groups: dict[str, dict[str, list[Resource]]] = {}
-    for r in ALL:
+    for r in REGISTRY.all():
         if (r.group == "") == core:
             groups.setdefault(r.group, {}).setdefault(r.version, []).append(r)
     items = [{"metadata": {"name": g}, "versions": [

@@ -17,8 +17,8 @@ from kubecrypt import safeparse
 from kubecrypt.errors import DecryptError, EncodingError, InputError
 from kubecrypt.lab.apiserver import errors
 from kubecrypt.lab.apiserver.encryption import Encryption
+from kubecrypt.lab.apiserver.etcdstore import KV, Store
 from kubecrypt.lab.apiserver.resources import Resource
-from kubecrypt.lab.store import KV, Store
 from kubecrypt.storage import codec
 
 CONFLICT_RETRIES = 16

@@ -1,10 +1,15 @@
-"""The resources the lab serves, and where each is stored in etcd (kube-apiserver's layout)."""
+"""A resource the lab serves: its names, scope, storage form and per-kind strategy, and where
+its objects are stored in etcd (kube-apiserver's layout). The served set is the registry
+(``registry.REGISTRY``): the modules of ``kinds`` plus the CustomResourceDefinitions in etcd."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from kubecrypt.lab.apiserver.kindbase import Strategy
 from kubecrypt.storage.keys import etcd_key
+
+_DEFAULT = Strategy()
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,11 @@ class Resource:
     categories: tuple[str, ...] = ()
     status_subresource: bool = False
     custom: bool = False  # a custom resource: JSON-only patches, resourceVersion on update
+    strategy: Strategy = field(default=_DEFAULT, compare=False, repr=False)
+    # Subresources besides status (``serviceaccounts/token``): name -> verbs.
+    subresources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Not stored: a create-only review (TokenReview, SelfSubjectAccessReview, ...).
+    virtual: bool = False
 
     @property
     def group_version(self) -> str:
@@ -45,34 +55,4 @@ class Resource:
         return f"{base}/{namespace}/" if namespace and self.namespaced else base + "/"
 
 
-_RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
-
-SECRETS = Resource("", "v1", "secrets", "secret", "Secret", True, True, _RW)
-NAMESPACES = Resource("", "v1", "namespaces", "namespace", "Namespace", False, True,
-                      ("create", "delete", "get", "list", "patch", "update", "watch"), ("ns",))
-LEASES = Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, True, _RW)
-SEALED_SECRETS = Resource("bitnami.com", "v1alpha1", "sealedsecrets", "sealedsecret",
-                          "SealedSecret", True, False, _RW, categories=("all",),
-                          status_subresource=True, custom=True)
-
-# For the Sealed Secrets controller: its Service (reached through the service proxy,
-# kubecrypt.lab.apiserver.serviceproxy) and the Events it records. Stored as JSON.
-SERVICES = Resource("", "v1", "services", "service", "Service", True, False, _RW, ("svc",))
-EVENTS = Resource("", "v1", "events", "event", "Event", True, False, _RW, ("ev",))
-
-ALL: tuple[Resource, ...] = (SECRETS, NAMESPACES, LEASES, SEALED_SECRETS, SERVICES, EVENTS)
-NAMESPACED: tuple[Resource, ...] = tuple(r for r in ALL if r.namespaced)
-
-
-def group_versions() -> dict[str, list[Resource]]:
-    out: dict[str, list[Resource]] = {}
-    for r in ALL:
-        out.setdefault(r.group_version, []).append(r)
-    return out
-
-
-def lookup(group: str, version: str, plural: str) -> Resource | None:
-    for r in ALL:
-        if (r.group, r.version, r.plural) == (group, version, plural):
-            return r
-    return None
+RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")

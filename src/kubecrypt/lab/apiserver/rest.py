@@ -8,10 +8,11 @@ from typing import Any
 
 from kubecrypt import safeparse
 from kubecrypt.errors import EncodingError, InputError
-from kubecrypt.lab.apiserver import errors, patch, selectors, strategy
+from kubecrypt.lab.apiserver import errors, patch, protobody, selectors, strategy
 from kubecrypt.lab.apiserver.controllers import Controllers
+from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects, Stored
-from kubecrypt.lab.apiserver.resources import NAMESPACES, Resource
+from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.storage import codec
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -24,10 +25,11 @@ def _media(content_type: str) -> str:
 def decode_body(res: Resource, body: bytes, content_type: str) -> Any:
     media = _media(content_type)
     if media == PROTOBUF:
-        if not res.protobuf:
+        kind = codec.decode_envelope_kind(body)
+        if kind is not None and not protobody.decodable(*kind):
             raise errors.unsupported_media_type(media, ["application/json", "application/yaml"])
         try:
-            return codec.decode(body)
+            return protobody.decode(body)
         except EncodingError as exc:
             raise errors.bad_request(f"the body of the request could not be decoded as a "
                                      f"{res.kind} protobuf: {exc}") from exc
@@ -67,7 +69,7 @@ class Rest:
 
     async def list(self, res: Resource, namespace: str | None, query: dict[str, str]
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        match = selectors.matcher(query, res.kind)
+        match = selectors.matcher(query, res.strategy.field_selectors)
         try:
             limit = int(query.get("limit") or 0)
         except ValueError:
@@ -87,7 +89,9 @@ class Rest:
         if query.get("dryRun"):
             obj["metadata"]["resourceVersion"] = ""
             return obj
-        return await self.objects.create(res, namespace, obj)
+        out = await self.objects.create(res, namespace, obj)
+        self.controllers.object_written(res, out, True)
+        return out
 
     async def update(self, res: Resource, namespace: str | None, name: str, body: Any,
                      query: dict[str, str], subresource: str = "") -> dict[str, Any]:
@@ -110,8 +114,7 @@ class Rest:
     def _finish(self, res: Resource, new: dict[str, Any]) -> dict[str, Any] | None:
         """An object being deleted goes away once its last finalizer is removed."""
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                not (res.kind == "Namespace" and (new.get("spec") or {}).get("finalizers")):
+        if meta.get("deletionTimestamp") and not res.strategy.holds_deletion(new):
             return None
         return new
 
@@ -121,6 +124,7 @@ class Rest:
             current = await self.objects.get(res, namespace, name)
             return await mutate(current) or current.obj
         out = await self.objects.update(res, namespace, name, mutate)
+        self.controllers.object_written(res, out, False)
         if (out.get("metadata") or {}).get("deletionTimestamp"):
             self.controllers.object_changed(res, out)  # maybe the last finalizer went
         return out
@@ -177,8 +181,7 @@ class Rest:
                 raise errors.ApiError(409, "Conflict", f"Precondition failed: ResourceVersion in "
                                       f"precondition: {pre['resourceVersion']}, ResourceVersion "
                                       f"in object meta: {meta['resourceVersion']}")
-            graceful = bool(meta.get("finalizers")) or (
-                res.kind == "Namespace" and bool((current.obj.get("spec") or {}).get("finalizers")))
+            graceful = res.strategy.holds_deletion(current.obj)
             if dry_run:
                 return current.obj
             if graceful:
@@ -189,8 +192,7 @@ class Rest:
                     new = copy.deepcopy(cur.obj)
                     new["metadata"]["deletionTimestamp"] = strategy.now()
                     new["metadata"]["deletionGracePeriodSeconds"] = 0
-                    if res.kind == "Namespace":
-                        new["status"] = {"phase": "Terminating"}
+                    res.strategy.on_delete(new)
                     return new
 
                 out = await self.objects.update(res, namespace, name, mark)

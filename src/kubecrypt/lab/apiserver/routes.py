@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubecrypt.lab.apiserver.resources import NAMESPACES, Resource, lookup
+from kubecrypt.lab.apiserver.registry import REGISTRY
+from kubecrypt.lab.apiserver.resources import Resource
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,10 @@ def parse(path: str) -> Target | None:
     namespace: str | None = None
     # /namespaces/<ns>/<plural>[/<name>[/<sub>]], unless it is /api/v1/namespaces/<name>/status
     ns_subresource = group == "" and len(rest) == 3 and rest[2] in ("status", "finalize")
+    ns_subresource = ns_subresource and rest[0] == "namespaces"
     if rest[0] == "namespaces" and len(rest) >= 3 and not ns_subresource:
         namespace, rest = rest[1], rest[2:]
-    res = lookup(group, version, rest[0])
+    res = REGISTRY.lookup(group, version, rest[0])
     if res is None:
         return None
     if namespace is not None and not res.namespaced:
@@ -40,7 +42,7 @@ def parse(path: str) -> Target | None:
     sub = rest[2] if len(rest) > 2 else ""
     if len(rest) > 3:
         return None
-    if sub and not ((sub == "status" and (res.status_subresource or res is NAMESPACES))
-                    or (sub == "finalize" and res is NAMESPACES)):
+    if sub and not ((sub == "status" and res.status_subresource)
+                    or sub in dict(res.subresources)):
         return None
     return Target(res, namespace, name, sub)

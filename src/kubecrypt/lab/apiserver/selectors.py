@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubecrypt.lab.apiserver.errors import bad_request
@@ -17,34 +17,24 @@ _FIELDS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-def _field(*path: str) -> Callable[[dict[str, Any]], str]:
-    def get(o: dict[str, Any]) -> str:
-        value: Any = o
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        return "" if value is None else str(value)
+def _kind_fields(kind: str | Mapping[str, Callable[[dict[str, Any]], str]]
+                 ) -> Mapping[str, Callable[[dict[str, Any]], str]]:
+    """The kind's own field labels (its strategy's ``field_selectors``)."""
+    if not isinstance(kind, str):
+        return kind
+    from kubecrypt.lab.apiserver.registry import REGISTRY
 
-    return get
-
-
-_KIND_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
-    "Secret": {"type": lambda o: o.get("type", "")},
-    "Namespace": {"status.phase": lambda o: (o.get("status") or {}).get("phase", "")},
-    # pkg/registry/core/event/strategy.go ToSelectableFields: what kubectl describe asks for.
-    "Event": {
-        **{f"involvedObject.{f}": _field("involvedObject", f) for f in (
-            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
-        "reason": _field("reason"),
-        "reportingComponent": _field("reportingComponent"),
-        "source": _field("source", "component"),
-        "type": _field("type"),
-    },
-}
+    for r in REGISTRY.all():
+        if r.kind == kind:
+            return r.strategy.field_selectors
+    return {}
 
 
-def field_selector(text: str, kind: str) -> Matcher:
+def field_selector(text: str, kind: str | Mapping[str, Callable[[dict[str, Any]], str]]
+                   ) -> Matcher:
+    """``kind``: a kind name, or the kind's field getters."""
     checks: list[tuple[Callable[[dict[str, Any]], str], str, bool]] = []
-    fields = {**_FIELDS, **_KIND_FIELDS.get(kind, {})}
+    fields = {**_FIELDS, **_kind_fields(kind)}
     for clause in filter(None, (c.strip() for c in text.split(","))):
         m = re.fullmatch(r"([^!=]+?)\s*(==|!=|=)\s*(.*)", clause)
         if not m:
@@ -111,7 +101,8 @@ def label_selector(text: str) -> Matcher:
     return match
 
 
-def matcher(query: dict[str, str], kind: str) -> Matcher:
+def matcher(query: dict[str, str],
+            kind: str | Mapping[str, Callable[[dict[str, Any]], str]]) -> Matcher:
     fs = field_selector(query["fieldSelector"], kind) if query.get("fieldSelector") else None
     ls = label_selector(query["labelSelector"]) if query.get("labelSelector") else None
     if fs is None and ls is None:

@@ -9,17 +9,28 @@ import signal
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from kubecrypt import httpserver
 from kubecrypt.lab.apiserver.app import App
+from kubecrypt.lab.apiserver.authz import Authorizer
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.encryption import Encryption
 from kubecrypt.lab.apiserver.errors import ApiError
+from kubecrypt.lab.apiserver.etcdstore import Store, StoreUnavailable
+from kubecrypt.lab.apiserver.kinds.crd import CRDS
+from kubecrypt.lab.apiserver.kinds.namespace import NAMESPACES
 from kubecrypt.lab.apiserver.objects import Objects
-from kubecrypt.lab.apiserver.resources import NAMESPACES
+from kubecrypt.lab.apiserver.registry import REGISTRY
+from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest
-from kubecrypt.lab.store import Store, StoreUnavailable
+from kubecrypt.lab.apiserver.tokens import DEFAULT_ISSUER, Tokens
+from kubecrypt.rbac import bootstrap_objects
+from kubecrypt.satoken import load_private_key
 
+SEALED_SECRETS_CRD = Path(__file__).with_name("sealedsecrets-crd.yaml")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 log = logging.getLogger("kubecrypt.lab.apiserver")
 
@@ -34,6 +45,10 @@ class ServerConfig:
     port: int = 6443
     encryption_provider_config: Path | None = None
     client_ca: Path | None = None  # kube-apiserver's --client-ca-file: x509 client auth
+    service_account_signing_key: Path | None = None
+    service_account_issuer: str = DEFAULT_ISSUER
+    api_audiences: tuple[str, ...] = ()
+    authorization_mode: str = "AlwaysAllow"
 
 
 class LabServer:
@@ -45,7 +60,17 @@ class LabServer:
         self.controllers = Controllers(self.objects)
         self.rest = Rest(self.objects, self.controllers)
         self.controllers.rest = self.rest
-        self.app = App(self.rest, config.token, f"{config.host}:{config.port}", self.metrics)
+        address = f"{config.host}:{config.port}"
+        self.tokens = None
+        if config.service_account_signing_key is not None:
+            key = load_private_key(config.service_account_signing_key.read_bytes(),
+                                   str(config.service_account_signing_key))
+            self.tokens = Tokens(self.objects, key, config.service_account_issuer,
+                                 config.api_audiences, address)
+        self.authorizer = Authorizer(self.objects, config.authorization_mode)
+        self.controllers.hooks.append(self.authorizer.changed)
+        self.app = App(self.rest, config.token, address, self.metrics, self.tokens,
+                       self.authorizer)
         self._server: httpserver.HTTPServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -91,12 +116,24 @@ class LabServer:
             except StoreUnavailable as exc:
                 log.warning("waiting for etcd: %s", exc)
                 await asyncio.sleep(1)
+            except ApiError as exc:
+                log.error("start-up objects: %s", exc.message)
+                await asyncio.sleep(1)
 
     async def _bootstrap(self) -> None:
-        """The namespaces kube-apiserver creates at start-up."""
-        for name in SYSTEM_NAMESPACES:
+        """What kube-apiserver's post-start hooks create: the system namespaces and the default
+        RBAC policy; and the lab's own API extension, the SealedSecret CRD."""
+        await self.controllers.load_crds()
+        objects: list[tuple[Resource, dict[str, Any]]] = [
+            (NAMESPACES, {"metadata": {"name": name}}) for name in SYSTEM_NAMESPACES]
+        for obj in bootstrap_objects():
+            res = REGISTRY.by_kind(obj["apiVersion"], obj["kind"])
+            if res is not None:
+                objects.append((res, obj))
+        objects.append((CRDS, yaml.safe_load(SEALED_SECRETS_CRD.read_text())))
+        for res, obj in objects:
             try:
-                await self.rest.create(NAMESPACES, None, {"metadata": {"name": name}}, {})
+                await self.rest.create(res, None, obj, {})
             except ApiError as exc:
                 if exc.code != 409:
                     raise

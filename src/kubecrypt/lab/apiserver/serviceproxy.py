@@ -17,7 +17,7 @@ import h11
 
 from kubecrypt.httpserver import Request, Response
 from kubecrypt.lab.apiserver import errors
-from kubecrypt.lab.apiserver.resources import SERVICES
+from kubecrypt.lab.apiserver.kinds.service import SERVICES
 
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
 _TIMEOUT = 30.0
@@ -28,6 +28,15 @@ _DROP = {"connection", "keep-alive", "transfer-encoding", "content-length", "hos
 
 def matches(path: str) -> bool:
     return _PATH.match(path) is not None
+
+
+def parse(path: str) -> tuple[str, str] | None:
+    """(namespace, service name) of a proxy path (for authorization: services/proxy)."""
+    m = _PATH.match(path)
+    if m is None:
+        return None
+    parts = m.group(2).split(":")
+    return m.group(1), parts[1] if len(parts) == 3 else parts[0]
 
 
 def _choose_port(service: dict[str, Any], port: str) -> dict[str, Any] | None:

@@ -3,17 +3,14 @@ fields an update may not change, and validation (upstream: each kind's ``strateg
 
 from __future__ import annotations
 
-import base64
 import copy
 import datetime as dt
 import secrets
 import uuid
 from typing import Any
 
-from kubecrypt.errors import EncodingError
 from kubecrypt.lab.apiserver import errors, validation
 from kubecrypt.lab.apiserver.resources import Resource
-from kubecrypt.storage.objectmeta import encode_micro_time
 
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # upstream's utilrand alphanums
 _SERVER_SET = ("resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -24,21 +21,6 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _normalise_secret(obj: dict[str, Any]) -> dict[str, bytes]:
-    """stringData is write-only: merged into data (winning on the same key), never stored."""
-    data = validation.decoded_data(obj)
-    string_data = obj.pop("stringData", None) or {}
-    for key, value in string_data.items():
-        data[key] = str(value if value is not None else "").encode()
-    if data or "data" in obj:
-        obj["data"] = {k: base64.b64encode(v).decode() for k, v in data.items()}
-    if not obj.get("data"):
-        obj.pop("data", None)
-    if not obj.get("type"):
-        obj["type"] = "Opaque"
-    return data
-
-
 def _generate_name(meta: dict[str, Any]) -> None:
     base = meta.get("generateName") or ""
     if not meta.get("name") and base:
@@ -46,14 +28,9 @@ def _generate_name(meta: dict[str, Any]) -> None:
         meta["name"] = base + "".join(secrets.choice(_GENERATE_CHARS) for _ in range(5))
 
 
-def _validate(res: Resource, obj: dict[str, Any], old: dict[str, Any] | None,
-              data: dict[str, bytes] | None) -> None:
-    causes = validation.validate_metadata(obj, res.namespaced)
-    if res.kind == "Secret":
-        assert data is not None
-        causes += validation.validate_secret(obj, data)
-        if old is not None:
-            causes += validation.validate_secret_update(obj, old)
+def _validate(res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    causes = validation.validate_metadata(obj, res.namespaced, res.strategy.name_check)
+    causes += res.strategy.validate(obj, old)
     if causes:
         name = (obj.get("metadata") or {}).get("name", "")
         raise errors.invalid(res.kind, name, causes, res.group if res.custom else "")
@@ -71,40 +48,7 @@ def check_shape(res: Resource, obj: dict[str, Any]) -> None:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected "
                                  f"kind ({res.kind})")
     validation.check_metadata_types(res.kind, res.version, obj.get("metadata", {}))
-    if res.kind == "Lease":
-        check_lease_spec(obj.get("spec"))
-
-
-_LEASE_FIELD_TYPES = {"holderIdentity": "string", "strategy": "string", "preferredHolder": "string",
-                      "leaseDurationSeconds": "int32", "leaseTransitions": "int32",
-                      "acquireTime": "v1.MicroTime", "renewTime": "v1.MicroTime"}
-
-
-def check_lease_spec(spec: Any) -> None:
-    """Types as the JSON decoder checks them, so a bad body is a 400 and never reaches storage."""
-
-    def bad(field: str, go_type: str) -> errors.ApiError:
-        return errors.bad_request('Lease in version "v1" cannot be handled as a Lease: json: '
-                                  f"cannot unmarshal into Go struct field {field} of type {go_type}")
-
-    if spec is None:
-        return
-    if not isinstance(spec, dict):
-        raise bad("Lease.spec", "v1.LeaseSpec")
-    for name, value in spec.items():
-        go_type = _LEASE_FIELD_TYPES.get(name)
-        if value is None or go_type is None:
-            continue
-        if go_type == "string" and not isinstance(value, str):
-            raise bad(f"LeaseSpec.spec.{name}", go_type)
-        if go_type == "int32" and (isinstance(value, bool) or not isinstance(value, int)
-                                   or not -(2**31) <= value < 2**31):
-            raise bad(f"LeaseSpec.spec.{name}", go_type)
-        if go_type == "v1.MicroTime":
-            try:
-                encode_micro_time(value)
-            except (EncodingError, TypeError, AttributeError):
-                raise bad(f"LeaseSpec.spec.{name}", go_type) from None
+    res.strategy.check_shape(obj)
 
 
 def prepare_create(res: Resource, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
@@ -124,18 +68,12 @@ def prepare_create(res: Resource, obj: dict[str, Any], namespace: str | None) ->
     _generate_name(meta)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now()
-    data = None
-    if res.kind == "Secret":
-        data = _normalise_secret(obj)
-    elif res.kind == "Namespace":
-        meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta.get("name", "")
-        obj["spec"] = {"finalizers": ["kubernetes"]}
-        obj["status"] = {"phase": "Active"}
-    if res.custom:
+    if res.strategy.tracks_generation:
         meta["generation"] = 1
-        if res.status_subresource:
-            obj.pop("status", None)
-    _validate(res, obj, None, data)
+    if res.status_subresource:
+        obj.pop("status", None)
+    res.strategy.on_create(obj)
+    _validate(res, obj, None)
     return obj
 
 
@@ -177,15 +115,13 @@ def prepare_update(res: Resource, obj: dict[str, Any], old: dict[str, Any],
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        if res.kind == "Namespace":
-            new["spec"] = copy.deepcopy(old.get("spec", {}))
-            new["status"] = copy.deepcopy(old.get("status", {}))
-            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = old_meta["name"]
-        if res.custom and _spec_changed(new, old):
+        res.strategy.on_update(new, old)
+        if res.strategy.tracks_generation and _spec_changed(new, old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
     meta["resourceVersion"] = old_meta.get("resourceVersion")
-    data = _normalise_secret(new) if res.kind == "Secret" else None
-    _validate(res, new, old, data)
+    if subresource == "status":
+        res.strategy.on_status_update(new, old)
+    _validate(res, new, old)
     return new
 
 
@@ -200,10 +136,7 @@ def check_name(res: Resource, obj: dict[str, Any], name: str) -> None:
 def strip_unknown_fields(res: Resource, obj: dict[str, Any], strict: bool) -> list[str]:
     """Top-level fields the kind does not have: 400 under fieldValidation=Strict, else dropped
     with a warning (kube-apiserver's default since 1.27 is Warn)."""
-    allowed = {"Secret": {"apiVersion", "kind", "metadata", "data", "stringData", "type",
-                          "immutable"},
-               "Namespace": {"apiVersion", "kind", "metadata", "spec", "status"},
-               "Lease": {"apiVersion", "kind", "metadata", "spec"}}.get(res.kind)
+    allowed = res.strategy.top_fields
     if allowed is None or not isinstance(obj, dict):
         return []
     unknown = sorted(k for k in obj if k not in allowed)
@@ -214,4 +147,3 @@ def strip_unknown_fields(res: Resource, obj: dict[str, Any], strict: bool) -> li
     for k in unknown:
         obj.pop(k)
     return [f'unknown field "{k}"' for k in unknown]
-

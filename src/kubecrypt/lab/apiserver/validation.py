@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kubecrypt import safeparse
@@ -119,7 +120,15 @@ def check_metadata_types(kind: str, version: str, meta: Any) -> None:
                               f"type {go_type}")
 
 
-def validate_metadata(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
+def path_segment_problems(value: str) -> list[str]:
+    """path.IsValidPathSegmentName: the names RBAC objects may have (``system:...``)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
+def validate_metadata(obj: dict[str, Any], namespaced: bool,
+                      name_check: Callable[[str], list[str]] | None = None) -> list[Cause]:
     meta = obj.get("metadata") or {}
     causes: list[Cause] = []
     name = meta.get("name") or ""
@@ -127,7 +136,7 @@ def validate_metadata(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
         causes.append(required("metadata.name", "name or generateName is required"))
     else:
         is_namespace = obj.get("kind") == "Namespace"
-        check = label_problems if is_namespace else subdomain_problems
+        check = name_check or (label_problems if is_namespace else subdomain_problems)
         causes += [invalid("metadata.name", name, p) for p in check(name)]
     for key, value in (meta.get("labels") or {}).items():
         causes += [invalid("metadata.labels", key, p) for p in qualified_name_problems(key)]
@@ -198,7 +207,7 @@ def decoded_data(obj: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
-def _key_problems(key: str) -> list[str]:
+def config_key_problems(key: str) -> list[str]:
     out = []
     if len(key) > 253:
         out.append("must be no more than 253 characters")
@@ -217,7 +226,7 @@ def validate_secret(obj: dict[str, Any], data: dict[str, bytes]) -> list[Cause]:
     causes: list[Cause] = []
     total = 0
     for key, value in data.items():
-        causes += [invalid(f"data[{key}]", key, p) for p in _key_problems(key)]
+        causes += [invalid(f"data[{key}]", key, p) for p in config_key_problems(key)]
         total += len(value)
     if total > MAX_SECRET_SIZE:
         causes.append(too_long("data", MAX_SECRET_SIZE))

@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kubecrypt.lab.apiserver import errors, selectors, table
+from kubecrypt.lab.apiserver.etcdstore import Compacted, Event, StoreUnavailable
 from kubecrypt.lab.apiserver.objects import Objects
 from kubecrypt.lab.apiserver.resources import Resource
-from kubecrypt.lab.store import Compacted, Event, StoreUnavailable
 
 log = logging.getLogger("kubecrypt.lab.watch")
 
@@ -32,7 +32,7 @@ class Watch:
         self.objects = objects
         self.res = res
         self.namespace = namespace
-        self.match = selectors.matcher(query, res.kind)
+        self.match = selectors.matcher(query, res.strategy.field_selectors)
         self.as_table = as_table
         self.columns_sent = False
         rv = query.get("resourceVersion") or "0"
