@@ -21,6 +21,7 @@ from kubecrypt.sops.errors import (
     CouldNotWriteOutput,
     FileAlreadyEncrypted,
     MacMismatch,
+    NeedAtLeastOneDocument,
 )
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup, Metadata
@@ -66,6 +67,9 @@ def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,
             rand: RandomSource = system_random, out_store: Store | None = None) -> bytes:
     branches = store.load_plain(data)
+    if not branches:
+        raise NeedAtLeastOneDocument(
+            "File cannot be completely empty, it must contain at least one document; add a key.")
     if store.has_metadata(branches):
         raise FileAlreadyEncrypted(
             "File already encrypted: it has a top-level 'sops' entry; decrypt it first or use "

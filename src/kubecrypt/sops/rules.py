@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubecrypt.sops.errors import SopsError
+from kubecrypt.sops.errors import ConflictingParameters, SopsError
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup
 from kubecrypt.sops.tree import SELECTION_FIELDS, Selection
@@ -159,7 +159,14 @@ def _rule(r: dict[str, object]) -> Rule:
         _unsupported(r)
         groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
                                     split_list(r.get("hc_vault_transit_uri"))))]
-    sel = Selection.from_fields(r, "a creation rule")
+    try:
+        sel = Selection.from_fields(r, "a creation rule")
+    except ConflictingParameters:
+        # sops fails loading the config here: a plain error (exit 1), not exit 8.
+        raise SopsError(
+            "error loading config: cannot use more than one of encrypted_suffix, "
+            "unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, "
+            "or unencrypted_comment_regex for the same rule; keep one.") from None
     thr = r.get("shamir_threshold") or 0
     return Rule(
         key_groups=[g for g in groups if g],

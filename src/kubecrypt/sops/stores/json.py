@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json as _json
 import math
+import re
 
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
@@ -44,11 +45,29 @@ def _float(s: str) -> float:
     return v
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(v: object) -> object:
+    """Go's decoder turns a lone surrogate escape (``"\\ud800"``) into U+FFFD; Python keeps it
+    as a code point that cannot be written as UTF-8 (and that surrogateescape would read as a
+    raw byte)."""
+    if isinstance(v, str):
+        return _SURROGATE.sub("\ufffd", v)
+    if isinstance(v, Branch):
+        return Branch((_no_surrogates(k), _no_surrogates(x)) for k, x in v)
+    if isinstance(v, list):
+        return [_no_surrogates(x) for x in v]
+    return v
+
+
 def parse(text: str) -> object:
     try:
-        return _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float)
+        doc = _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
+    return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc
 
 
 class _Writer:

@@ -144,11 +144,11 @@ class _Builder:
         while True:
             e = self.next()
             if isinstance(e, ev.MappingEndEvent):
+                if flow and not b:
+                    self.pending = []  # go-yaml drops comments inside an empty ``{}``
+                self._flush(b, True, col)
                 if flow:
-                    self._flush(b, True, col)
                     self.owner = (b, 0, True)
-                else:
-                    self._flush(b, True, col)
                 return b
             if col < 0:
                 col = e.start_mark.column
@@ -175,6 +175,8 @@ class _Builder:
         while True:
             e = self.next()
             if isinstance(e, ev.SequenceEndEvent):
+                if flow and not lst:
+                    self.pending = []  # go-yaml drops comments inside an empty ``[]``
                 self._flush(lst, False, -1 if flow else col)
                 if flow:
                     self.owner = (lst, 0, False)
@@ -229,7 +231,15 @@ class YAMLStore(Store):
     name = "yaml"
 
     def load_plain(self, data: bytes) -> list[Branch]:
-        return load_documents(_decode(data))
+        text = _decode(data)
+        docs = load_documents(text)
+        if not docs and text:
+            # sops first decodes the file into a map, which fails on a stream without any
+            # document (blank lines or comments only) before it looks at anything else.
+            raise CouldNotReadInput(
+                "Error unmarshalling file: EOF; the YAML file holds only comments or blank "
+                "lines, add at least one key.")
+        return docs
 
     def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
         docs = load_documents(_decode(data))
