@@ -5,7 +5,6 @@ Everything here works on bytes and returns bytes; reading and writing files is t
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,6 +205,8 @@ def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None
     try:
         if mode is None and p.exists():
             mode = p.stat().st_mode & 0o777
+        import tempfile  # only writers need it; decrypt to stdout skips its imports
+
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
         try:
             with os.fdopen(fd, "wb") as f:
