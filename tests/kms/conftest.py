@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_kms import moto  # noqa: F401  (the moto_server fixture)
 
 HERE = Path(__file__).resolve().parent
 

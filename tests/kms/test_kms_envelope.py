@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ def test_cli_round_trip_v2_and_v1(local_plugin: Plugin, kubecrypt: Any, socket_d
     assert blob.startswith(b"KCE\x01\x02") and data not in blob
     r = kubecrypt("kms", "decrypt", "--listen", local_plugin.endpoint, str(out))
     assert r.returncode == 0 and r.stdout == data
+    # Decrypted output written with -o is plaintext: a new file is created 0600, atomically.
+    plain = Path(socket_dir, "plain.bin")
+    r = kubecrypt("kms", "decrypt", "--listen", local_plugin.endpoint, "-o", str(plain), str(out))
+    assert r.returncode == 0, r.stderr
+    assert plain.read_bytes() == data and stat.S_IMODE(plain.stat().st_mode) == 0o600
     # stdin/stdout and the v1 API
     r = kubecrypt("kms", "encrypt", "--api", "v1", "--listen", local_plugin.endpoint, input=b"hi")
     assert r.stdout.startswith(b"KCE\x01\x01")

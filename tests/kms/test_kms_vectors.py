@@ -51,7 +51,7 @@ def _config(v: dict[str, Any], endpoints: dict[str, str]) -> dict[str, Any]:
 
 def _chain(v: dict[str, Any], endpoints: dict[str, str]) -> PrefixChain:
     """The provider chain kube-apiserver would build, its KMS providers dialling our plugins
-    through the default factory (kubecrypt.kms.client.connect)."""
+    through the default factory (kubecrypt.kms.client.dial)."""
     chain = TransformerSet(from_dict(_config(v, endpoints))).for_resource(v["resource"])
     for provider in chain.providers:
         if isinstance(provider, KMSv2Provider):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_kms import moto  # noqa: F401  (the moto_server fixture)
 
 from kubecrypt.lab import up as lab_up
 from kubecrypt.lab.up import Lab

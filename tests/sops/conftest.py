@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from moto_kms import moto  # noqa: F401  (the moto_server fixture)
 
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
 

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from kubecrypt.atrest.duration import format_duration, parse_duration
 from kubecrypt.errors import ConfigError
+from kubecrypt.goduration import format_duration, parse_duration
 
 API_VERSION = "apiserver.config.k8s.io/v1"
 KIND = "EncryptionConfiguration"
@@ -447,14 +447,6 @@ def _check_masking(resources: list[ResourceConfig], problems: list[str]) -> None
                     )
                     break
         earlier.extend(x for x in rc.resources if split_resource(x)[0] == "*")
-
-
-def kms_endpoint_path(endpoint: str) -> str:
-    """The socket path of a ``unix://`` endpoint; ``unix:///@name`` is the abstract socket ``@name``."""
-    path = urlparse(endpoint).path
-    if path.startswith("/@"):
-        return path[1:]
-    return path
 
 
 def dumps(config: EncryptionConfiguration, fmt: str = "yaml") -> str:

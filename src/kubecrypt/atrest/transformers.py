@@ -34,12 +34,12 @@ _KEYED: dict[str, type[AESGCMProvider | AESCBCProvider | SecretboxProvider]] = {
 
 def default_kms_factory(cfg: KMSConfig) -> Any:
     try:
-        from kubecrypt.kms.client import connect
+        from kubecrypt.kms.client import dial
     except ImportError:
         raise ConfigError(
             f"KMS provider {cfg.name}: this kubecrypt has no KMS gRPC client; upgrade kubecrypt"
         ) from None
-    return connect(cfg)
+    return dial(cfg.endpoint, cfg.api_version, cfg.timeout)
 
 
 class TransformerSet:

@@ -3,17 +3,15 @@ through any running plugin. Thin: parse, call, print."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from kubecrypt.errors import ConfigError, InputError
+from kubecrypt.fileio import atomic_write
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -145,19 +143,11 @@ def _write_output(path: str | None, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    p = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent if str(p.parent) else ".")
+        # Envelope output may be plaintext (``kms decrypt -o``): a new file is 0600.
+        atomic_write(path, data, new_mode=0o600)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _envelope_options(fn):  # type: ignore[no-untyped-def]

@@ -34,15 +34,26 @@ def lab() -> None:
                    "starting one.")
 @click.option("--sealed-secrets/--no-sealed-secrets", default=True, show_default=True,
               help="Also run the Sealed Secrets controller (kubecrypt sealed controller).")
+@click.option("--kms-backend", default=None,
+              help="With --encryption kms: the plugin's backend (aws, vault, pkcs11, ...) "
+                   "instead of a local keyring; needs --kms-backend-config.")
+@click.option("--kms-backend-config", type=click.Path(path_type=Path, dir_okay=False,
+              exists=True), default=None, help="YAML/JSON options of --kms-backend.")
 def up(directory: Path | None, encryption: str | None, encryption_provider_config: Path | None,
-       etcd_endpoints: str | None, sealed_secrets: bool) -> None:
+       etcd_endpoints: str | None, sealed_secrets: bool, kms_backend: str | None,
+       kms_backend_config: Path | None) -> None:
     """Start etcd and the lab API server (or restart the API server with new encryption)."""
     if encryption and encryption_provider_config:
         raise click.UsageError("give --encryption or --encryption-provider-config, not both")
+    if (kms_backend is None) != (kms_backend_config is None):
+        raise click.UsageError("give --kms-backend and --kms-backend-config together")
+    if kms_backend and encryption != "kms":
+        raise click.UsageError("--kms-backend needs --encryption kms")
     directory = directory or lab_up.default_dir()
     endpoints = [e.strip() for e in etcd_endpoints.split(",")] if etcd_endpoints else None
     info = lab_up.up(directory, encryption, encryption_provider_config, endpoints,
-                     sealed_secrets)
+                     sealed_secrets, (kms_backend, kms_backend_config)
+                     if kms_backend and kms_backend_config else None)
     click.echo(f"etcd       {','.join(info.etcd_endpoints)}"
                + (f" (pid {info.etcd.pid})" if info.etcd else " (external)"))
     assert info.apiserver is not None

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from kubecrypt.atrest.duration import parse_duration
 from kubecrypt.fileio import atomic_write
+from kubecrypt.goduration import parse_duration
 from kubecrypt.sealed.controller.cli import controller_command
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.keys import (

@@ -48,6 +48,16 @@ def _key_options(f: Any) -> Any:
     f = click.option("--hc-vault-transit", "hc_vault", default=None, envvar="SOPS_VAULT_URIS",
                      help="Comma-separated Vault transit key URIs "
                           "(https://vault:8200/v1/transit/keys/name).")(f)
+    f = click.option("--kms", "-k", "kms", default=None, envvar="SOPS_KMS_ARN",
+                     help="Comma-separated AWS KMS key ARNs (ARN+role_ARN assumes that role).")(f)
+    return _aws_options(f)
+
+
+def _aws_options(f: Any) -> Any:
+    f = click.option("--encryption-context", default=None,
+                     help="KMS encryption context for new KMS keys: key:value,key2:value2.")(f)
+    f = click.option("--aws-profile", default=None,
+                     help="AWS shared-config profile for new KMS keys.")(f)
     return f
 
 
@@ -83,7 +93,39 @@ def _write(job: Any, data: bytes, in_place: bool, output: str | None) -> None:
         sys.stdout.buffer.flush()
 
 
-@click.group()
+# sops' older command line: a mode flag instead of a sub-command (``sops --encrypt --kms ARN f``).
+_LEGACY_MODES = {"--encrypt": "encrypt", "-e": "encrypt", "--decrypt": "decrypt", "-d": "decrypt",
+                 "--rotate": "rotate", "-r": "rotate"}
+_GROUP_FLAGS = ("--disable-version-check",)
+
+
+def legacy_args(args: list[str], commands: set[str]) -> list[str]:
+    """Rewrites ``--encrypt/-e``, ``--decrypt/-d``, ``--rotate/-r`` before any sub-command into
+    the sub-command form; anything else is returned unchanged."""
+    end = args.index("--") if "--" in args else len(args)
+    head = args[:end]
+    modes = [a for a in head if a in _LEGACY_MODES]
+    if not modes:
+        return args
+    first_word = next((a for a in head if not a.startswith("-")), None)
+    if first_word in commands and head.index(first_word) < head.index(modes[0]):
+        return args  # e.g. "decrypt -d ..." is the sub-command's own business
+    if len({_LEGACY_MODES[m] for m in modes}) > 1:
+        from kubecrypt.sops.errors import ConflictingParameters
+
+        raise ConflictingParameters(
+            "Use only one of --encrypt, --decrypt and --rotate (or a sub-command).")
+    front = [a for a in head if a in _GROUP_FLAGS]
+    rest = [a for a in head if a not in _LEGACY_MODES and a not in _GROUP_FLAGS]
+    return [*front, _LEGACY_MODES[modes[0]], *rest, *args[end:]]
+
+
+class _SopsGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, legacy_args(list(args), set(self.commands)))
+
+
+@click.group(cls=_SopsGroup)
 @click.option("--config", "config", default=None, envvar="SOPS_CONFIG",
               help="Path to .sops.yaml (default: searched from the working directory up).")
 @click.option("--disable-version-check", is_flag=True, hidden=True)
@@ -118,14 +160,16 @@ def _cfg(ctx: click.Context, config: str | None) -> str | None:
 def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
             input_type: str | None, output_type: str | None, indent: int | None,
             filename_override: str | None, age: str | None, pgp: str | None,
-            hc_vault: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+            hc_vault: str | None, kms: str | None, encryption_context: str | None,
+            aws_profile: str | None, mac_only_encrypted: bool | None, shamir: int | None,
             config: str | None, **selection: str | None) -> None:
     """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
     from kubecrypt.sops.ops import encrypt as do_encrypt
 
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
-    spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir)
+    spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir,
+                            kms, encryption_context, aws_profile)
     _warn(job)
     data = do_encrypt(job.read(), job.store(), spec, out_store=job.store(job.out_fmt))
     _write(job, data, in_place, output)
@@ -180,7 +224,8 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 @click.pass_context
 def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
          indent: int | None, filename_override: str | None, age: str | None, pgp: str | None,
-         hc_vault: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+         hc_vault: str | None, kms: str | None, encryption_context: str | None,
+         aws_profile: str | None, mac_only_encrypted: bool | None, shamir: int | None,
          ignore_mac: bool, config: str | None, **selection: str | None) -> None:
     """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save.
 
@@ -192,7 +237,8 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
                must_exist=False)
     exists = Path(file).exists()
     spec = None if exists else job.encrypt_spec(age, pgp, hc_vault, selection,
-                                                mac_only_encrypted, shamir)
+                                                mac_only_encrypted, shamir, kms,
+                                                encryption_context, aws_profile)
     edit_file(Path(file), job.store(), ignore_mac, spec)
 
 
@@ -209,6 +255,9 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
 @click.option("--rm-pgp", default=None, help="PGP fingerprints to remove.")
 @click.option("--add-hc-vault-transit", default=None, help="Vault transit URIs to add.")
 @click.option("--rm-hc-vault-transit", default=None, help="Vault transit URIs to remove.")
+@click.option("--add-kms", default=None, help="AWS KMS ARNs to add (ARN+role_ARN form too).")
+@click.option("--rm-kms", default=None, help="AWS KMS ARNs to remove.")
+@_aws_options
 @click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
@@ -216,16 +265,21 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
            input_type: str | None, output_type: str | None, indent: int | None,
            filename_override: str | None, add_age: str | None, rm_age: str | None,
            add_pgp: str | None, rm_pgp: str | None, add_hc_vault_transit: str | None,
-           rm_hc_vault_transit: str | None, decryption_order: str | None,
-           config: str | None) -> None:
+           rm_hc_vault_transit: str | None, add_kms: str | None, rm_kms: str | None,
+           encryption_context: str | None, aws_profile: str | None,
+           decryption_order: str | None, config: str | None) -> None:
     """Generate a new data key and re-encrypt every value (optionally changing recipients)."""
     from kubecrypt.sops.ops import rotate as do_rotate
     from kubecrypt.sops.rules import keys_from, split_list
+    from kubecrypt.sops.session import kms_context
 
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
-    add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit))
-    rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit))
+    kctx, prof = kms_context(encryption_context), aws_profile or ""
+    add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit),
+                    split_list(add_kms), kctx, prof)
+    rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit),
+                   split_list(rm_kms), kctx, prof)
     data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order))
     _write(job, data, in_place, output)
 

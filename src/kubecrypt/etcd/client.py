@@ -18,7 +18,7 @@ import os
 from collections.abc import AsyncGenerator, Awaitable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 # gRPC core logs a failed TLS handshake at INFO on stderr; our error already says it, once.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
@@ -41,6 +41,9 @@ from etcd3aio.kv import KVService
 
 from kubecrypt.etcd.errors import EtcdAuthError, EtcdError, EtcdUnavailable
 from kubecrypt.etcd.settings import EtcdSettings
+
+if TYPE_CHECKING:
+    from kubecrypt.etcd.watch import WatchBatch
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 1000
@@ -90,6 +93,7 @@ class EtcdClient:
         self._channel: grpc.aio.Channel | None = None
         self._kv: KVService | None = None
         self._auth: AuthService | None = None
+        self._token: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,6 +133,7 @@ class EtcdClient:
                 )
                 self._kv.set_token(resp.token)
                 self._auth.set_token(resp.token)
+                self._token = resp.token
             else:
                 await self._call(self._kv.get(b"\x00", count_only=True, timeout=s.dial_timeout))
         except BaseException:
@@ -162,6 +167,34 @@ class EtcdClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            raise RuntimeError("EtcdClient is not connected; use 'async with EtcdClient(...)'")
+        return self._channel
+
+    def grpc_metadata(self) -> tuple[tuple[str, str], ...] | None:
+        """What every call sends besides the request: the auth token, when there is one."""
+        return (("token", self._token),) if self._token else None
+
+    def watch(
+        self,
+        prefix: str | bytes,
+        *,
+        start_revision: int = 0,
+        prev_kv: bool = True,
+        progress_notify: bool = False,
+        reconnect_for: float = 30.0,
+    ) -> AsyncGenerator[WatchBatch, None]:
+        """Batches of events under ``prefix`` from ``start_revision`` (see etcd/watch.py);
+        raises WatchCompacted when that revision is gone."""
+        from kubecrypt.etcd.watch import watch
+
+        return watch(
+            self, prefix, start_revision=start_revision, prev_kv=prev_kv,
+            progress_notify=progress_notify, reconnect_for=reconnect_for,
+        )
 
     @property
     def kv(self) -> KVService:

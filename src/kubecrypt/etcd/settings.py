@@ -15,9 +15,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from kubecrypt.atrest.duration import parse_duration
 from kubecrypt.errors import InputError
 from kubecrypt.etcd.errors import EtcdTLSConfigError
+from kubecrypt.goduration import parse_duration
 
 DEFAULT_ENDPOINT = "127.0.0.1:2379"
 DEFAULT_DIAL_TIMEOUT = 2.0

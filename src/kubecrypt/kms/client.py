@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
+from kubecrypt.kms.endpoint import kms_endpoint_path
 from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
 from kubecrypt.kms.service import EncryptResponse, KMSv1Service, KMSv2Service, StatusResponse
-
-if TYPE_CHECKING:
-    from kubecrypt.atrest.config import KMSConfig
 
 DEFAULT_TIMEOUT = 3.0
 ERROR_SOURCE_KEY = "kubecrypt-error-source"  # trailing metadata set by our server
@@ -35,8 +33,6 @@ _UNREACHABLE = {
 
 
 def _socket_path(endpoint: str) -> str:
-    from kubecrypt.atrest.config import kms_endpoint_path
-
     return kms_endpoint_path(endpoint)
 
 
@@ -180,18 +176,11 @@ class GrpcKMSv1(KMSv1Service):
         self._ch.close()
 
 
-def connect(kms_config: KMSConfig) -> KMSv2Service | KMSv1Service:
-    """The default ``kms_factory`` of :class:`kubecrypt.atrest.transformers.TransformerSet`.
-
-    Dials lazily: nothing fails here if the plugin is not running yet."""
-    if kms_config.api_version == "v2":
-        return GrpcKMSv2(kms_config.endpoint, kms_config.timeout)
-    return GrpcKMSv1(kms_config.endpoint, kms_config.timeout)
-
-
 def dial(endpoint: str, api_version: str = "v2",
          timeout: float = DEFAULT_TIMEOUT) -> GrpcKMSv2 | GrpcKMSv1:
-    """Like :func:`connect` from an endpoint URL, for tools that have no EncryptionConfiguration."""
+    """A lazily dialled client for a plugin at ``endpoint``; nothing fails here if the plugin is not
+    running yet. The default ``kms_factory`` of :class:`kubecrypt.atrest.transformers.TransformerSet`
+    calls it with a provider's ``endpoint``, ``apiVersion`` and ``timeout``."""
     if api_version == "v2":
         return GrpcKMSv2(endpoint, timeout)
     return GrpcKMSv1(endpoint, timeout)

@@ -193,7 +193,7 @@ class V1Servicer(v1beta1_pb2_grpc.KeyManagementServiceServicer):
 def parse_listen(listen: str) -> str:
     """The socket path of a ``unix://`` URL (``unix:///@name`` is the abstract socket ``@name``),
     read the way kube-apiserver reads a KMS ``endpoint``."""
-    from kubecrypt.atrest.config import kms_endpoint_path
+    from kubecrypt.kms.endpoint import kms_endpoint_path
 
     if not listen.startswith("unix://"):
         raise ConfigError(f"--listen {listen!r} must be a unix:// URL such as "

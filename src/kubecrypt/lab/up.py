@@ -136,21 +136,47 @@ def kms_socket(lab: Lab) -> Path:
     return lab.dir / "kms.sock"
 
 
+KMS_BACKEND_NAME = "kms-backend.name"
+
+
+def set_kms_backend(lab: Lab, backend: str, config: Path) -> None:
+    """Makes the lab's plugin use ``backend`` with a copy of ``config`` (kept 0600 in the lab
+    directory, so ``lab up`` after ``lab down`` starts the same plugin)."""
+    from kubecrypt.kms.backends import load_config, resolve
+
+    resolve(backend)  # an unknown backend fails here, before anything is stopped
+    load_config(config)
+    current = lab.dir / "kms-backend.yaml"
+    name_file = lab.dir / KMS_BACKEND_NAME
+    if current.exists():
+        name = name_file.read_text().strip() if name_file.exists() else "local"
+        if name != backend or current.read_text() != config.read_text():
+            # What the plugin wrote stays readable only through its own backend and key.
+            raise LabError(f"this lab's KMS plugin already uses the {name} backend; keep its "
+                           "configuration, or start afresh with `kubecrypt lab down --purge`")
+    write_private(lab.dir / "kms-backend.yaml", config.read_text())
+    write_private(lab.dir / KMS_BACKEND_NAME, backend + "\n")
+
+
 def start_kms_plugin(lab: Lab) -> dict[str, Any]:
-    """Starts ``kubecrypt kms serve`` (local keyring backend) on a unix socket in the lab
-    directory, records it in ``lab.extra["kms"]`` (``lab down`` stops it, ``lab status`` shows
-    it, ``lab up`` restarts it) and returns the KMS v2 provider entry for the
-    EncryptionConfiguration. The API server's TransformerSet dials the socket by itself."""
-    keyring = lab.dir / "kms-keyring.json"
+    """Starts ``kubecrypt kms serve`` on a unix socket in the lab directory (the local keyring
+    backend, or the one ``lab up --kms-backend`` chose), records it in ``lab.extra["kms"]``
+    (``lab down`` stops it, ``lab status`` shows it, ``lab up`` restarts it) and returns the KMS
+    v2 provider entry for the EncryptionConfiguration. The API server's TransformerSet dials
+    the socket by itself."""
     backend = lab.dir / "kms-backend.yaml"
-    if not keyring.exists():
-        _kubecrypt("kms", "keyring", "init", "--file", str(keyring))
-    write_private(backend, f"keyring: {keyring}\n")
+    name_file = lab.dir / KMS_BACKEND_NAME
+    name = name_file.read_text().strip() if name_file.exists() else "local"
+    if name == "local":
+        keyring = lab.dir / "kms-keyring.json"
+        if not keyring.exists():
+            _kubecrypt("kms", "keyring", "init", "--file", str(keyring))
+        write_private(backend, f"keyring: {keyring}\n")
     socket = kms_socket(lab)
     endpoint = f"unix://{socket}"
     log = lab.dir / "kms.log"
     proc = processes.spawn([sys.executable, "-m", "kubecrypt", "kms", "serve", "--listen",
-                            endpoint, "--backend", "local", "--backend-config", str(backend)],
+                            endpoint, "--backend", name, "--backend-config", str(backend)],
                            log, kubecrypt_env())
     _wait(lambda: socket.exists() and _kms_ready(endpoint), proc, log, "the KMS plugin")
     lab.extra["kms"] = proc
@@ -310,13 +336,17 @@ def write_kubeconfig(lab: Lab, ca: Path) -> None:
 
 def up(directory: Path, encryption: str | None = None, encryption_provider_config: Path | None
        = None, etcd_endpoints: list[str] | None = None,
-       sealed_secrets: bool | None = None) -> Lab:
+       sealed_secrets: bool | None = None,
+       kms_backend: tuple[str, Path] | None = None) -> Lab:
     """``sealed_secrets``: True (re)starts the Sealed Secrets controller, False stops it, None
-    keeps it as it is (kubecrypt.lab.sealed.after_up)."""
+    keeps it as it is (kubecrypt.lab.sealed.after_up). ``kms_backend`` (name, config file):
+    the backend of the lab's KMS plugin for ``encryption="kms"`` (default: a local keyring)."""
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         before = Lab.load(directory)
+        if kms_backend is not None:
+            set_kms_backend(Lab.load(directory) or Lab(directory), *kms_backend)
         lab = _up(directory, encryption, encryption_provider_config, etcd_endpoints)
         from kubecrypt.lab import sealed
 
@@ -380,7 +410,7 @@ def down(directory: Path, purge: bool = False) -> list[str]:
         for name in ("etcd-data", "pki"):
             shutil.rmtree(directory / name, ignore_errors=True)
         for name in (STATE, CONFIG, "tokens.csv", "kubeconfig", "etcd.log", "apiserver.log",
-                     "kms-keyring.json", "kms-backend.yaml",
+                     "kms-keyring.json", "kms-backend.yaml", KMS_BACKEND_NAME,
                      "etcd.pid", "apiserver.pid", *(f"{n}.log" for n in extras),
                      *(f"{n}.sock" for n in extras)):
             (directory / name).unlink(missing_ok=True)

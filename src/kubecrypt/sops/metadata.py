@@ -35,6 +35,10 @@ def key_from_dict(kind: str, d: dict[str, object]) -> MasterKey:
         from kubecrypt.sops.keysources.hc_vault import VaultKey
 
         return VaultKey.from_dict(d)
+    if kind == "kms":
+        from kubecrypt.sops.keysources.kms import KMSKey
+
+        return KMSKey.from_dict(d)
     return ForeignKey(kind, d)
 
 
@@ -156,4 +160,6 @@ class Metadata:
 
 
 def _entry(k: MasterKey) -> Branch:
-    return Branch(k.to_dict().items())
+    # Nested mappings (the KMS encryption context) become branches so every store writes them.
+    return Branch((f, Branch(v.items()) if isinstance(v, dict) else v)
+                  for f, v in k.to_dict().items())

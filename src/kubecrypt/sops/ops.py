@@ -4,7 +4,6 @@ Everything here works on bytes and returns bytes; reading and writing files is t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,23 +199,12 @@ def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup], shamir_thr
 
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None:
-    """Writes via a temp file in the same directory and os.replace: never half-written."""
-    p = Path(path)
-    try:
-        if mode is None and p.exists():
-            mode = p.stat().st_mode & 0o777
-        import tempfile  # only writers need it; decrypt to stdout skips its imports
+    """:func:`kubecrypt.fileio.atomic_write` (new files 0600), with sops' error and exit code."""
+    from kubecrypt import fileio  # tempfile and friends: only writers pay for them
 
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode if mode is not None else 0o600)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    try:
+        fileio.atomic_write(path, data, mode, new_mode=0o600)
     except OSError as exc:
-        raise CouldNotWriteOutput(f"Could not write output file {p}: {exc.strerror}.") from None
+        raise CouldNotWriteOutput(
+            f"Could not write output file {path}: {exc.strerror}."
+        ) from None

@@ -82,10 +82,15 @@ def split_list(v: object) -> list[str]:
     return [str(v)]
 
 
-def keys_from(age: list[str], pgp: list[str], vault: list[str]) -> KeyGroup:
+def keys_from(age: list[str], pgp: list[str], vault: list[str], kms: list[str] | None = None,
+              kms_context: dict[str, str] | None = None, aws_profile: str = "") -> KeyGroup:
+    """Master keys from command-line style lists (sops' order: kms first, as it groups them)."""
     from kubecrypt.sops.keysources.age import AgeKey
 
-    group: KeyGroup = [AgeKey(r) for r in age]
+    group: KeyGroup = []
+    if kms:
+        group += kms_keys(kms, kms_context, aws_profile)
+    group += [AgeKey(r) for r in age]
     if pgp:
         from kubecrypt.sops.keysources.pgp import PGPKey
 
@@ -95,6 +100,38 @@ def keys_from(age: list[str], pgp: list[str], vault: list[str]) -> KeyGroup:
 
         group += [VaultKey.from_uri(u) for u in vault]
     return group
+
+
+def kms_keys(arns: list[str], context: dict[str, str] | None = None,
+             aws_profile: str = "") -> KeyGroup:
+    from kubecrypt.sops.keysources.base import KeySourceError
+    from kubecrypt.sops.keysources.kms import KMSKey
+
+    try:
+        return list(KMSKey.from_arn_string(arns, context, aws_profile))
+    except KeySourceError as exc:
+        raise SopsError(str(exc)) from None
+
+
+def _kms_group_entries(entries: object) -> KeyGroup:
+    """``kms:`` inside a key group: a list of ``{arn, role, context, aws_profile}``."""
+    from kubecrypt.sops.keysources.base import KeySourceError
+    from kubecrypt.sops.keysources.kms import KMSKey, parse_context
+
+    out: KeyGroup = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict) or not e.get("arn"):
+            raise SopsError("Each kms entry of a key group needs an arn (and optionally role, "
+                            "context, aws_profile).")
+        try:
+            key = KMSKey.from_arn(str(e["arn"]), parse_context(e.get("context")),
+                                  str(e.get("aws_profile") or ""))
+        except KeySourceError as exc:
+            raise SopsError(str(exc)) from None
+        if e.get("role"):
+            key.role = str(e["role"])
+        out.append(key)
+    return out
 
 
 def _dedupe(group: KeyGroup) -> KeyGroup:
@@ -109,17 +146,17 @@ def _dedupe(group: KeyGroup) -> KeyGroup:
 
 
 def _unsupported(rule: dict[str, object]) -> None:
-    for f in ("kms", "gcp_kms", "azure_keyvault", "hckms"):
+    for f in ("gcp_kms", "azure_keyvault", "hckms"):
         if rule.get(f):
             raise SopsError(
                 f"The creation rule uses {f} keys, which kubecrypt does not support; use age, "
-                "pgp or hc_vault_transit_uri.")
+                "pgp, kms or hc_vault_transit_uri.")
 
 
 def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
-    keys = keys_from(split_list(g.get("age")), split_list(g.get("pgp")),
-                     split_list(g.get("hc_vault")))
+    keys = _kms_group_entries(g.get("kms")) + keys_from(
+        split_list(g.get("age")), split_list(g.get("pgp")), split_list(g.get("hc_vault")))
     merge = g.get("merge")
     for sub in merge if isinstance(merge, list) else []:
         if isinstance(sub, dict):
@@ -127,7 +164,7 @@ def _group(g: dict[str, object]) -> KeyGroup:
     return _dedupe(keys)
 
 
-def rule_for(cfg: Config, file_path: str) -> Rule:
+def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = None) -> Rule:
     """The first creation rule matching ``file_path``; sops' error when none does."""
     rules = cfg.raw.get("creation_rules")
     if not isinstance(rules, list) or not rules:
@@ -146,11 +183,11 @@ def rule_for(cfg: Config, file_path: str) -> Rule:
                     continue
             except re.error as exc:
                 raise SopsError(f"error loading config: bad path_regex {rx!r}: {exc}") from None
-        return _rule(r)
+        return _rule(r, kms_context)
     raise SopsError("error loading config: no matching creation rules found")
 
 
-def _rule(r: dict[str, object]) -> Rule:
+def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Rule:
     groups: list[KeyGroup]
     raw_groups = r.get("key_groups")
     if isinstance(raw_groups, list) and raw_groups:
@@ -158,7 +195,9 @@ def _rule(r: dict[str, object]) -> Rule:
     else:
         _unsupported(r)
         groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
-                                    split_list(r.get("hc_vault_transit_uri"))))]
+                                    split_list(r.get("hc_vault_transit_uri")),
+                                    split_list(r.get("kms")), kms_context,
+                                    str(r.get("aws_profile") or "")))]
     try:
         sel = Selection.from_fields(r, "a creation rule")
     except ConflictingParameters:

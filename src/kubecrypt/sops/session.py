@@ -84,12 +84,17 @@ class FileJob:
     def encrypt_spec(self, age: str | None = None, pgp: str | None = None,
                      hc_vault: str | None = None,
                      selection: dict[str, str | None] | None = None,
-                     mac_only: bool | None = None, shamir: int | None = None) -> EncryptSpec:
+                     mac_only: bool | None = None, shamir: int | None = None,
+                     kms: str | None = None, encryption_context: str | None = None,
+                     aws_profile: str | None = None) -> EncryptSpec:
         """Keys and rules for a new file: command-line keys replace the rule's (one group),
         command-line selection overrides the rule's; as sops does, a config without a
         matching rule is an error even when keys are given."""
-        cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault))
+        kms_ctx = kms_context(encryption_context)
+        cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault),
+                             split_list(kms), kms_ctx, aws_profile or "")
         cfg = self.config
+        # sops 3.11 loads the rule before reading --encryption-context: rules never get it.
         rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None
         given = {k: v for k, v in (selection or {}).items() if v}
         if given and self.in_fmt == "binary":
@@ -107,6 +112,21 @@ class FileJob:
         mac = bool(mac_only) if mac_only is not None else bool(rule and rule.mac_only_encrypted)
         return EncryptSpec(key_groups=groups, selection=sel, shamir_threshold=thr,
                            mac_only_encrypted=mac)
+
+
+def kms_context(value: str | None) -> dict[str, str] | None:
+    """``--encryption-context key:value,...`` (sops rejects a malformed one outright)."""
+    if not value:
+        return None
+    from kubecrypt.sops.keysources.base import KeySourceError
+    from kubecrypt.sops.keysources.kms import parse_context
+
+    try:
+        return parse_context(value)
+    except KeySourceError as exc:
+        err = SopsError(f"Invalid KMS encryption context format: {exc}")
+        err.exit_code = 6  # sops' ErrorInvalidKMSEncryptionContextFormat
+        raise err from None
 
 
 def decryption_order(value: str | None) -> tuple[str, ...]:

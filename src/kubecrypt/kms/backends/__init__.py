@@ -18,6 +18,7 @@ from kubecrypt.kms.backends.base import Backend
 ENTRY_POINT_GROUP = "kubecrypt.kms_backends"
 
 BUILTIN: dict[str, str] = {
+    "aws": "kubecrypt.kms.backends.aws:AWSBackend",
     "local": "kubecrypt.kms.backends.local:LocalBackend",
     "pkcs11": "kubecrypt.kms.backends.pkcs11:PKCS11Backend",
     "vault": "kubecrypt.kms.backends.vault:VaultBackend",

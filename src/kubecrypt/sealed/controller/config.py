@@ -7,7 +7,7 @@ import email.utils
 import os
 from dataclasses import dataclass, field
 
-from kubecrypt.atrest.duration import parse_duration
+from kubecrypt.goduration import parse_duration
 from kubecrypt.sealed.controller.kube import SA_NAMESPACE
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.keys import DEFAULT_KEY_PREFIX
