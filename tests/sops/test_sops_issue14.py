@@ -199,3 +199,48 @@ def test_empty_yaml_is_refused_like_sops(text: bytes, code: int, tmp_path: Path,
 def test_empty_yaml_documents_are_kept_like_sops(text: bytes,
                                                  age_keys: dict[str, AgeKey]) -> None:
     assert compare(text, "yaml", age_keys["k1"]) is not None
+
+
+# ------------------------------------------------------------------ 8, 9. set, --extract
+
+def _both(tmp_path: Path, key: AgeKey, name: str, text: bytes,
+          *args: str) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+    env = env_for(key, str(tmp_path))
+    src = tmp_path / name
+    src.write_bytes(text)
+    enc = tmp_path / ("enc." + name.split(".")[-1])
+    enc.write_bytes(sops("encrypt", "--age", key.recipient, str(src), env=env).stdout)
+    s = sops(*args, str(enc), env=env)
+    k = kc(*args, str(enc), env=env)
+    assert b"Traceback" not in k.stderr
+    return (s.returncode, s.stdout), (k.returncode, k.stdout)
+
+
+@pytest.mark.parametrize("path", ['["a"]', '["b"]', '["c"]', '["d"]', '["e"]', '["f"]',
+                                  '["f"][0]', '["g"]'])
+def test_extract_writes_what_sops_writes(path: str, tmp_path: Path,
+                                         age_keys: dict[str, AgeKey]) -> None:
+    text = b"a: 1\nb: true\nc: x\nd: 1.5\ne: null\nf: [1, 2]\ng: {h: 1}\n"
+    theirs, ours = _both(tmp_path, age_keys["k1"], "p.yaml", text, "decrypt", "--extract", path)
+    assert theirs == ours and theirs[0] == 0
+
+
+def test_extract_of_an_ini_section_fails_like_sops(tmp_path: Path,
+                                                   age_keys: dict[str, AgeKey]) -> None:
+    theirs, ours = _both(tmp_path, age_keys["k1"], "p.ini", b"[s]\nk = v\n",
+                         "decrypt", "--extract", '["s"]')
+    assert theirs[0] == ours[0] == 4
+
+
+def test_set_past_the_end_of_a_list_appends(tmp_path: Path,
+                                            age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"l: [a, b]\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, str(tmp_path / "p.yaml"),
+               env=env).stdout
+    outs = []
+    for name, tool in (("s.yaml", sops), ("k.yaml", kc)):
+        (tmp_path / name).write_bytes(enc)
+        assert tool("set", str(tmp_path / name), '["l"][5]', '"c"', env=env).returncode == 0
+        outs.append(sops("decrypt", str(tmp_path / name), env=env).stdout)
+    assert outs[0] == outs[1] == b"l:\n    - a\n    - b\n    - c\n"

@@ -66,10 +66,23 @@ class _Builder:
             if "#" in gap:
                 self._comments(self.pos, gap)
         end = e.end_mark.index
+        if self.scan_comments and end > start:
+            # Comments inside an event's own span: after an anchor or tag of a collection
+            # (``b: &x # c``) go-yaml makes them the collection's head comment; after a block
+            # scalar header (``a: |- # c``) a line comment of the scalar.
+            if isinstance(e, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                span = self.text[start:end]
+                if "#" in span:
+                    self._comments(start, span, head=True)
+            elif isinstance(e, ev.ScalarEvent) and e.style in ("|", ">"):
+                nl = self.text.find("\n", start, end)
+                header = self.text[start:nl if nl >= 0 else end]
+                if "#" in header:
+                    self._comments(start, header)
         if end > self.pos:
             self.pos = end
 
-    def _comments(self, base: int, gap: str) -> None:
+    def _comments(self, base: int, gap: str, head: bool = False) -> None:
         text = self.text
         off = 0
         while True:
@@ -83,7 +96,7 @@ class _Builder:
             line_start = text.rfind("\n", 0, absj) + 1
             col = absj - line_start
             # Only "- " indicators before it (``- # c``): a head comment of what follows.
-            if text[line_start:absj].strip(" \t-") and self.owner is not None:
+            if not head and text[line_start:absj].strip(" \t-") and self.owner is not None:
                 container, at, is_map = self.owner
                 container.insert(at, (Comment(body), None) if is_map else Comment(body))
                 self.owner = (container, at + 1, is_map)
