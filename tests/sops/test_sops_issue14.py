@@ -68,6 +68,27 @@ def test_edit_keeps_an_empty_mapping_with_a_comment(age_keys: dict[str, AgeKey],
     assert plain.stdout == b"key: {}\nother: 2\n"
 
 
+# ------------------------------------------------------------------ 5. comment attachment
+
+@pytest.mark.parametrize("text", [
+    b"a: |- # note\n  text\nz: 1\n",                      # after a block scalar header
+    b"q:\n  - | # fo\n    m0\n  # up\n  - {}\n",          # ... of a sequence item
+    b"b: &x # c\n  k: v\nc: *x\n",                         # after an anchor (and its alias)
+    b"a: &anc # after anchored key\n  - 1\n  - 2\nb: 1\n",
+    b"a: [] # d\n# p\nb: 1\n",                             # the next head comment wins
+    b"l:\n  - a\n  - b\n  # end of list\nm: 1\n",
+    b"l:\n  - # after dash\n    k: v\n  - x\n",
+    b"l:\n  # head of nested\n  - - a\n    - b\n",
+])
+def test_yaml_comments_placed_as_go_yaml_attaches_them(text: bytes,
+                                                       age_keys: dict[str, AgeKey]) -> None:
+    assert compare(text, "yaml", age_keys["k1"]) is not None
+
+
+def test_json_negative_zero_keeps_its_sign(age_keys: dict[str, AgeKey]) -> None:
+    assert compare(b'{"d": -0, "e": 0}', "json", age_keys["k1"]) == b'{\n\t"d": -0,\n\t"e": 0\n}\n'
+
+
 # ------------------------------------------------------------------ 2, 3. INI sections and keys
 
 @pytest.mark.parametrize("text", [

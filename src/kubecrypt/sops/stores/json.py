@@ -34,6 +34,8 @@ def _pairs(pairs: list[tuple[str, object]]) -> Branch:
 
 def _int(s: str) -> int | float:
     v = int(s)
+    if v == 0 and s.startswith("-"):
+        return -0.0  # Go's float64 keeps the sign of "-0"
     # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go.
     return v if -(2**63) <= v < 2**63 else float(v)
 

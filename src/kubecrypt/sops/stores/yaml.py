@@ -57,6 +57,7 @@ class _Builder:
         self.pending: list[tuple[str, int]] = []  # full-line comments: (text, column)
         self.owner: tuple[list[Any], int, bool] | None = None  # where a line comment goes
         self.anchors: dict[str, Any] = {}
+        self.deferred: list[tuple[int, str]] = []  # block scalar headers holding a comment
 
     # ------------------------------------------------------------ comments
     def _gap(self, e: Any) -> None:
@@ -78,7 +79,9 @@ class _Builder:
                 nl = self.text.find("\n", start, end)
                 header = self.text[start:nl if nl >= 0 else end]
                 if "#" in header:
-                    self._comments(start, header)
+                    # The owner (where a line comment goes) is only known once the caller
+                    # has placed this scalar: see _take_deferred.
+                    self.deferred.append((start, header))
         if end > self.pos:
             self.pos = end
 
@@ -105,6 +108,11 @@ class _Builder:
             if nl < 0:
                 return
             off = nl + 1
+
+    def _take_deferred(self) -> None:
+        for base, header in self.deferred:
+            self._comments(base, header)
+        self.deferred = []
 
     def _flush(self, container: list[Any], is_map: bool, min_col: int = -1) -> None:
         if not self.pending:
@@ -179,7 +187,9 @@ class _Builder:
             seen.add(k)
             self.owner = (b, len(b), True)
             # Line comments met while reading the value are inserted before this entry.
-            b.append((k, self.node(self.next())))
+            value_ev = self.next()
+            self._take_deferred()
+            b.append((k, self.node(value_ev)))
 
     def sequence(self, start: Any) -> list[Any]:
         lst: list[Any] = []
@@ -196,6 +206,7 @@ class _Builder:
                 return lst
             self._flush(lst, False)
             self.owner = (lst, len(lst), False)
+            self._take_deferred()
             lst.append(self.node(e))
 
     def documents(self) -> list[Branch]:

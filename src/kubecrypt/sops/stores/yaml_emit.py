@@ -180,7 +180,7 @@ class Emitter:
         out = self.out
         pad = " " * indent
         prefix = first_prefix
-        for k, v in b:
+        for n, (k, v) in enumerate(b):
             lead = prefix if prefix is not None else pad
             prefix = None
             if isinstance(k, Comment):
@@ -204,8 +204,11 @@ class Emitter:
                     self.sequence(v, self._nested(indent))
                 else:
                     out.append(lead + ks + ": []\n")
-                    for c in v:
-                        out.append(pad + "#" + c.value + "\n")
+                    # go-yaml writes an empty sequence's head comment after it, unless the
+                    # next key brings a head comment of its own: then that one wins.
+                    if not (n + 1 < len(b) and isinstance(b[n + 1][0], Comment)):
+                        for c in v:
+                            out.append(pad + "#" + c.value + "\n")
             else:
                 out.append(lead + ks + ": " + self._value_text(v, indent))
 
