@@ -30,9 +30,9 @@ from typing import Any
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Secret
 
+from kubecrypt.controller.kube import SealedSecretResource
 from kubecrypt.lab import processes
 from kubecrypt.lab import up as lab_up
-from kubecrypt.sealed.controller.kube import SealedSecretResource
 from kubecrypt.sealed.keys import SealingKey, generate_key, key_secret
 from kubecrypt.sealed.seal import SealOptions, seal_secret
 

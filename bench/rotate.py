@@ -17,11 +17,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from kubecrypt.rotate.kubeapi import Api
+
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.etcd.settings import EtcdSettings
 from kubecrypt.lab import up as lab_up
 from kubecrypt.rotate.atrest import AtRestRotation, Options
-from kubecrypt.rotate.kubeapi import Api
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from atrest_vectorlib import load_vectors
 
@@ -30,6 +31,7 @@ def keygen(kubecrypt: Any, tmp_path: Path, *args: str) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_keygen_outputs_valid_config_and_private_file(kubecrypt: Any, tmp_path: Path) -> None:
     for provider in ("aesgcm", "aescbc", "secretbox"):
         path = keygen(
@@ -58,6 +60,7 @@ def test_keygen_outputs_valid_config_and_private_file(kubecrypt: Any, tmp_path: 
     assert r2.stdout != r.stdout
 
 
+@pytest.mark.slow
 def test_validate(kubecrypt: Any, tmp_path: Path) -> None:
     good = keygen(kubecrypt, tmp_path)
     r = kubecrypt("atrest", "validate", str(good))
@@ -78,6 +81,7 @@ def test_validate(kubecrypt: Any, tmp_path: Path) -> None:
     assert r.returncode == 1 and b"no such file" in r.stderr
 
 
+@pytest.mark.slow
 def test_encrypt_decrypt_round_trip_through_the_cli(kubecrypt: Any, tmp_path: Path) -> None:
     cfg = keygen(kubecrypt, tmp_path, "--name", "key1")
     pb = kubecrypt("etcd", "encode", input=json.dumps(SECRET).encode())
@@ -113,6 +117,7 @@ def test_encrypt_decrypt_round_trip_through_the_cli(kubecrypt: Any, tmp_path: Pa
     assert cm.stdout == pb.stdout
 
 
+@pytest.mark.slow
 def test_bad_input_one_sentence_nothing_on_stdout(kubecrypt: Any, tmp_path: Path) -> None:
     cfg = keygen(kubecrypt, tmp_path)
     other = tmp_path / "other"
@@ -156,6 +161,7 @@ def test_bad_input_one_sentence_nothing_on_stdout(kubecrypt: Any, tmp_path: Path
         assert r.stderr.count(b"\n") == 1
 
 
+@pytest.mark.slow
 def test_decode_encode_match_the_vectors(kubecrypt: Any, vectors_dir: Path) -> None:
     for v in load_vectors(vectors_dir):
         if v["operation"] != "encode":
@@ -169,8 +175,3 @@ def test_decode_encode_match_the_vectors(kubecrypt: Any, vectors_dir: Path) -> N
         as_yaml = kubecrypt("etcd", "decode", input=stored)
         assert kubecrypt("etcd", "encode", input=as_yaml.stdout).stdout == stored, v["id"]
 
-
-def test_demo_runs(kubecrypt: Any) -> None:
-    r = kubecrypt("demo")
-    assert r.returncode == 0, r.stderr
-    assert b"k8s:enc:aesgcm:v1:" in r.stdout and b"demo-password" not in r.stdout

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from controller.controller_lab import ISOLATED, Env, seal, secret_data, wait_for
 
 from kubecrypt.sealed.errors import UnsealError
@@ -28,6 +29,7 @@ def key_secrets(env: Env, ns: str) -> list[dict[str, Any]]:
     return items
 
 
+@pytest.mark.slow
 def test_renewal_new_key_seals_old_keys_open(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("renew"))
     c = env.start(ns, *OWN, "--key-renew-period", "3s")
@@ -64,6 +66,7 @@ def _pem() -> Any:
     return Encoding.PEM
 
 
+@pytest.mark.slow
 def test_period_zero_cutoff_and_restart(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("zero"))
     c = env.start(ns, *OWN, "--key-renew-period", "0")
@@ -91,6 +94,7 @@ def test_bad_cutoff_time_is_refused(env: Env) -> None:
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_malformed_key_secrets_are_skipped(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("badkey"))
     env.kubectl("create", "secret", "generic", "broken", "-n", ns,
@@ -109,6 +113,7 @@ def test_malformed_key_secrets_are_skipped(env: Env, unique: Unique) -> None:
     c.stop()
 
 
+@pytest.mark.slow
 def test_sigusr1_renews_now(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("usr1"))
     c = env.start(ns, *OWN, "--key-renew-period", "0")
@@ -122,12 +127,13 @@ def test_sigusr1_renews_now(env: Env, unique: Unique) -> None:
     c.stop()
 
 
+@pytest.mark.slow
 def test_bad_flags_are_one_sentence(env: Env) -> None:
     for args, expected in (
             (["--listen-addr", "nope"], "error: --listen-addr 'nope' is not [host]:port"),
             (["--key-renew-period", "soon"], "error: --key-renew-period: "),
             (["--key-size", "1024"], "error: --key-size must be at least 2048 bits"),
-            (["--kubeconfig", "/nonexistent"], "error: cannot load the cluster configuration")):
+            (["--kubeconfig", "/nonexistent"], "error: kubeconfig /nonexistent does not exist; fix --kubeconfig\n")):
         p = subprocess.run([sys.executable, "-m", "kubecrypt", "sealed", "controller", *args],
                            capture_output=True, text=True, env=env.env(), timeout=60)
         assert p.returncode == 1 and p.stderr.startswith(expected), (args, p.stderr)

@@ -10,9 +10,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 
+@pytest.mark.slow
 def test_lab_up_runs_the_controller(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
                                     tmp_path: Path) -> None:
     d = tmp_path / "lab"

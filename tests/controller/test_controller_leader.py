@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
+import pytest
 from controller.controller_lab import ISOLATED, Env, seal, secret_data, wait_for
 
 Unique = Callable[[str], str]
@@ -13,6 +14,7 @@ OWN = ("--all-namespaces", "false", "--workers", "0")
 REQUESTS = "sealed_secrets_controller_unseal_requests_total"
 
 
+@pytest.mark.slow
 def test_two_replicas_one_leader(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("ha"))
     a = env.start(ns, *OWN, "--identity", "replica-a")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import yaml
 from controller.controller_lab import ControllerProc, Env, http, seal, secret_data, wait_for
 
@@ -30,6 +31,7 @@ def events(env: Env, ns: str, name: str) -> list[tuple[str, str, str]]:
             if e["involvedObject"]["name"] == name]
 
 
+@pytest.mark.slow
 def test_apply_update_delete(env: Env, lab_controller: ControllerProc, unique: Unique) -> None:
     ns = env.namespace(unique("rec"))
     cert = lab_controller.cert()
@@ -117,6 +119,7 @@ def test_malformed_sealed_secret(env: Env, lab_controller: ControllerProc,
                                  ) == -1
 
 
+@pytest.mark.slow
 def test_existing_secrets_managed_patch_and_foreign(env: Env, lab_controller: ControllerProc,
                                                    unique: Unique) -> None:
     ns = env.namespace(unique("own"))
@@ -174,6 +177,7 @@ def test_template_type_and_skip_owner_references(env: Env, lab_controller: Contr
     assert env.get("secret", ns, "cfg") is not None
 
 
+@pytest.mark.slow
 def test_http_api_through_the_service_proxy(env: Env, lab_controller: ControllerProc,
                                             unique: Unique) -> None:
     ns = env.namespace(unique("api"))

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
+import pytest
 from controller.controller_lab import ISOLATED, Env, seal, secret_data, wait_for
 
 from kubecrypt.lab import up as lab_up
@@ -22,6 +23,7 @@ def _versions(env: Env, kind: str, ns: str) -> dict[str, str]:
             for o in env.kubectl_json("get", kind, "-n", ns)["items"]}
 
 
+@pytest.mark.slow
 def test_restart_repeats_nothing_and_loses_nothing(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("restart"))
     c = env.start(ns, *OWN)
@@ -59,6 +61,7 @@ def test_restart_repeats_nothing_and_loses_nothing(env: Env, unique: Unique) -> 
     assert "Traceback" not in c.logs()
 
 
+@pytest.mark.slow
 def test_api_server_restart_and_compacted_watch(env: Env, unique: Unique) -> None:
     """The API server goes away and comes back with etcd compacted past the controller's
     watch: the controller retries, gets 410 Gone, lists again and carries on."""
@@ -90,6 +93,7 @@ def test_api_server_restart_and_compacted_watch(env: Env, unique: Unique) -> Non
     assert "Traceback" not in c.logs()
 
 
+@pytest.mark.slow
 def test_old_gc_behavior_deletes_only_what_it_owns(env: Env, unique: Unique) -> None:
     ns = env.namespace(unique("gc"))
     c = env.start(ns, *OWN, "--old-gc-behavior", "true")
@@ -109,6 +113,7 @@ def test_old_gc_behavior_deletes_only_what_it_owns(env: Env, unique: Unique) -> 
     c.stop()
 
 
+@pytest.mark.slow
 def test_additional_namespaces_only(env: Env, unique: Unique) -> None:
     own, extra, other = (env.namespace(unique(p)) for p in ("home", "extra", "other"))
     c = env.start(own, "--workers", "0", "--additional-namespaces", f"{extra},missing-ns")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from controller.controller_lab import ControllerProc, Env, secret_data, wait_for
 
@@ -23,6 +24,7 @@ def _ensure_ns(env: Env, ns: str) -> None:
         env.kubectl("create", "namespace", ns)
 
 
+@pytest.mark.slow
 def test_upstream_vectors_unseal_after_key_restore(env: Env, lab_controller: ControllerProc,
                                                    vectors_dir: Path) -> None:
     fixtures = vectors_dir / "sealed" / "fixtures"

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from kubecrypt.etcd.client import EtcdClient
 
 from .conftest import ROOT_PASSWORD, EtcdServer, keyed, load_config, run, secret_value, write_config
@@ -33,6 +35,7 @@ def _seed_tls(server: EtcdServer, tmp_path: Path) -> Path:
     return cfg
 
 
+@pytest.mark.slow
 def test_scan_and_get_over_tls_with_flags(
     etcd_tls_server: EtcdServer, tmp_path: Path, kubecrypt: Kubecrypt
 ) -> None:
@@ -65,6 +68,7 @@ def test_scan_over_tls_with_etcdctl_environment(
     assert e.returncode == 0 and b"/registry/secrets/tls/s0" in e.stdout
 
 
+@pytest.mark.slow
 def test_tls_failures_are_one_line(
     etcd_tls_server: EtcdServer, tls_material: dict[str, dict[str, Path]], kubecrypt: Kubecrypt
 ) -> None:

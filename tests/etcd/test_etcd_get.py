@@ -44,6 +44,7 @@ def stored(etcd_server: EtcdServer, tmp_path: Path) -> dict[str, Any]:
     return {"config": cfg}
 
 
+@pytest.mark.slow
 def test_get_one_decrypted(stored: dict[str, Any], etcd_server: EtcdServer, kubecrypt: Kubecrypt) -> None:
     r = kubecrypt("etcd", "get", "/g1/registry/secrets/prod/db", "--config", str(stored["config"]),
                   "--etcd-prefix", "/g1/registry", env=etcd_server.env())
@@ -76,8 +77,38 @@ def test_get_prefix_as_list(stored: dict[str, Any], etcd_server: EtcdServer, kub
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["/g1/registry/secrets/prod/", "--prefix"],  # etcdctl's habit
+        ["--prefix", "/g1/registry/secrets/prod/"],
+        ["/g1/registry/secrets/prod/", "--prefix=true"],
+        ["--prefix=true", "/g1/registry/secrets/prod/"],
+        ["--prefix=/g1/registry/secrets/prod/"],
+    ],
+)
+def test_get_prefix_etcdctl_forms(args: list[str], stored: dict[str, Any],
+                                  etcd_server: EtcdServer, kubecrypt: Kubecrypt) -> None:
+    r = kubecrypt("etcd", "get", *args, "--config", str(stored["config"]), "--etcd-prefix",
+                  "/g1/registry", "-o", "json", env=etcd_server.env())
+    assert b"unexpected extra argument" not in r.stderr and b"requires an argument" not in r.stderr
+    lst = json.loads(r.stdout)
+    assert [i["metadata"]["name"] for i in lst["items"]] == ["api", "db", "plain"]
+    assert r.returncode == 1 and b"1 of 4 values under /g1/registry/secrets/prod/" in r.stderr
+
+
+def test_get_prefix_false_reads_one_key(stored: dict[str, Any], etcd_server: EtcdServer,
+                                        kubecrypt: Kubecrypt) -> None:
+    r = kubecrypt("etcd", "get", "/g1/registry/secrets/prod/db", "--prefix=false", "--config",
+                  str(stored["config"]), "--etcd-prefix", "/g1/registry", "-o", "json",
+                  env=etcd_server.env())
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["metadata"]["name"] == "db"
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--prefix"], b"--prefix without a value needs KEY"),
         (["/g1/registry/secrets/prod/missing"], b"key /g1/registry/secrets/prod/missing not found in etcd at"),
         (["/g1/registry/secrets/prod/db"], b"is encrypted with secretbox key sb; pass --config"),
         (["/g1/registry/secrets/prod/zz-broken", "--config", "CONFIG"],

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from etcd3aio import prefix_range_end
 
 from kubecrypt.etcd.client import EtcdClient
@@ -62,6 +63,7 @@ def _plaintexts(dump: dict[bytes, Any], config: Path) -> dict[bytes, bytes]:
     return {k: chain.decrypt(kv.value, k).plaintext for k, kv in dump.items()}
 
 
+@pytest.mark.slow
 def test_rotation_rewrite_then_scan_proves_it(
     etcd_server: EtcdServer, tmp_path: Path, kubecrypt: Kubecrypt
 ) -> None:

@@ -157,6 +157,37 @@ def test_scan_gate_passes_when_everything_required_is_encrypted(
     assert summary["failing"] == ["configmaps"]
 
 
+def test_scan_gate_fails_when_required_values_are_unreadable(
+    etcd_server: EtcdServer, tmp_path: Path, kubecrypt: Kubecrypt
+) -> None:
+    """A config that can read nothing proves nothing: exit 4, not 0 (and 3 still wins)."""
+    wrote = write_config(tmp_path / "w.json", [(["secrets"], [keyed("aesgcm", "old")])])
+    chain = load_config(wrote).for_resource("secrets")
+    items = [(f"/s4/registry/secrets/a/s{i}".encode(),
+              chain.encrypt(secret_value("a", f"s{i}"), f"/s4/registry/secrets/a/s{i}".encode()))
+             for i in range(2)]
+    run(_load(etcd_server, items, "/s4/"))
+    other = write_config(tmp_path / "o.json", [(["secrets"], [keyed("aesgcm", "new")])])
+    r = kubecrypt("etcd", "scan", "--prefix", "/s4/registry", "--config", str(other),
+                  env=etcd_server.env())
+    err = r.stderr.decode()
+    assert r.returncode == 4, (r.stdout, err)
+    assert "2 of 2 secrets are unreadable (must be encrypted: not proven)" in r.stdout.decode()
+    assert err.startswith("error: ") and "not proven encrypted" in err and "Traceback" not in err
+    r = kubecrypt("etcd", "scan", "--prefix", "/s4/registry", "--config", str(other), "-o", "json",
+                  env=etcd_server.env())
+    _rows, summary = json_lines(r.stdout)
+    assert r.returncode == 4 and summary["exit_code"] == 4 and summary["unproven"] == ["secrets"]
+    assert summary["failing"] == []
+    # The config that wrote them passes; a plaintext Secret beside unreadable ones exits 3.
+    assert kubecrypt("etcd", "scan", "--prefix", "/s4/registry", "--config", str(wrote),
+                     env=etcd_server.env()).returncode == 0
+    run(_load(etcd_server, [*items, (b"/s4/registry/secrets/a/plain", secret_value("a", "p"))],
+              "/s4/"))
+    assert kubecrypt("etcd", "scan", "--prefix", "/s4/registry", "--config", str(other),
+                     env=etcd_server.env()).returncode == 3
+
+
 @pytest.mark.parametrize("v", VECTOR_LIST, ids=[v["id"] for v in VECTOR_LIST])
 def test_scan_vector_at_its_etcd_key(v: dict[str, Any], etcd_server: EtcdServer) -> None:
     """Each vector's stored bytes at its etcd key; scanned with and without its config."""
@@ -209,6 +240,7 @@ def test_scan_vector_at_its_etcd_key(v: dict[str, Any], etcd_server: EtcdServer)
         assert with_config.resources[v["resource"]].states["unreadable"] == 1
 
 
+@pytest.mark.slow
 def test_scan_ten_thousand_keys(etcd_server: EtcdServer, tmp_path: Path, kubecrypt: Kubecrypt) -> None:
     cfg = write_config(tmp_path / "c.json", [(["secrets"], [keyed("aesgcm", "new"),
                                                             keyed("aesgcm", "old"), {"identity": {}}])])

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_azure_keyvault import fake_azure_keyvault  # noqa: F401  (a Key Vault fake)
+from fake_gcp_kms import fake_gcp_kms  # noqa: F401  (a Cloud KMS fake)
 from moto_kms import moto  # noqa: F401  (the moto_server fixture)
 
 HERE = Path(__file__).resolve().parent

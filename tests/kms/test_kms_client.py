@@ -62,6 +62,7 @@ def test_wait_for_ready_waits_for_a_late_plugin(start_plugin: Any, keyring_path:
     assert result["st"].healthz == "ok"
 
 
+@pytest.mark.slow
 def test_atrest_cli_with_kms_provider(local_plugin: Plugin, keyring_path: str, socket_dir: str,
                                       kubecrypt: Any) -> None:
     cfg = _atrest_config(Path(socket_dir, "enc.yaml"), local_plugin.endpoint)
@@ -125,6 +126,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.slow
 def test_plugin_killed_and_restarted(local_plugin: Plugin) -> None:
     """Cached DEKs keep reads working; writes fail closed once the write state expires, then
     recover when the plugin is back. The provider's clock is simulated; the plugin is real."""

@@ -18,6 +18,7 @@ from kubecrypt.kms import client, envelope, keyring
 from .conftest import Plugin
 
 
+@pytest.mark.slow
 def test_cli_round_trip_v2_and_v1(local_plugin: Plugin, kubecrypt: Any, socket_dir: str) -> None:
     data = os.urandom(100_000)
     src = Path(socket_dir, "in.bin")
@@ -44,6 +45,7 @@ def test_cli_round_trip_v2_and_v1(local_plugin: Plugin, kubecrypt: Any, socket_d
     assert r3.returncode == 1 and b"decrypt it with --api v1" in r3.stderr
 
 
+@pytest.mark.slow
 def test_cli_errors(local_plugin: Plugin, kubecrypt: Any, socket_dir: str) -> None:
     r = kubecrypt("kms", "decrypt", "--listen", local_plugin.endpoint, input=b"plain text")
     assert r.returncode == 1 and b"not a kubecrypt envelope" in r.stderr

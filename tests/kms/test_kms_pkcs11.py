@@ -79,6 +79,7 @@ def test_pkcs11_round_trip_and_key_stays_in_token(start_plugin: Any, softhsm: di
     assert v2b.decrypt(r.ciphertext, "u", "kek-1", {}) == seed
 
 
+@pytest.mark.slow
 def test_pkcs11_startup_errors(kubecrypt: Any, softhsm: dict[str, str], socket_dir: str) -> None:
     sock = os.path.join(socket_dir, "p.sock")
     cfg = Path(socket_dir, "p.yaml")
@@ -99,6 +100,7 @@ def test_pkcs11_startup_errors(kubecrypt: Any, softhsm: dict[str, str], socket_d
         assert not os.path.exists(sock)
 
 
+@pytest.mark.slow
 def test_pkcs11_atrest_end_to_end(start_plugin: Any, softhsm: dict[str, str], socket_dir: str,
                                   kubecrypt: Any) -> None:
     p = start_plugin("pkcs11", _config(pin=None, pin_file=_pin_file(socket_dir)), env=softhsm)
@@ -119,3 +121,18 @@ def _pin_file(d: str) -> str:
     path.write_text(PIN + "\n")
     path.chmod(0o600)
     return str(path)
+
+
+def test_pkcs11_v1_decrypts_after_rotation(start_plugin: Any, softhsm: dict[str, str]) -> None:
+    """v1 calls carry no key_id: after switching key_label, older v1 data must still decrypt."""
+    seed = os.urandom(32)
+    p = start_plugin("pkcs11", _config(key_label="kek-2026-11"), env=softhsm)
+    old = client.GrpcKMSv1(p.endpoint).encrypt(seed)
+    p.terminate()
+    p2 = start_plugin("pkcs11", _config(key_label="kek-2026-12"), env=softhsm, name="rotated")
+    v1 = client.GrpcKMSv1(p2.endpoint)
+    assert v1.decrypt(old) == seed
+    new = v1.encrypt(seed)
+    assert v1.decrypt(new) == seed
+    with pytest.raises(DecryptError, match="any of the 2 AES keys"):
+        v1.decrypt(old[:-1] + bytes([old[-1] ^ 1]))

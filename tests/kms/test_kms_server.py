@@ -192,6 +192,7 @@ def test_metrics_and_logs_hold_no_secrets(start_plugin: Any, keyring_path: str,
 
 
 
+@pytest.mark.slow
 def test_concurrent_calls_across_a_rotation(local_plugin: Plugin, keyring_path: str) -> None:
     """Threads encrypting and decrypting while the keyring rotates twice: every call succeeds,
     every ciphertext decrypts under the key_id it was returned with."""

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -20,6 +21,7 @@ from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
 from kubecrypt.kms import client
 
 ROOT_TOKEN = "kubecrypt-test-root"
+BAO_PIDS: dict[str, int] = {}  # address -> pid, for tests that stop the server
 POLICY = """
 path "transit/encrypt/kek" { capabilities = ["update"] }
 path "transit/decrypt/kek" { capabilities = ["update"] }
@@ -60,6 +62,7 @@ def bao() -> Iterator[str]:
         root.sys.enable_secrets_engine("transit", path="transit")
         root.secrets.transit.create_key(name="kek", key_type="aes256-gcm96")
         root.sys.create_or_update_policy(name="kms-plugin", policy=POLICY)
+        BAO_PIDS[addr] = proc.pid
         yield addr
     finally:
         proc.terminate()
@@ -78,6 +81,7 @@ def _rotate(addr: str) -> int:
     return int(root.secrets.transit.read_key(name="kek")["data"]["latest_version"])
 
 
+@pytest.mark.slow
 def test_vault_round_trip_and_rotation(bao: str, start_plugin: Any, socket_dir: str,
                                        kubecrypt: Any) -> None:
     token_file = Path(socket_dir, "token")
@@ -122,6 +126,7 @@ def test_vault_round_trip_and_rotation(bao: str, start_plugin: Any, socket_dir: 
     assert v2.status().healthz == "ok"
 
 
+@pytest.mark.slow
 def test_vault_token_expiry_and_renewal(bao: str, start_plugin: Any, socket_dir: str) -> None:
     token_file = Path(socket_dir, "token")
     token_file.write_text(_token(bao, ttl="3s"))
@@ -140,6 +145,7 @@ def test_vault_token_expiry_and_renewal(bao: str, start_plugin: Any, socket_dir:
     assert v2.decrypt(r.ciphertext, "u", r.key_id, {}) == b"t" * 32
 
 
+@pytest.mark.slow
 def test_vault_unreachable(bao: str, start_plugin: Any, socket_dir: str, kubecrypt: Any) -> None:
     cfg = Path(socket_dir, "v.json")
     sock = os.path.join(socket_dir, "v.sock")
@@ -173,6 +179,36 @@ def test_vault_unreachable(bao: str, start_plugin: Any, socket_dir: str, kubecry
         assert p.proc is not None and p.proc.poll() is None
     finally:
         proxy.stop()
+
+
+@pytest.mark.slow
+def test_stopped_vault_status_answers_within_apiserver_deadline(bao: str,
+                                                                start_plugin: Any) -> None:
+    """A SIGSTOPped Vault accepts connections and never answers; kube-apiserver's default KMS
+    timeout is 3 s, and Status must still answer, with healthz giving the reason."""
+    p = start_plugin("vault", {"address": bao, "key_name": "kek", "token": _token(bao)})
+    v2 = client.GrpcKMSv2(p.endpoint, timeout=3.0)
+    assert v2.status().healthz == "ok"
+    r = v2.encrypt(b"s" * 32)
+    os.kill(BAO_PIDS[bao], signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        st = v2.status()
+        took = time.monotonic() - t0
+        assert took < 3.0, took
+        assert st.healthz != "ok" and "did not answer Status" in st.healthz
+        assert st.key_id == r.key_id
+        with pytest.raises(KMSUnavailable, match="did not answer Decrypt"):
+            v2.decrypt(r.ciphertext, "u", r.key_id, {})
+        t0 = time.monotonic()
+        assert v2.status().healthz != "ok" and time.monotonic() - t0 < 3.0
+    finally:
+        os.kill(BAO_PIDS[bao], signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while v2.status().healthz != "ok":
+        assert time.monotonic() < deadline, "the plugin did not recover after SIGCONT"
+        time.sleep(0.2)
+    assert v2.decrypt(r.ciphertext, "u", r.key_id, {}) == b"s" * 32
 
 
 class _Proxy:

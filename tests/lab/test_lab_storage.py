@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable
 
+import pytest
 import yaml
 
 from kubecrypt.atrest.classify import classify
@@ -86,6 +87,7 @@ def test_other_kinds_keys_and_encodings(lab: LabHandle, unique: Callable[[str], 
     assert p.returncode == 1 and "LeaseSpec.spec.leaseDurationSeconds of type int32" in p.stderr
 
 
+@pytest.mark.slow
 def test_rotation_by_replace_pipeline(lab: LabHandle, unique: Callable[[str], str]) -> None:
     name = unique("rot")
     lab.kubectl("create", "secret", "generic", name, "--from-literal=k=v")

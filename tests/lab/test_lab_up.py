@@ -18,6 +18,7 @@ from kubecrypt.lab import up as lab_up
 from .conftest import LabHandle
 
 
+@pytest.mark.slow
 def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
                             tmp_path: Path) -> None:
     d = str(tmp_path / "cli-lab")
@@ -56,13 +57,30 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_kms_v2_lab(kubecrypt: Callable[..., subprocess.CompletedProcess[bytes]],
                     tmp_path: Path) -> None:
+    # `--dir ./kms`, as the docs write it: the plugin's socket must be in the lab directory.
     d = tmp_path / "kms"
-    p = kubecrypt("lab", "up", "--dir", str(d), "--encryption", "kms")
+    p = kubecrypt("lab", "up", "--dir", "./kms", "--encryption", "kms", "--no-sealed-secrets",
+                  cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     lab = lab_up.Lab.load(d)
     assert lab is not None and "kms" in lab.extra
+    assert f"unix://{d}/kms.sock" in (d / "encryption-config.yaml").read_text()
+    assert (d / "kms.sock").is_socket()
+    # A plugin that died is started again by the next `lab up`.
+    processes.stop(lab.extra["kms"])
+    assert kubecrypt("lab", "up", "--dir", str(d), "--no-sealed-secrets").returncode == 0
+    lab = lab_up.Lab.load(d)
+    assert lab is not None and processes.alive(lab.extra["kms"])
+    # Back to kms after another provider: the running plugin is kept, not started twice.
+    plugin = lab.extra["kms"]
+    for kind in ("aesgcm", "kms"):
+        p = kubecrypt("lab", "up", "--dir", str(d), "--encryption", kind, "--no-sealed-secrets")
+        assert p.returncode == 0, p.stderr
+    lab = lab_up.Lab.load(d)
+    assert lab is not None and lab.extra["kms"] == plugin and processes.alive(plugin)
     env = {**os.environ, "KUBECONFIG": str(lab.kubeconfig)}
     subprocess.run(["kubectl", "create", "secret", "generic", "enveloped", "--from-literal=a=b"],
                    env=env, check=True, capture_output=True)
@@ -170,6 +188,7 @@ def test_restart_collects_orphans_of_served_kinds_only(lab: LabHandle,
     assert lab.etcd_get(f"/registry/secrets/{ns}/foreign") is not None
 
 
+@pytest.mark.slow
 def test_port_taken_in_a_race_is_retried(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
@@ -187,4 +206,84 @@ def test_port_taken_in_a_race_is_retried(lab: LabHandle, monkeypatch: pytest.Mon
         squatter.close()
     assert lab.lab.port != taken
     assert "address already in use" in (lab.dir / "apiserver.log").read_text().lower()
+    assert lab.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
+
+
+def _unchanged(lab: LabHandle, before: lab_up.Lab) -> None:
+    now = lab_up.Lab.load(lab.dir)
+    assert now is not None and before.apiserver is not None
+    assert now.apiserver == before.apiserver and processes.alive(before.apiserver)
+    assert (now.encryption, now.encryption_config) == (before.encryption,
+                                                      before.encryption_config)
+    assert lab.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
+
+
+def test_a_bad_encryption_config_stops_nothing(lab: LabHandle, tmp_path: Path) -> None:
+    before = lab_up.Lab.load(lab.dir)
+    assert before is not None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+                   "resources:\n- resources: [secrets]\n  providers:\n"
+                   "  - aesgcm: {keys: [{name: k, secret: c2hvcnQ=}]}\n")
+    with pytest.raises(Exception, match="secret"):
+        lab_up.up(lab.dir, encryption_provider_config=bad)
+    _unchanged(lab, before)
+
+
+def test_a_kms_plugin_that_does_not_answer_stops_nothing(lab: LabHandle, tmp_path: Path) -> None:
+    before = lab_up.Lab.load(lab.dir)
+    assert before is not None
+    config = tmp_path / "kms.yaml"
+    config.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+                      "resources:\n- resources: [secrets]\n  providers:\n"
+                      f"  - kms: {{apiVersion: v2, name: gone, endpoint: "
+                      f"'unix://{tmp_path}/none.sock', timeout: 1s}}\n  - identity: {{}}\n")
+    with pytest.raises(lab_up.LabError, match=r"KMS plugin 'gone' .* does not answer"):
+        lab_up.up(lab.dir, encryption_provider_config=config)
+    _unchanged(lab, before)
+
+
+def test_the_lab_kms_plugin_failing_to_start_stops_nothing(
+        lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = lab_up.Lab.load(lab.dir)
+    assert before is not None
+    config = (lab.dir / "encryption-config.yaml").read_bytes()
+
+    def fails(_: lab_up.Lab) -> None:
+        raise lab_up.LabError("the KMS plugin did not start")
+
+    monkeypatch.setattr(lab_up, "start_kms_plugin", fails)
+    with pytest.raises(lab_up.LabError, match="did not start"):
+        lab_up.up(lab.dir, encryption="kms")
+    _unchanged(lab, before)
+    assert (lab.dir / "encryption-config.yaml").read_bytes() == config
+
+
+@pytest.mark.slow
+def test_an_api_server_that_does_not_start_is_rolled_back(
+        lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new settings pass their checks but the API server fails on them: the lab comes back
+    up on the settings it had, and the error is the one raised."""
+    before = lab_up.Lab.load(lab.dir)
+    assert before is not None
+    config = (lab.dir / "encryption-config.yaml").read_bytes()
+    real = lab_up._start_apiserver
+    calls: list[str | None] = []
+
+    def first_fails(lab_: lab_up.Lab) -> None:
+        calls.append(lab_.encryption_config)
+        if len(calls) == 1:
+            raise lab_up.LabError("the lab API server did not start")
+        real(lab_)
+
+    monkeypatch.setattr(lab_up, "_start_apiserver", first_fails)
+    with pytest.raises(lab_up.LabError, match="did not start"):
+        lab_up.up(lab.dir, encryption="secretbox")
+    now = lab_up.Lab.load(lab.dir)
+    assert now is not None and now.apiserver is not None and processes.alive(now.apiserver)
+    assert (now.encryption, now.encryption_config) == (before.encryption,
+                                                      before.encryption_config)
+    assert (lab.dir / "encryption-config.yaml").read_bytes() == config
+    assert len(calls) == 2
+    lab.lab = now
     assert lab.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"

@@ -136,3 +136,49 @@ def test_any_patch_is_answered_never_a_500(http: httpx.Client, patch: dict[str, 
     assert r.status_code in (200, 201, 400, 409, 415, 422), r.text
     table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
     assert http.get(base, headers={"Accept": table}).status_code == 200
+
+
+_DEEP = "[" * 5000 + "]" * 5000
+_BOMB = "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+    for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+# (id, content type, body): each must be a 4xx Status, never a 500 (issue 13 item 15).
+_HOSTILE = [
+    ("deep-json", "application/json", '{"metadata": {"name": "x", "labels": ' + _DEEP + "}}"),
+    ("deep-json-150", "application/json",
+     '{"metadata": {"name": "x"}, "data": {"a": ' + "[" * 150 + "]" * 150 + "}}"),
+    ("deep-yaml", "application/yaml", "metadata:\n  name: x\n  labels: " + _DEEP + "\n"),
+    ("alias-bomb", "application/yaml", _BOMB),
+    ("control-char", "application/yaml", "metadata:\n  name: x\x01\n"),
+    ("not-utf8-json", "application/json", b'{"metadata": {"name": "\xff"}}'),
+    ("not-utf8-yaml", "application/yaml", b"metadata:\n  name: \xff\n"),
+    ("deep-merge-patch", "application/merge-patch+json", '{"data": ' + _DEEP + "}"),
+]
+
+
+@pytest.mark.parametrize("content_type,body", [c[1:] for c in _HOSTILE],
+                         ids=[c[0] for c in _HOSTILE])
+def test_hostile_bodies_are_4xx_never_500(http: httpx.Client, content_type: str,
+                                          body: str | bytes) -> None:
+    path = "/api/v1/namespaces/kube-public/secrets"
+    method = "PATCH" if "patch" in content_type else "POST"
+    if method == "PATCH":
+        http.post(path, json={"metadata": {"name": "hostile"}})
+        path += "/hostile"
+    r = http.request(method, path, content=body, headers={"Content-Type": content_type})
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:500])
+    status = r.json()
+    assert status["kind"] == "Status" and "Internal error" not in status["message"]
+
+
+def test_hostile_dockerconfigjson_and_continue_token_are_4xx(http: httpx.Client) -> None:
+    deep = base64.b64encode(("[" * 5000 + "]" * 5000).encode()).decode()
+    r = http.post("/api/v1/namespaces/kube-public/secrets", json={
+        "metadata": {"name": "dockerdeep"}, "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": deep}})
+    assert r.status_code == 422, r.text[:500]
+    token = base64.urlsafe_b64encode(("[" * 5000 + "]" * 5000).encode()).decode()
+    r = http.get("/api/v1/namespaces/kube-public/secrets", params={"limit": 1,
+                                                                   "continue": token})
+    assert r.status_code == 400, r.text[:500]

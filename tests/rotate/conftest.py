@@ -15,8 +15,8 @@ from lab.conftest import LabHandle
 
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.etcd.settings import EtcdSettings
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.lab import up as lab_up
-from kubecrypt.rotate.kubeapi import Api
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from lab.conftest import LabHandle
 
 from kubecrypt.atrest.config import load_file
 from kubecrypt.etcd.blocking import BlockingEtcdClient
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate.atrest import AtRestRotation, Options
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.proof import prove
 
 from .conftest import first_keys, secret, value_of
@@ -83,6 +84,7 @@ def read_back(api: Api, writer: Writer) -> int:
     return len(writer.expected)
 
 
+@pytest.mark.slow
 def test_rotation_with_concurrent_writer(rlab: LabHandle, api: Api, etcd: BlockingEtcdClient,
                                          config: Path, tmp_path: Path) -> None:
     (old_provider, old_key), *_ = first_keys(config)

@@ -52,11 +52,13 @@ def test_config_refused(kubecrypt: Run, tmp_path: Path, providers: list[dict[str
     assert cfg.read_bytes() == before and not default_path(cfg).exists()
 
 
+@pytest.mark.slow
 def test_missing_config(kubecrypt: Run, tmp_path: Path) -> None:
     r = run(kubecrypt, "--config", str(tmp_path / "nope.yaml"))
     assert r.returncode == 1 and b"no such file" in r.stderr
 
 
+@pytest.mark.slow
 def test_resume_without_state(kubecrypt: Run, tmp_path: Path) -> None:
     cfg = write(tmp_path / "enc.yaml", [aesgcm("k1")])
     r = run(kubecrypt, "--config", str(cfg), "--resume")
@@ -64,6 +66,7 @@ def test_resume_without_state(kubecrypt: Run, tmp_path: Path) -> None:
     assert not default_path(cfg).exists()
 
 
+@pytest.mark.slow
 def test_foreign_and_corrupt_state(kubecrypt: Run, tmp_path: Path) -> None:
     cfg = write(tmp_path / "enc.yaml", [aesgcm("k1")])
     other = write(tmp_path / "other.yaml", [aesgcm("k1")])

@@ -26,10 +26,10 @@ from kubecrypt.atrest.config import (
 )
 from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.etcd.blocking import BlockingEtcdClient
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.atrest import AtRestRotation, Options
 from kubecrypt.rotate.errors import RotateError, StaleValues
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.state import RotationState
 from kubecrypt.storage.codec import encode
 
@@ -46,6 +46,7 @@ def install(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+@pytest.mark.slow
 def test_not_loaded_says_not_yet_and_resumes(rlab: LabHandle, config: Path, tmp_path: Path,
                                              kubecrypt: Run, cli_env: Callable[..., dict[str, str]],
                                              api: Api) -> None:
@@ -130,21 +131,42 @@ def test_step5_refused_while_a_value_needs_the_old_key(config: Path, tmp_path: P
     # Written behind the rotation's back (a restored backup, an API server on the old file).
     key = "/registry/secrets/default/behind-our-back"
     _put_with_key(etcd, config, old_provider, old_key, key, b"old-key-value")
-    with pytest.raises(StaleValues, match=r"refusing to remove the old key.*behind-our-back"):
+    key2 = "/registry/secrets/default/behind-our-back-2"
+    _put_with_key(etcd, config, old_provider, old_key, key2, b"old-key-value-2")
+    snapshot = etcd.get(key)  # as an etcd snapshot taken before the rotation holds it
+    assert snapshot is not None
+    # Classified with the old key present: both are under the old key, none is unreadable.
+    with pytest.raises(StaleValues, match=r"refusing to remove the old key.*behind-our-back") as info:
         AtRestRotation(Options(config, state, resume=True, wait_timeout=20),
                        out=lambda _: None).run(api, etcd)
+    assert " 0 unreadable, 2 under the old key" in str(info.value), str(info.value)
     assert (old_provider, old_key) in first_keys(config)
     assert RotationState.load(state, config.resolve()).completed == 2
     # Running again rewrites it through the API (which still reads the old key), then retires.
+    lines: list[str] = []
     AtRestRotation(Options(config, state, resume=True, wait_timeout=20),
-                   out=lambda _: None).run(api, etcd)
+                   out=lines.append).run(api, etcd)
     assert first_keys(config) == [(old_provider, "key-guard")]
     r = api.resource("secrets")
     assert value_of(api.get(r, "default", "behind-our-back")) == b"old-key-value"
     raw = etcd.get(key)
     assert raw is not None and raw.value.startswith(b"k8s:enc:aesgcm:v1:key-guard:")
+    for k in (key, key2):
+        etcd.delete(k)
+
+    # The retired key is kept, 0600, beside the state, and reads the pre-rotation snapshot.
+    kept = [p for p in tmp_path.iterdir() if f".retired-{old_key}-" in p.name]
+    assert len(kept) == 1 and (kept[0].stat().st_mode & 0o777) == 0o600
+    assert any(f"kept the retired key in {kept[0]}" in line and "snapshots" in line
+               for line in lines), lines
+    from kubecrypt.atrest.config import load_file
+
+    chain = TransformerSet(load_file(kept[0])).for_resource("secrets")
+    read = chain.decrypt(snapshot.value, key.encode())
+    assert read.key == old_key and b"old-key-value" in read.plaintext
 
 
+@pytest.mark.slow
 def test_provider_change_aesgcm_to_secretbox_and_back(config: Path, tmp_path: Path, api: Api,
                                                       etcd: BlockingEtcdClient) -> None:
     r = api.resource("secrets")
@@ -190,6 +212,7 @@ def test_refuses_a_config_the_server_does_not_use(
     assert other.read_bytes() == before and not state.exists()
 
 
+@pytest.mark.slow
 def test_killed_during_rewrite_resumes(config: Path, tmp_path: Path, api: Api,
                                        etcd: BlockingEtcdClient,
                                        cli_env: Callable[..., dict[str, str]]) -> None:

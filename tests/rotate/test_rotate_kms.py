@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,10 +19,10 @@ from kubecrypt.atrest.classify import classify
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.etcd.settings import EtcdSettings
 from kubecrypt.kms.backends import load_config
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.lab import up as lab_up
-from kubecrypt.rotate.errors import NotLoaded
+from kubecrypt.rotate.errors import NotLoaded, RotateError
 from kubecrypt.rotate.kms import KmsOptions, KmsRotation
-from kubecrypt.rotate.kubeapi import Api
 
 from .conftest import secret, value_of
 
@@ -51,9 +52,11 @@ def rotate_with_restart(directory: Path, opts: KmsOptions, api: Api, etcd: Block
     assert state["completed"] == 1 and old != new and set(before) == {old}
     if check_not_yet:
         # The API server asks the plugin for its key_id once a minute: not yet.
-        with pytest.raises(NotLoaded, match=f"write with key_id {new}"):
+        with pytest.raises(NotLoaded, match=f"write with key_id {new}") as info:
             KmsRotation(KmsOptions(**{**opts.__dict__, "resume": True, "wait_timeout": 1}),
                         out=lambda _: None).run(api, etcd)
+        # rotate kms edits no configuration, so it must not ask for an "edited" one.
+        assert "edited" not in str(info.value) and "restart every kube-apiserver" in str(info.value)
         assert json.loads(opts.state.read_text())["completed"] == 1
     lab_up.up(directory)  # restart the API server: it asks the plugin for the key_id at once
     lines: list[str] = []
@@ -93,6 +96,31 @@ def test_kms_rotation_local_keyring(kms_lab: Path, tmp_path: Path) -> None:
     assert ring["primary"] == new and old in [k["id"] for k in ring["keys"]]
 
 
+@pytest.mark.slow
+def test_kms_rotation_refuses_a_backend_config_the_plugin_does_not_use(
+        kms_lab: Path, tmp_path: Path) -> None:
+    from kubecrypt.kms import keyring
+
+    other = tmp_path / "other-keyring.json"
+    keyring.init(str(other))
+    before = other.read_bytes()
+    lab_ring = (kms_lab / "kms-keyring.json").read_bytes()
+    api, etcd = _clients(kms_lab)
+    with etcd:
+        opts = KmsOptions(kms_lab / "encryption-config.yaml", tmp_path / "kms-state.json", "local",
+                          {"keyring": str(other)}, wait_timeout=20)
+        t0 = time.monotonic()
+        with pytest.raises(RotateError, match="is not the backend the plugin uses") as info:
+            KmsRotation(opts, out=lambda _: None).run(api, etcd)
+        assert time.monotonic() - t0 < 10
+    assert "nothing was changed" in str(info.value)
+    assert other.read_bytes() == before  # the wrong keyring was not rotated
+    assert (kms_lab / "kms-keyring.json").read_bytes() == lab_ring
+    state = json.loads(opts.state.read_text())
+    assert state["completed"] == 0 and state["new_key_id"] is None
+
+
+@pytest.mark.slow
 def test_kms_rotation_vault(bao: str, tmp_path: Path) -> None:  # noqa: F811
     sock_dir = short_tmpdir()
     plugin: Plugin | None = None
@@ -141,6 +169,7 @@ def test_kms_bad_input(kubecrypt: Run, tmp_path: Path) -> None:
     assert r.returncode != 0 and b"--backend-config" in r.stderr
 
 
+@pytest.mark.slow
 def test_kms_refuses_v1_and_missing_state(kubecrypt: Run, tmp_path: Path) -> None:
     enc = tmp_path / "enc.yaml"
 

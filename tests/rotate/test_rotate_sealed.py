@@ -124,3 +124,42 @@ def test_rotate_sealed_dry_run_and_no_keys(kubecrypt: Run, keys_dir: Path, tmp_p
     assert len(KeyStore(keys_dir).load()) == 1
     r = kubecrypt("rotate", "sealed", "--keys-dir", str(tmp_path / "empty"), "--dir", str(repo))
     assert r.returncode == 1 and b"no keys in" in r.stderr
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                           *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_rotate_sealed_compromised_covers_history(kubecrypt: Run, keys_dir: Path,
+                                                  tmp_path: Path) -> None:
+    """A Secret deleted from the tree long ago is still in history: --compromised lists it."""
+    (old,) = KeyStore(keys_dir).load()
+    repo = _repo(tmp_path, old)
+    gone = repo / "gone.yaml"
+    gone.write_text(render_sealed(seal_secret(_secret("prod", "legacy", apikey="old-api-key"),
+                                              old.private_key.public_key(), SealOptions()),
+                                  "yaml"))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    first = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "rm", "-q", "gone.yaml")
+    _git(repo, "commit", "-q", "-m", "two")
+    r = kubecrypt("rotate", "sealed", "--keys-dir", str(keys_dir), "--dir", str(repo),
+                  "--key-size", KEY_SIZE, "--compromised", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert "legacy" not in {e["name"] for e in doc["exposed"]}  # not in the working tree
+    history = {(e["namespace"], e["name"], e["item"]): e for e in doc["history_exposed"]}
+    assert set(history) == {("prod", "legacy", "apikey"), ("prod", "db", "password"),
+                            ("prod", "db", "user"), ("prod", "api", "token"),
+                            ("dev", "a", "x"), ("dev", "b", "y")}
+    assert history[("prod", "legacy", "apikey")]["paths"] == ["gone.yaml"]
+    assert history[("prod", "legacy", "apikey")]["last_commit"] == first
+    assert b"old-api-key" not in r.stdout and b"pw1" not in r.stdout
+    text = kubecrypt("rotate", "sealed", "--keys-dir", str(keys_dir), "--dir", str(repo),
+                     "--key-size", KEY_SIZE, "--compromised", "--compromised-key", old.fingerprint,
+                     "--dry-run")
+    assert text.returncode == 0, text.stderr
+    assert b"prod/legacy: apikey" in text.stdout

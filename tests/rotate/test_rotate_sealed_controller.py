@@ -17,12 +17,12 @@ import pytest
 from cryptography import x509
 from lab.conftest import LabHandle
 
+from kubecrypt.kube import ControllerProxy, KubeClient, Overrides
 from kubecrypt.lab import processes
 from kubecrypt.lab import sealed as lab_sealed
 from kubecrypt.rotate.errors import NotLoaded
 from kubecrypt.rotate.sealed_controller import wait_served
 from kubecrypt.sealed.keys import KEY_LABEL, SealingKey, generate_key, sealing_public_key
-from kubecrypt.sealed.kubeapi import ControllerProxy, KubeClient, load_cluster_access
 from kubecrypt.sealed.kubeseal import render_sealed
 from kubecrypt.sealed.seal import SealOptions, seal_secret
 
@@ -34,7 +34,7 @@ KEY_SIZE = "2048"
 def controller(rlab: LabHandle) -> Iterator[ControllerProxy]:
     lab_sealed.start_controller(rlab.lab, key_size=2048, extra_args=("--retry-base", "0.2s"))
     try:
-        yield ControllerProxy(KubeClient(load_cluster_access(str(rlab.lab.kubeconfig), None)))
+        yield ControllerProxy(KubeClient.connect(Overrides(kubeconfig=str(rlab.lab.kubeconfig))))
     finally:
         proc = rlab.lab.extra.pop(lab_sealed.NAME, None)
         if proc is not None:
@@ -101,6 +101,7 @@ def _serial(pem: bytes) -> int:
     return x509.load_pem_x509_certificate(pem).serial_number
 
 
+@pytest.mark.slow
 def test_rotate_sealed_controller(kubecrypt: Run, rlab: LabHandle, controller: ControllerProxy,
                                   ns: str, tmp_path: Path) -> None:
     old_cert = controller.certificate()
@@ -208,3 +209,34 @@ def test_rotate_sealed_controller_no_renew_failed_dry_run(
     assert db != before["apps/db.yaml"] and db[:4] == before["apps/db.yaml"][:4]
     rlab.kubectl("apply", "-f", str(repo / "apps/db.yaml"))
     assert _unsealed(rlab, ns, "db") == want["db"]
+
+
+def test_rotate_sealed_controller_skips_files_by_provenance(
+        kubecrypt: Run, rlab: LabHandle, controller: ControllerProxy, ns: str,
+        tmp_path: Path) -> None:
+    """Files stamped with the certificate the controller serves are current: a second run
+    leaves them byte for byte; the annotation never reaches the Secret the controller makes."""
+    from kubecrypt.sealed.documents import load_documents
+    from kubecrypt.sealed.provenance import ANNOTATION, pem_fingerprint, sealed_with
+
+    repo, want = _repo(tmp_path, ns, controller.certificate())
+    kc = str(rlab.lab.kubeconfig)
+    args = ("rotate", "sealed", "--controller", "--kubeconfig", kc, "--dir", str(repo),
+            "--no-renew")
+    first = kubecrypt(*args)
+    assert first.returncode == 0, first.stderr
+    assert b"3 files re-encrypted (4 SealedSecrets), 0 already current" in first.stdout
+    served = pem_fingerprint(controller.certificate())
+    for rel in ("apps/db.yaml", "apps/api.json", "multi/two.yaml"):
+        for doc in load_documents((repo / rel).read_bytes(), rel):
+            assert sealed_with(doc) == served
+            assert ANNOTATION not in json.dumps(doc["spec"])
+    stamped = _snapshot(repo)
+    again = kubecrypt(*args)
+    assert again.returncode == 0, again.stderr
+    assert b"0 files re-encrypted (0 SealedSecrets), 3 already current" in again.stdout
+    assert _snapshot(repo) == stamped
+    rlab.kubectl("apply", "-f", str(repo / "apps/db.yaml"))
+    assert _unsealed(rlab, ns, "db") == want["db"]
+    secret = rlab.kubectl_json("get", "secret", "db", "-n", ns)
+    assert ANNOTATION not in (secret["metadata"].get("annotations") or {})

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyrage
+import pytest
 
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
@@ -42,6 +43,7 @@ def _sops(*args: str, key: Path, cwd: Path) -> subprocess.CompletedProcess[bytes
                           check=False)
 
 
+@pytest.mark.slow
 def test_rotate_sops_dir(kubecrypt: Run, tmp_path: Path) -> None:
     a, a_key = _identity(tmp_path, "a")
     b, b_key = _identity(tmp_path, "b")

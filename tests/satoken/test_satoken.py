@@ -372,3 +372,12 @@ def test_tokenreview_audience_mismatch_is_internal_error(rsa_key: rsa.RSAPrivate
     with pytest.raises(TokenReviewError, match="error validating audiences") as err:
         review({"spec": {"token": "t", "audiences": ["vault"]}}, lax, API_AUDS)
     assert err.value.code == 500
+
+
+def test_deeply_nested_payload_is_not_ours_not_a_crash(rsa_key: rsa.RSAPrivateKey) -> None:
+    # Issue 13 item 15: an unauthenticated bearer token is untrusted JSON.
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    deep = b'{"iss":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert check(f"{b64(b'{}')}.{b64(deep)}.sig", rsa_key) is None

@@ -65,7 +65,7 @@ def test_no_documents(run_kubecrypt, cert):
 
 def test_bad_yaml(run_kubecrypt, cert):
     _fails(run_kubecrypt("seal", "--cert", cert, input=b"kind: Secret\n  bad: [\n"),
-           startswith="cannot parse input as YAML")
+           "input line 2: not valid YAML: mapping values are not allowed in this context")
 
 
 def test_bad_base64_in_data(run_kubecrypt, cert):

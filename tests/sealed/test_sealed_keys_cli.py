@@ -7,6 +7,7 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -21,6 +22,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_generate_like_the_controller(run_kubecrypt, tmp_path, sealed_dir):
     keys_dir = tmp_path / "keys"
     result = run_kubecrypt("sealed", "keys", "generate", "--keys-dir", str(keys_dir))
@@ -55,6 +57,7 @@ def test_generate_like_the_controller(run_kubecrypt, tmp_path, sealed_dir):
     assert x509.load_pem_x509_certificate(printed.stdout) == cert
 
 
+@pytest.mark.slow
 def test_backup_restore_cycle(run_kubecrypt, tmp_path, sealed_dir):
     keys_dir = str(tmp_path / "keys")
     gen = run_kubecrypt("sealed", "keys", "generate", "--keys-dir", keys_dir, "--key-size", "2048",

@@ -4,6 +4,11 @@ to the same Secret, the same errors; and upstream's own output opens with our un
 from __future__ import annotations
 
 import base64
+import hashlib
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from kubecrypt.sealed.crypto import b64decode_std, hybrid_decrypt
 from kubecrypt.sealed.scope import Scope, label
@@ -31,8 +36,34 @@ def test_seal_vector(seal_vector, sealed_dir, run_kubecrypt, tools, tmp_path):
         return
     assert result.returncode == 0, result.stderr.decode()
     text = result.stdout.decode()
-    assert tools.mask(text) == v["output_skeleton"]
+    # kubecrypt's only addition is the provenance annotation on the outer metadata.
+    assert _without_provenance(tools.mask(text), _cert_fingerprint(v, sealed_dir)) == \
+        list(yaml.safe_load_all(v["output_skeleton"]))
     assert tools.unseal_outputs(v, text) == v["unseal"]["outputs"]
+    # --no-provenance: kubeseal's bytes exactly.
+    plain = run_kubecrypt("seal", "--no-provenance", *tools.cli_args(v),
+                          input=v["input"].encode(), env=env)
+    assert plain.returncode == 0, plain.stderr.decode()
+    assert tools.mask(plain.stdout.decode()) == v["output_skeleton"]
+
+
+def _cert_fingerprint(vector, sealed_dir) -> str:
+    args = vector["kubeseal_args"]
+    der = x509.load_pem_x509_certificate(
+        (sealed_dir / "keys" / args[args.index("--cert") + 1]).read_bytes()
+    ).public_bytes(serialization.Encoding.DER)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _without_provenance(text: str, fingerprint: str) -> list:
+    docs = list(yaml.safe_load_all(text))
+    for doc in docs:
+        annotations = doc["metadata"]["annotations"]
+        assert annotations.pop("kubecrypt.io/sealed-with") == fingerprint
+        if not annotations:
+            del doc["metadata"]["annotations"]
+        assert "kubecrypt.io/sealed-with" not in str(doc["spec"])
+    return docs
 
 
 def test_upstream_output_unseals(sealed_output_vector, sealed_dir, run_kubecrypt, tools):

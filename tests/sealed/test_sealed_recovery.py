@@ -12,6 +12,7 @@ import pytest
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, keys_from_file
+from kubecrypt.sealed.provenance import pem_fingerprint, sealed_with, stamp
 from kubecrypt.sealed.unseal import ERR_DEPRECATED_DATA, unseal
 
 
@@ -105,7 +106,7 @@ def _reencrypt(run_kubecrypt, sealed_dir, v, *extra: str):
 def test_reencrypt_vector_like_upstream(reencrypt_vector, sealed_dir, run_kubecrypt, tools):
     """--flatten-template reproduces upstream's /v1/rotate result exactly."""
     v = reencrypt_vector
-    out = _reencrypt(run_kubecrypt, sealed_dir, v, "--flatten-template")
+    out = _reencrypt(run_kubecrypt, sealed_dir, v, "--flatten-template", "--no-provenance")
     assert tools.mask(out) == v["output_skeleton"]
     assert tools.unseal_outputs(v, out) == v["unseal"]["outputs"]
 
@@ -117,7 +118,12 @@ def test_reencrypt_vector_offline(reencrypt_vector, sealed_dir, run_kubecrypt, t
     original = load_documents(v["input"].encode())[0]
     ours = load_documents(out.encode())[0]
     assert ours["spec"].get("template") == original["spec"].get("template")
+    # The only change to the metadata: the new certificate's provenance annotation.
+    cert = (sealed_dir / "keys" / f"{v['newest_key']}.crt.pem").read_bytes()
+    assert sealed_with(ours) == pem_fingerprint(cert)
+    stamp(ours, None)
     assert ours["metadata"] == original["metadata"]
+    out = _reencrypt(run_kubecrypt, sealed_dir, v, "--no-provenance")
     template = original["spec"].get("template") or {}
     if not template.get("data") and template.get("metadata") == original["metadata"]:
         assert tools.mask(out) == v["output_skeleton"]  # nothing to flatten: identical

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fake_azure_keyvault import fake_azure_keyvault  # noqa: F401  (a Key Vault fake)
+from fake_gcp_kms import fake_gcp_kms  # noqa: F401  (a Cloud KMS fake)
 from moto_kms import moto  # noqa: F401  (the moto_server fixture)
 
 Run = Callable[..., subprocess.CompletedProcess[bytes]]

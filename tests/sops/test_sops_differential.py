@@ -5,6 +5,7 @@ costs several processes); the generators are the ones that found the bugs fixed 
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,7 @@ def _compare(text: bytes, ext: str, key: AgeKey) -> None:
     compare(text, ext, key)
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(doc=st.dictionaries(_keys, _trees, min_size=1, max_size=4),
        ext=st.sampled_from(["yaml", "json"]))
@@ -52,6 +54,7 @@ def test_random_documents_match_sops(doc: dict[str, object], ext: str,
     _compare(text, ext, age_keys["k1"])
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(doc=st.dictionaries(_simple_keys, _simple_trees, min_size=1, max_size=4),
        data=st.data())

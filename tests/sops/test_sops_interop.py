@@ -272,6 +272,7 @@ def test_every_selection_rule(sel: list[str], kc: Run, real_sops: Run, sops_env:
     _roundtrip("secret.yaml", SECRET, sel, [age_keys["k1"]], kc, real_sops, sops_env, tmp_path)
 
 
+@pytest.mark.slow
 def test_several_recipients(kc: Run, real_sops: Run, sops_env: dict[str, str],
                             age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
     recips = [age_keys["k1"], age_keys["k2"], age_keys["k3"]]

@@ -48,3 +48,25 @@ def test_legacy_rewrite() -> None:
         ["exec-env", "f", "--", "sh", "-e"]
     with pytest.raises(ConflictingParameters):
         legacy_args(["-e", "-d", "f"], CMDS)
+
+
+def test_gcp_and_azure_entries_parse_and_write_in_sops_order() -> None:
+    from kubecrypt.sops.keysources.azure_kv import AzureKVKey
+    from kubecrypt.sops.keysources.gcp_kms import GCPKMSKey
+    from kubecrypt.sops.metadata import key_from_dict
+
+    rid = "projects/p/locations/global/keyRings/r/cryptoKeys/k"
+    g = key_from_dict("gcp_kms", {"resource_id": rid, "created_at": "T", "enc": "e"})
+    assert isinstance(g, GCPKMSKey) and g.ident() == rid
+    assert list(g.to_dict()) == ["resource_id", "created_at", "enc"]
+    assert [k.resource_id for k in GCPKMSKey.from_ids(f"{rid}, {rid} ,")] == [rid, rid]
+    a = key_from_dict("azure_kv", {"vault_url": "https://v", "name": "n", "version": "1",
+                                   "created_at": "T", "enc": "AA+/="})
+    assert isinstance(a, AzureKVKey) and a.ident() == "https://v/keys/n/1"
+    assert list(a.to_dict()) == ["vault_url", "name", "version", "created_at", "enc"]
+    with pytest.raises(KeySourceError, match="base64"):  # standard b64 / padding: not sops'
+        a.decrypt()
+    with pytest.raises(KeySourceError, match="not an Azure Key Vault key URL"):
+        AzureKVKey.from_url("https://v/secrets/x/1")
+    assert AzureKVKey.from_url(" https://v.vault.azure.net/keys/n/abc ").ident() == \
+        "https://v.vault.azure.net/keys/n/abc"

@@ -17,8 +17,10 @@ from urllib.parse import urlparse
 
 import yaml
 
+from kubecrypt import safeparse
 from kubecrypt.errors import ConfigError
 from kubecrypt.goduration import format_duration, parse_duration
+from kubecrypt.kms.endpoint import endpoint_problem
 
 API_VERSION = "apiserver.config.k8s.io/v1"
 KIND = "EncryptionConfiguration"
@@ -125,12 +127,7 @@ def loads(text: str, source: str = "<config>") -> EncryptionConfiguration:
     """Parse YAML or JSON text and validate it; raises ConfigError listing every problem."""
     if not text.strip():
         raise ConfigError(f"{source}: the EncryptionConfiguration is empty")
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML or JSON{where}") from None
+    doc = safeparse.load_yaml(text, source, error=ConfigError)
     return from_dict(doc, source)
 
 
@@ -396,6 +393,8 @@ def _parse_kms(
                 f"{path}.endpoint: Invalid value: {endpoint!r}: unsupported scheme {scheme!r} "
                 "for KMS provider, only unix is supported"
             )
+        elif scheme is not None and (why := endpoint_problem(endpoint)) is not None:
+            problems.append(f"{path}.endpoint: Invalid value: {endpoint!r}: endpoint {why}")
     cachesize = body.get("cachesize")
     if cachesize is not None:
         if api == "v2":

@@ -1,7 +1,8 @@
-"""Small I/O helpers shared by the commands: binary stdin and stdout."""
+"""Small I/O helpers shared by the commands: binary stdin and stdout, kubectl-shaped output."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from kubecrypt.errors import InputError
@@ -21,3 +22,12 @@ def read_stdin_bytes(what: str) -> bytes:
 def write_stdout_bytes(data: bytes) -> None:
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+def dump_object(obj: object, fmt: str) -> str:
+    """kubectl-shaped output: keys sorted, block-style YAML or indented JSON."""
+    if fmt == "json":
+        return json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+    import yaml
+
+    return str(yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True))

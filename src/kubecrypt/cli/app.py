@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "lab": "kubecrypt.cli.lab:lab",
     "demo": "kubecrypt.cli.demo:demo",
     "rotate": "kubecrypt.cli.rotate:rotate",
+    "doctor": "kubecrypt.cli.doctor:doctor",
 }
 
 

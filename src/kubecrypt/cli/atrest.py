@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 import sys
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,24 @@ def keygen(provider: str, name: str, resources: str, key_only: bool, out_path: s
 
         atomic_write(out_path, text.encode(), mode=0o600)
     else:
+        _warn_if_stdout_readable()
         click.echo(text, nl=False)
+
+
+def _warn_if_stdout_readable() -> None:
+    """``keygen > file`` makes the file with the shell's umask (often 0644): say so, since the
+    key in it is then readable by others; only ``-o FILE`` writes 0600."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return
+    if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        click.echo(
+            f"warning: stdout is a file that group or others can read (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}), and it now holds a key; run chmod 600 on it, "
+            "or use -o FILE, which writes 0600",
+            err=True,
+        )
 
 
 @atrest.command()

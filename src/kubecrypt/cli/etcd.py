@@ -3,26 +3,16 @@ Kubernetes object and its storage bytes; scan/get/rewrite talk to a live etcd.""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import click
 
-from kubecrypt.cli._io import read_stdin_bytes, write_stdout_bytes
-from kubecrypt.errors import InputError
+from kubecrypt.cli._io import dump_object, read_stdin_bytes, write_stdout_bytes
 
 
 @click.group()
 def etcd() -> None:
     """Read, prove and recover what kube-apiserver stores in etcd."""
-
-
-def dump_object(obj: object, fmt: str) -> str:
-    """kubectl-shaped output: keys sorted, block-style YAML or indented JSON."""
-    if fmt == "json":
-        return json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
-    import yaml
-
-    return str(yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True))
 
 
 @etcd.command()
@@ -38,17 +28,28 @@ def decode(fmt: str) -> None:
 
 @etcd.command()
 def encode() -> None:
-    """Encode a Secret, ConfigMap, Namespace or Lease (YAML or JSON) on stdin into storage bytes."""
-    import yaml
-
+    """Encode a Secret, ConfigMap, Namespace or Lease (YAML or JSON) on stdin into storage bytes,
+    as kube-apiserver stores it (metadata.resourceVersion and selfLink are not stored)."""
+    from kubecrypt import safeparse
     from kubecrypt.storage.codec import encode as encode_value
 
     text = read_stdin_bytes("a Secret, ConfigMap or Namespace in YAML or JSON")
-    try:
-        obj = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InputError("stdin is not valid YAML or JSON") from None
-    write_stdout_bytes(encode_value(obj))
+    obj = safeparse.load_yaml(text, "stdin")
+    write_stdout_bytes(encode_value(prepare_for_storage(obj)))
+
+
+# kube-apiserver clears these before every write (storage.APIObjectVersioner's
+# PrepareObjectForStorage): the resourceVersion is etcd's revision, never part of the value.
+NOT_STORED = ("resourceVersion", "selfLink")
+
+
+def prepare_for_storage(obj: Any) -> Any:
+    """``obj`` as kube-apiserver writes it to etcd: without metadata.resourceVersion and
+    metadata.selfLink (so ``etcd get -o yaml | etcd encode`` gives back the stored bytes)."""
+    if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
+        meta = {k: v for k, v in obj["metadata"].items() if k not in NOT_STORED}
+        return {**obj, "metadata": meta}
+    return obj
 
 
 # scan/get/rewrite talk to a live etcd; they live in etcd_ops.py (issue 6).

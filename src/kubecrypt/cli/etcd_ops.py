@@ -117,7 +117,7 @@ def scan(prefix: str, resources: str | None, config_path: str | None, fmt: str, 
     KMS key id) or unreadable. Exits 3 when a value that must be encrypted is not."""
     from kubecrypt.etcd.client import EtcdClient
     from kubecrypt.etcd.inspect import Inspector
-    from kubecrypt.etcd.scan import NotEncrypted, ScanReport
+    from kubecrypt.etcd.scan import NotEncrypted, ScanReport, Unproven
     from kubecrypt.etcd.scan import scan as run_scan
     from kubecrypt.etcd.targets import parse_resources, targets
     from kubecrypt.storage.keys import normalize_prefix
@@ -156,9 +156,14 @@ def scan(prefix: str, resources: str | None, config_path: str | None, fmt: str, 
     else:
         _print_scan_table(report)
     out.flush()
-    if report.exit_code:
+    if report.failing():
         failing = ", ".join(report.failing())
         raise NotEncrypted(f"values that must be encrypted are not ({failing}); see the report above")
+    if report.unproven():
+        unproven = ", ".join(report.unproven())
+        raise Unproven(f"values that must be encrypted could not be read ({unproven}), so they are "
+                       "not proven encrypted; check the --config keys and KMS plugin, see the "
+                       "report above")
 
 
 def _print_scan_table(report: Any) -> None:
@@ -211,14 +216,36 @@ def _print_scan_table(report: Any) -> None:
 # ---------------------------------------------------------------------------------- get
 
 
+_PREFIX_FLAG = "\x00flag"  # --prefix given with no value, etcdctl's boolean form
+_TRUE, _FALSE = ("true", "1", "t", "yes"), ("false", "0", "f", "no")
+
+
+def _etcdctl_prefix(key: str | None, key_prefix: str | None) -> tuple[str | None, str | None]:
+    """(KEY, P) once etcdctl's boolean ``--prefix`` forms are read: ``KEY --prefix`` and
+    ``KEY --prefix=true`` mean ``--prefix KEY``; ``--prefix=false`` means plain ``KEY``."""
+    if key_prefix is None:
+        return key, None
+    flag = key_prefix == _PREFIX_FLAG or key_prefix.lower() in _TRUE + _FALSE
+    if not flag:
+        return key, key_prefix
+    if key is None:
+        raise InputError("--prefix without a value needs KEY, as in etcdctl: "
+                         "kubecrypt etcd get /registry/secrets/ --prefix")
+    if key_prefix.lower() in _FALSE:
+        return key, None
+    return None, key
+
+
 @click.command()
 @click.argument("key", required=False)
 @click.option("--config", "config_path", default=None, metavar="FILE",
               help="EncryptionConfiguration holding the keys (kms providers call their plugin).")
 @click.option("--decrypt/--no-decrypt", default=True, show_default=True,
               help="Decrypt through the config (--no-decrypt: the stored bytes as they are).")
-@click.option("--prefix", "key_prefix", default=None, metavar="P",
-              help="Read every key under P and print them as one List.")
+@click.option("--prefix", "key_prefix", default=None, metavar="P", is_flag=False,
+              flag_value=_PREFIX_FLAG,
+              help="Read every key under P and print them as one List. etcdctl's forms work "
+                   "too: KEY --prefix, KEY --prefix=true (--prefix=false reads KEY alone).")
 @click.option("--etcd-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="kube-apiserver's --etcd-prefix, to tell the resource from a key.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json", "raw"]), default="yaml",
@@ -227,12 +254,12 @@ def _print_scan_table(report: Any) -> None:
 def get(key: str | None, config_path: str | None, decrypt: bool, key_prefix: str | None,
         etcd_prefix: str, fmt: str, **conn: Any) -> None:
     """Read an object from etcd, decrypt it and decode it: recovery without an API server."""
-    from kubecrypt.cli._io import write_stdout_bytes
-    from kubecrypt.cli.etcd import dump_object
+    from kubecrypt.cli._io import dump_object, write_stdout_bytes
     from kubecrypt.etcd.client import EtcdClient
     from kubecrypt.etcd.recover import Recoverer
     from kubecrypt.storage.keys import normalize_prefix
 
+    key, key_prefix = _etcdctl_prefix(key, key_prefix)
     if (key is None) == (key_prefix is None):
         raise InputError("give exactly one of KEY or --prefix P (for example /registry/secrets/default/db)")
     if key_prefix is not None and fmt == "raw":

@@ -52,10 +52,12 @@ def serve(listen: str, backend_name: str, backend_config: str | None, api: str,
           metrics_listen: str | None, workers: int, log_level: str) -> None:
     """Serve the KMS plugin gRPC APIs on a unix socket until SIGTERM."""
     from kubecrypt.kms import backends
+    from kubecrypt.kms.endpoint import socket_path
     from kubecrypt.kms.metrics import Metrics
     from kubecrypt.kms.server import PluginServer
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    socket_path(listen, "--listen")  # before the backend starts: a bad URL needs no HSM login
     apis = [a.strip() for a in api.split(",") if a.strip()]
     metrics_addr = _parse_host_port(metrics_listen) if metrics_listen else None
     backend = backends.create(backend_name, backends.load_config(backend_config))

@@ -123,18 +123,22 @@ def status(directory: Path | None, output: str) -> None:
               help="kube-apiserver's static token file: token,user,uid[,\"groups\"] per line.")
 @click.option("--encryption-provider-config", type=click.Path(path_type=Path, exists=True),
               default=None, help="EncryptionConfiguration; reloaded when the file changes.")
+@click.option("--client-ca-file", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Accept client certificates signed by this CA (x509 authentication).")
 def serve(etcd_servers: str, secure_port: int, bind_address: str, tls_cert_file: Path,
           tls_private_key_file: Path, token_auth_file: Path,
-          encryption_provider_config: Path | None) -> None:
+          encryption_provider_config: Path | None, client_ca_file: Path | None) -> None:
     """Run the lab API server in the foreground (kube-apiserver's flag names)."""
     from kubecrypt.lab.apiserver.server import ServerConfig, run
+    from kubecrypt.logsafe import EscapingFormatter
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
-                        "%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     lines = [ln for ln in token_auth_file.read_text().splitlines() if ln.strip()]
     if not lines:
         raise LabError(f"{token_auth_file} has no token; add a line token,user,uid")
     config = ServerConfig([e.strip() for e in etcd_servers.split(",")],
                           lines[0].split(",")[0].strip(), tls_cert_file, tls_private_key_file,
-                          bind_address, secure_port, encryption_provider_config)
+                          bind_address, secure_port, encryption_provider_config, client_ca_file)
     asyncio.run(run(config))

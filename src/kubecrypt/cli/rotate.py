@@ -44,8 +44,8 @@ def atrest(config: str, provider: str | None, new_key_name: str | None, state: s
            prefix: str, **etcd_opts: Any) -> None:
     """Rotate an aesgcm/aescbc/secretbox key: add, promote, rewrite, prove, retire."""
     from kubecrypt.etcd.blocking import BlockingEtcdClient
+    from kubecrypt.kube.dynamic import Api
     from kubecrypt.rotate.atrest import AtRestRotation, Options
-    from kubecrypt.rotate.kubeapi import Api
     from kubecrypt.rotate.state import default_path
 
     cfg = Path(config)
@@ -90,8 +90,8 @@ def kms(config: str, backend: str, backend_config: str | None, provider_name: st
     """Rotate a KMS v2 KEK: new key_id, rewrite everything, prove it from etcd."""
     from kubecrypt.etcd.blocking import BlockingEtcdClient
     from kubecrypt.kms.backends import load_config
+    from kubecrypt.kube.dynamic import Api
     from kubecrypt.rotate.kms import KmsOptions, KmsRotation
-    from kubecrypt.rotate.kubeapi import Api
 
     cfg = Path(config)
     if backend != "none" and not backend_config:
@@ -199,7 +199,9 @@ def sealed(ctx: click.Context, keys_dir: str, use_controller: bool, directory: s
             "new_key_secret": report.new_key_secret,
             "files": [{"path": str(f.path), "outcome": f.outcome, "detail": f.detail,
                        "sealed_secrets": f.count} for f in report.files],
-            "exposed": [e.to_json() for e in report.exposed]}, indent=2))
+            "exposed": [e.to_json() for e in report.exposed],
+            "history_exposed": None if report.history is None else
+            [e.to_json() for e in report.history]}, indent=2))
     else:
         if report.new_key_file:
             click.echo(f"new key {fingerprint} in {report.new_key_file}: apply it "
@@ -222,6 +224,17 @@ def sealed(ctx: click.Context, keys_dir: str, use_controller: bool, directory: s
             for e in report.exposed:
                 click.echo(f"  {e.namespace or '(no namespace)'}/{e.name}: {', '.join(e.items)}"
                            f"  ({e.file})")
+            if report.history is not None:
+                click.echo(f"{len(report.history)} values were readable with the compromised key "
+                           "anywhere in the Git history (every ref); change each at its source:")
+                for h in report.history:
+                    click.echo(f"  {h.namespace or '(no namespace)'}/{h.name}: {h.item}  (commits "
+                               f"{h.first_commit[:12]}..{h.last_commit[:12]}, "
+                               f"{', '.join(sorted(h.paths))})")
+            elif use_controller:
+                click.echo("the Git history was not audited (no private keys with --controller): "
+                           "run `kubecrypt sealed history-audit --key` with a backup of the old "
+                           "keys")
             where = "the cluster" if use_controller else "the cluster and from --keys-dir"
             click.echo(f"then remove the compromised key from {where} once no SealedSecret in "
                        "the cluster still needs it")
@@ -236,10 +249,11 @@ def _sealed_controller(directory: str | None, compromised: bool, key_size: int, 
                        no_renew: bool, dry_run: bool, kubeconfig: str | None,
                        context: str | None, name: str, namespace: str, wait_timeout: float
                        ) -> Any:
+    from kubecrypt.kube import ControllerProxy, KubeClient, Overrides
     from kubecrypt.rotate.sealed_controller import ControllerOptions, rotate_with_controller
-    from kubecrypt.sealed.kubeapi import ControllerProxy, KubeClient, load_cluster_access
 
     opts = ControllerOptions(key_size=key_size, cn=cn, renew=not no_renew,
                              compromised=compromised, dry_run=dry_run, wait_timeout=wait_timeout)
-    proxy = ControllerProxy(KubeClient(load_cluster_access(kubeconfig, context)), name, namespace)
+    client = KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context))
+    proxy = ControllerProxy(client, name, namespace)
     return rotate_with_controller(proxy, Path(directory) if directory else None, opts)

@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
+from kubecrypt.controller.cli import controller_command
 from kubecrypt.fileio import atomic_write
 from kubecrypt.goduration import parse_duration
-from kubecrypt.sealed.controller.cli import controller_command
 from kubecrypt.sealed.errors import SealedInputError
 from kubecrypt.sealed.keys import (
     DEFAULT_KEY_PREFIX,
@@ -196,3 +196,131 @@ def cert(keys_dir: str, fingerprint: str | None) -> None:
     if key.certificate is None:
         raise SealedInputError(f"key {key.fingerprint} has no certificate")
     sys.stdout.write(certificate_pem(key.certificate).decode("ascii"))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@sealed.command("which")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--cert", "certs", multiple=True,
+              help="A known certificate, [NAME=]PATH; repeatable.")
+@click.option("--key", "key_files", multiple=True,
+              help="Private keys (PEM or key backups) to try when a file has no annotation.")
+@click.option("--keys-dir", default=None, help="A key directory (kubecrypt sealed keys).")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def which_(files: tuple[str, ...], certs: tuple[str, ...], key_files: tuple[str, ...],
+           keys_dir: str | None, fmt: str) -> None:
+    """Say which known certificate or key sealed each SealedSecret in FILES."""
+    from kubecrypt.sealed.multi import parse_cert_args
+    from kubecrypt.sealed.which import known_from_cert, known_from_keys, read_key_file, which
+
+    known = [known_from_cert(t.name, t.source) for t in parse_cert_args(list(certs))]
+    for path in key_files:
+        known += read_key_file(path)
+    if keys_dir:
+        known += known_from_keys(KeyStore(keys_dir).registry().newest_first(), keys_dir)
+    answers = which(list(files), known)
+    if fmt == "json":
+        click.echo(json.dumps([a.to_json() for a in answers], indent=2))
+        return
+    _table(("FILE", "DOC", "SEALEDSECRET", "SEALED-WITH", "KNOWN", "HOW"), [
+        (a.file, str(a.document), f"{a.namespace}/{a.name}" if a.namespace else a.name,
+         a.sealed_with or "-", a.known or "-", a.how) for a in answers])
+
+
+@sealed.command("history-audit")
+@click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="The Git repository whose whole history (every ref) is audited.")
+@click.option("--key", "key_files", multiple=True,
+              help="A leaked private key (PEM or key backup); repeatable.")
+@click.option("--revoked-age", multiple=True, help="A revoked age recipient (age1...).")
+@click.option("--revoked-pgp", multiple=True, help="A revoked PGP key fingerprint.")
+@click.option("--hmac-key-file", default=None,
+              help="Key for the value hashes (at least 16 bytes), so runs are comparable; "
+                   "default: a random key per run.")
+@click.option("--live", is_flag=True,
+              help="Ask the cluster whether each Secret still holds the exposed value.")
+@click.option("--kubeconfig", default=None, help="--live: kubeconfig (default $KUBECONFIG).")
+@click.option("--context", default=None, help="--live: kubeconfig context.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def history_audit(repo: str, key_files: tuple[str, ...], revoked_age: tuple[str, ...],
+                  revoked_pgp: tuple[str, ...], hmac_key_file: str | None, live: bool,
+                  kubeconfig: str | None, context: str | None, fmt: str) -> None:
+    """List every value a leaked key opens anywhere in a repository's history."""
+    from kubecrypt.cli.history import run_history_audit
+
+    run_history_audit(repo, key_files, revoked_age, revoked_pgp, hmac_key_file, live,
+                      kubeconfig, context, fmt)
+
+
+@keys.command("backup-status")
+@click.option("--keys-dir", required=True,
+              help="The backup directory (key Secrets, v1 Lists or PEM keys).")
+@click.option("--cluster-keys-dir", default=None,
+              help="Offline: the cluster's key Secrets as files, instead of asking the cluster.")
+@click.option("--dir", "sealed_dir", default=None, type=click.Path(file_okay=False),
+              help="SealedSecrets to check: which ones only a key missing from the backup opens.")
+@click.option("--kubeconfig", default=None, help="kubeconfig (default $KUBECONFIG).")
+@click.option("--context", default=None, help="kubeconfig context.")
+@click.option("--controller-namespace", default=DEFAULT_NAMESPACE, show_default=True,
+              help="Where the controller keeps its key Secrets.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table")
+def backup_status_(keys_dir: str, cluster_keys_dir: str | None, sealed_dir: str | None,
+                   kubeconfig: str | None, context: str | None, controller_namespace: str,
+                   fmt: str) -> None:
+    """Compare the cluster's sealing keys with a backup; exit 1 when one is missing."""
+    from kubecrypt.sealed.backup import backup_status, keys_in_dir
+
+    if cluster_keys_dir:
+        cluster = keys_in_dir(Path(cluster_keys_dir), "--cluster-keys-dir")
+    else:
+        cluster = _cluster_keys(kubeconfig, context, controller_namespace)
+    backup = keys_in_dir(Path(keys_dir), "--keys-dir backup")
+    sealed_docs: list[tuple[Path, list[dict[str, Any]]]] = []
+    if sealed_dir:
+        from kubecrypt.rotate.sealed import sealed_files
+
+        if not Path(sealed_dir).is_dir():
+            raise SealedInputError(f"{sealed_dir} is not a directory; give the SealedSecrets "
+                                   "directory with --dir")
+        sealed_docs = [(path, docs) for path, docs, _ in sealed_files(Path(sealed_dir))]
+    status = backup_status(cluster, backup, sealed_docs)
+    if fmt == "json":
+        click.echo(json.dumps(status.to_json(), indent=2))
+    else:
+        missing = {k.fingerprint for k in status.missing}
+        _table(("KEY", "FINGERPRINT", "CREATED", "BACKED UP"), [
+            (k.name or "-", k.fingerprint, format_time(k.creation) if k.creation else "-",
+             "no" if k.fingerprint in missing else "yes") for k in status.cluster])
+        for lost in status.only_missing:
+            click.echo(f"only a key missing from the backup opens {lost.namespace}/{lost.name} "
+                       f"({lost.file})")
+    if status.missing:
+        raise SealedInputError(
+            f"{len(status.missing)} of the cluster's {len(status.cluster)} keys are not in the "
+            f"backup {keys_dir}: back them up now (kubectl get secret -n {controller_namespace} "
+            "-l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml > backup.yaml)")
+
+
+def _cluster_keys(kubeconfig: str | None, context: str | None, namespace: str
+                  ) -> list[SealingKey]:
+    import urllib.parse
+
+    from kubecrypt.kube import KubeClient, Overrides, status_message
+    from kubecrypt.sealed.keys import KEY_LABEL, key_from_secret
+
+    client = KubeClient.connect(Overrides(kubeconfig=kubeconfig, context=context))
+    selector = urllib.parse.quote(KEY_LABEL)
+    status, body = client.request(
+        "GET", f"/api/v1/namespaces/{namespace}/secrets?labelSelector={selector}")
+    if status != 200:
+        raise SealedInputError(f"cannot list the key Secrets in namespace {namespace}: "
+                               f"{status_message(status, body)}")
+    items = json.loads(body).get("items") or []
+    return [key_from_secret(item, f"Secret {namespace}/{(item.get('metadata') or {}).get('name')}")
+            for item in items]

@@ -50,6 +50,12 @@ def _key_options(f: Any) -> Any:
                           "(https://vault:8200/v1/transit/keys/name).")(f)
     f = click.option("--kms", "-k", "kms", default=None, envvar="SOPS_KMS_ARN",
                      help="Comma-separated AWS KMS key ARNs (ARN+role_ARN assumes that role).")(f)
+    f = click.option("--gcp-kms", "gcp_kms", default=None, envvar="SOPS_GCP_KMS_IDS",
+                     help="Comma-separated GCP KMS key names "
+                          "(projects/P/locations/L/keyRings/R/cryptoKeys/K).")(f)
+    f = click.option("--azure-kv", "azure_kv", default=None, envvar="SOPS_AZURE_KEYVAULT_URLS",
+                     help="Comma-separated Azure Key Vault key URLs "
+                          "(https://VAULT.vault.azure.net/keys/NAME[/VERSION]).")(f)
     return _aws_options(f)
 
 
@@ -161,7 +167,8 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
             input_type: str | None, output_type: str | None, indent: int | None,
             filename_override: str | None, age: str | None, pgp: str | None,
             hc_vault: str | None, kms: str | None, encryption_context: str | None,
-            aws_profile: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+            aws_profile: str | None, gcp_kms: str | None, azure_kv: str | None,
+            mac_only_encrypted: bool | None, shamir: int | None,
             config: str | None, **selection: str | None) -> None:
     """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
     from kubecrypt.sops.ops import encrypt as do_encrypt
@@ -169,7 +176,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir,
-                            kms, encryption_context, aws_profile)
+                            kms, encryption_context, aws_profile, gcp_kms, azure_kv)
     _warn(job)
     data = do_encrypt(job.read(), job.store(), spec, out_store=job.store(job.out_fmt))
     _write(job, data, in_place, output)
@@ -225,7 +232,8 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
          indent: int | None, filename_override: str | None, age: str | None, pgp: str | None,
          hc_vault: str | None, kms: str | None, encryption_context: str | None,
-         aws_profile: str | None, mac_only_encrypted: bool | None, shamir: int | None,
+         aws_profile: str | None, gcp_kms: str | None, azure_kv: str | None,
+         mac_only_encrypted: bool | None, shamir: int | None,
          ignore_mac: bool, config: str | None, **selection: str | None) -> None:
     """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save.
 
@@ -238,7 +246,8 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
     exists = Path(file).exists()
     spec = None if exists else job.encrypt_spec(age, pgp, hc_vault, selection,
                                                 mac_only_encrypted, shamir, kms,
-                                                encryption_context, aws_profile)
+                                                encryption_context, aws_profile, gcp_kms,
+                                                azure_kv)
     edit_file(Path(file), job.store(), ignore_mac, spec)
 
 
@@ -257,6 +266,10 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
 @click.option("--rm-hc-vault-transit", default=None, help="Vault transit URIs to remove.")
 @click.option("--add-kms", default=None, help="AWS KMS ARNs to add (ARN+role_ARN form too).")
 @click.option("--rm-kms", default=None, help="AWS KMS ARNs to remove.")
+@click.option("--add-gcp-kms", default=None, help="GCP KMS key names to add.")
+@click.option("--rm-gcp-kms", default=None, help="GCP KMS key names to remove.")
+@click.option("--add-azure-kv", default=None, help="Azure Key Vault key URLs to add.")
+@click.option("--rm-azure-kv", default=None, help="Azure Key Vault key URLs to remove.")
 @_aws_options
 @click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.option("--config", default=None, help="Path to .sops.yaml.")
@@ -266,7 +279,8 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
            filename_override: str | None, add_age: str | None, rm_age: str | None,
            add_pgp: str | None, rm_pgp: str | None, add_hc_vault_transit: str | None,
            rm_hc_vault_transit: str | None, add_kms: str | None, rm_kms: str | None,
-           encryption_context: str | None, aws_profile: str | None,
+           add_gcp_kms: str | None, rm_gcp_kms: str | None, add_azure_kv: str | None,
+           rm_azure_kv: str | None, encryption_context: str | None, aws_profile: str | None,
            decryption_order: str | None, config: str | None) -> None:
     """Generate a new data key and re-encrypt every value (optionally changing recipients)."""
     from kubecrypt.sops.ops import rotate as do_rotate
@@ -277,9 +291,11 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     job.check_output(in_place, output)
     kctx, prof = kms_context(encryption_context), aws_profile or ""
     add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit),
-                    split_list(add_kms), kctx, prof)
+                    split_list(add_kms), kctx, prof, split_list(add_gcp_kms),
+                    split_list(add_azure_kv))
     rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit),
-                   split_list(rm_kms), kctx, prof)
+                   split_list(rm_kms), kctx, prof, split_list(rm_gcp_kms),
+                   split_list(rm_azure_kv))
     data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order))
     _write(job, data, in_place, output)
 

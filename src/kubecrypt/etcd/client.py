@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +40,7 @@ from etcd3aio.auth import AuthService
 from etcd3aio.kv import KVService
 
 from kubecrypt.etcd.errors import EtcdAuthError, EtcdError, EtcdUnavailable
+from kubecrypt.etcd.kv import KeyValue
 from kubecrypt.etcd.settings import EtcdSettings
 
 if TYPE_CHECKING:
@@ -50,19 +51,6 @@ DEFAULT_PAGE_SIZE = 1000
 _MAX_MESSAGE = 2**31 - 1
 _TXN_MAX_OPS = 128  # etcd --max-txn-ops default
 _TXN_MAX_BYTES = 1024 * 1024  # below etcd's --max-request-bytes default of 1.5 MiB
-
-
-@dataclass(frozen=True, slots=True)
-class KeyValue:
-    key: bytes
-    value: bytes = field(repr=False)
-    mod_revision: int
-    create_revision: int
-    version: int
-
-    @property
-    def key_text(self) -> str:
-        return self.key.decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)

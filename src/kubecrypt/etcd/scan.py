@@ -29,6 +29,7 @@ from kubecrypt.etcd.inspect import (
 from kubecrypt.etcd.targets import Target
 
 EXIT_NOT_ENCRYPTED = 3
+EXIT_UNREADABLE = 4  # "cannot prove encrypted" fails the gate too, distinguishably
 OTHER = "(other)"
 MAX_EXAMPLES = 20
 
@@ -37,6 +38,13 @@ class NotEncrypted(KubecryptError):
     """Raised by the CLI after printing the report: some value that must be encrypted is not."""
 
     exit_code = EXIT_NOT_ENCRYPTED
+
+
+class Unproven(KubecryptError):
+    """Raised by the CLI after printing the report: values that must be encrypted could not be
+    read, so they cannot be shown to be encrypted (and nothing is known to be plaintext)."""
+
+    exit_code = EXIT_UNREADABLE
 
 
 @dataclass
@@ -96,9 +104,16 @@ class ScanReport:
     def failing(self) -> list[str]:
         return [r for r, t in self.resources.items() if r is not None and t.required and t.not_encrypted]
 
+    def unproven(self) -> list[str]:
+        """Resources that must be encrypted and hold values no provider could read."""
+        return [r for r, t in self.resources.items()
+                if r is not None and t.required and t.states[UNREADABLE]]
+
     @property
     def exit_code(self) -> int:
-        return EXIT_NOT_ENCRYPTED if self.failing() else 0
+        if self.failing():
+            return EXIT_NOT_ENCRYPTED
+        return EXIT_UNREADABLE if self.unproven() else 0
 
     def verdicts(self) -> list[str]:
         lines: list[str] = []
@@ -113,7 +128,8 @@ class ScanReport:
             elif t.states[ENCRYPTED] == t.total:
                 lines.append(f"all {t.total} {name} are encrypted")
             if t.states[UNREADABLE]:
-                lines.append(f"{t.states[UNREADABLE]} of {t.total} {name} are unreadable")
+                must = " (must be encrypted: not proven)" if t.required else ""
+                lines.append(f"{t.states[UNREADABLE]} of {t.total} {name} are unreadable{must}")
             if t.stale:
                 lines.append(
                     f"{t.stale} of {t.total} {name} are stale for this config; "
@@ -146,6 +162,7 @@ class ScanReport:
                 "keys": keys,
                 "unreadable": [{"key": k, "error": e} for k, e in self.unreadable_examples],
                 "failing": sorted(self.failing()),
+                "unproven": sorted(self.unproven()),
                 "verdict": self.verdicts(),
                 "exit_code": self.exit_code,
             }

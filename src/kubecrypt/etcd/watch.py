@@ -23,9 +23,10 @@ from etcd3aio import prefix_range_end
 from etcd3aio._protobuf import WatchCreateRequest, WatchRequest, WatchStub
 
 from kubecrypt.etcd.errors import EtcdAuthError, EtcdError, EtcdUnavailable
+from kubecrypt.etcd.kv import KeyValue
 
 if TYPE_CHECKING:
-    from kubecrypt.etcd.client import EtcdClient, KeyValue
+    from kubecrypt.etcd.client import EtcdClient
 
 _TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 _DELETE = 1  # mvccpb.Event.EventType.DELETE
@@ -70,8 +71,6 @@ async def watch(
     reconnect_for: float = 30.0,
 ) -> AsyncGenerator[WatchBatch, None]:
     """Batches of events for keys under ``prefix`` from ``start_revision`` (0: from now)."""
-    from kubecrypt.etcd.client import KeyValue
-
     key = prefix.encode() if isinstance(prefix, str) else prefix
     end = prefix_range_end(key) if key else b"\x00"
     where = client.settings.describe()

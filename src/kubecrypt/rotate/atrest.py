@@ -5,7 +5,9 @@ resumable workflow. Steps (upstream's "Rotating a decryption key" task, made saf
 2. promote it to first, wait until the API server writes with it;
 3. rewrite every object of the rotated resources through the API;
 4. prove from etcd that no value is stale or still under the old key;
-5. remove the old key, refused while any stored value still needs it.
+5. remove the old key, refused while any stored value still needs it; the configuration with
+   the old key is kept (0600) beside the state file, since backups made before the rotation
+   need it.
 
 After each step the state file records it, so a run that stops (Ctrl-C, a crash, an API server
 that has not loaded the change yet) resumes where it stopped. The configuration is edited
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +26,13 @@ from typing import Any
 
 import yaml
 
+from kubecrypt import safeparse
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate import configedit as ce
 from kubecrypt.rotate.apirewrite import rewrite
 from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.kubeapi import Api
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
 from kubecrypt.rotate.state import RotationState
@@ -74,12 +78,12 @@ class AtRestRotation:
         path = self.opts.config
         try:
             text = path.read_text(encoding="utf-8")
-            doc = yaml.safe_load(text)
         except FileNotFoundError:
             raise RotateError(f"{path}: no such file; pass the EncryptionConfiguration the API "
                               "server uses (--config)") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise RotateError(f"{path}: cannot read the EncryptionConfiguration: {exc}") from None
+        doc = safeparse.load_yaml(text, str(path), error=RotateError)
         if not isinstance(doc, dict):
             raise RotateError(f"{path} is not an EncryptionConfiguration")
         return doc, text.lstrip().startswith("{")
@@ -238,8 +242,12 @@ class AtRestRotation:
         for e in self.state.entries:
             final = ce.retire(final, e)
         old = {(e.old_provider, e.old_key) for e in self.state.entries}
-        # Read everything through the configuration *without* the old key before writing it.
-        proof = prove(etcd, ce.check(final, str(self.opts.config)), resources, old, self.opts.prefix)
+        # Read everything through the configuration that still has the old key, so a value under
+        # it is counted as "under the old key" rather than "unreadable". Clean means every value is
+        # under the first (new) key and not stale, so the configuration without the old key reads
+        # them all.
+        proof = prove(etcd, ce.check(self.doc, str(self.opts.config)), resources, old,
+                      self.opts.prefix)
         if not proof.clean:
             self.state.completed = 2  # the next run rewrites them, proves again, then retires
             self.state.save()
@@ -249,6 +257,10 @@ class AtRestRotation:
                 "rewrite them and re-check"
             )
         if final != self.doc:
+            kept = self._keep_retired()
+            self.out(f"  kept the retired key in {kept} (0600): etcd snapshots and backups taken "
+                     "before this rotation can only be decrypted with it, so store it as safely "
+                     "as the live key until the last of them has expired")
             digest = self._write(final)
             self.out(f"  wrote {self.opts.config}")
         else:
@@ -258,6 +270,20 @@ class AtRestRotation:
                    lambda: _loaded_hash(api, digest) and prober.writes(e.new_provider, e.new_key),
                    api.server)
         self.state.record(5)
+
+    def _keep_retired(self) -> Path:
+        """Writes the configuration as it is before step 5 (new key first, old key still in it),
+        0600, beside the state file: it reads every value written before the rotation."""
+        names = re.sub(r"[^A-Za-z0-9._-]", "_",
+                       "-".join(dict.fromkeys(e.old_key for e in self.state.entries)))[:100]
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        path = self.opts.state.parent / f"{self.opts.config.name}.retired-{names}-{stamp}"
+        text = json.dumps(self.doc, indent=2) + "\n" if self.json_format else \
+            yaml.safe_dump(self.doc, sort_keys=False, default_flow_style=False)
+        atomic_write(path, text.encode(), 0o600)
+        self.state.history.append({"step": 5, "retired_key_file": str(path)})
+        self.state.save()
+        return path
 
     def _probe_entry(self) -> ce.EntryPlan:
         for e in self.state.entries:

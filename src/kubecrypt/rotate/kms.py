@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.atrest.config import EncryptionConfiguration, KMSConfig, load_file
 from kubecrypt.errors import ConfigError
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube.dynamic import Api
 from kubecrypt.rotate.apirewrite import rewrite
-from kubecrypt.rotate.errors import RotateError, StaleValues, StateError
-from kubecrypt.rotate.kubeapi import Api
+from kubecrypt.rotate.errors import NotLoaded, RotateError, StaleValues, StateError
 from kubecrypt.rotate.probe import Prober, probe_resource, wait_until
 from kubecrypt.rotate.proof import prove
 
@@ -81,6 +82,35 @@ def kms_target(config: EncryptionConfiguration, name: str | None) -> tuple[KMSCo
     return chosen, resources
 
 
+ROTATABLE = ("local", "vault")
+
+
+def _cannot_rotate(name: str) -> RotateError:
+    return RotateError(
+        f"kubecrypt cannot rotate a {name} backend's KEK itself; rotate it there (pkcs11: a new "
+        "key_label with generate: true, then restart the plugin) and run with --backend none"
+    )
+
+
+def backend_key_id(name: str, config: dict[str, Any]) -> str:
+    """The key_id a backend built from ``config`` reports: what the plugin must report too if
+    ``config`` is the configuration it runs with."""
+    from kubecrypt.kms import backends
+    from kubecrypt.kms.backends.base import BackendError
+
+    try:
+        backend = backends.create(name, config)
+    except ConfigError as exc:
+        raise RotateError(f"--backend-config: {exc} (nothing was changed)") from None
+    try:
+        return backend.status()
+    except BackendError as exc:
+        raise RotateError(f"the {name} backend of --backend-config is not usable ({exc}); "
+                          "nothing was changed") from None
+    finally:
+        backend.close()
+
+
 def rotate_backend(name: str, config: dict[str, Any]) -> None:
     """Makes the backend encrypt with a new KEK (old ones stay for decryption)."""
     if name == "local":
@@ -97,10 +127,7 @@ def rotate_backend(name: str, config: dict[str, Any]) -> None:
         backend._call(lambda c: c.secrets.transit.rotate_key(name=backend.key_name,
                                                               mount_point=backend.mount))
     else:
-        raise RotateError(
-            f"kubecrypt cannot rotate a {name} backend's KEK itself; rotate it there (pkcs11: a new "
-            "key_label with generate: true, then restart the plugin) and run with --backend none"
-        )
+        raise _cannot_rotate(name)
 
 
 class KmsRotation:
@@ -121,8 +148,8 @@ class KmsRotation:
                     "provider": self.kms.name, "completed": 0, "old_key_id": None,
                     "new_key_id": None}
         try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
+            state = safeparse.load_json(path.read_bytes(), f"state file {path}", error=StateError)
+        except OSError as exc:
             raise StateError(f"state file {path} is unreadable ({exc}); restore or remove it") from None
         if not isinstance(state, dict) or state.get("kind") != KIND:
             raise StateError(f"{path} is not a kubecrypt KMS rotation state file; pass the right --state")
@@ -179,6 +206,18 @@ class KmsRotation:
             old = current
             self._save(old_key_id=old)  # before rotating: a resumed run must not rotate twice
         if self.opts.backend != "none" and current == old:
+            if self.opts.backend not in ROTATABLE:
+                raise _cannot_rotate(self.opts.backend)
+            # Rotating a keyring or Vault key the plugin does not use would change the wrong
+            # KEK and then time out: check it is the plugin's before changing anything.
+            theirs = backend_key_id(self.opts.backend, self.opts.backend_config)
+            if theirs != current:
+                raise RotateError(
+                    f"--backend-config describes a {self.opts.backend} backend whose key_id is "
+                    f"{theirs}, but the plugin at {self.kms.endpoint} reports {current}: it is not "
+                    "the backend the plugin uses; pass the plugin's own backend configuration "
+                    "(nothing was changed)"
+                )
             rotate_backend(self.opts.backend, self.opts.backend_config)
             deadline = time.monotonic() + 30
             while (current := self._plugin_key_id()) == old:
@@ -197,8 +236,17 @@ class KmsRotation:
             self.out(f"  the API server at {api.server} still writes with the old key_id: "
                      "kube-apiserver asks the plugin about once a minute; restart it to switch now. "
                      f"Waiting up to {self.opts.wait_timeout:g}s")
-        wait_until(lambda: prober.writes_where(lambda c: c.provider == "kms" and c.key_id == new),
-                   f"write with key_id {new}", self.opts.wait_timeout, told)
+        try:
+            wait_until(lambda: prober.writes_where(lambda c: c.provider == "kms" and c.key_id == new),
+                       f"write with key_id {new}", self.opts.wait_timeout, told)
+        except NotLoaded:
+            # Nothing here edits the configuration: the API server only has to ask the plugin.
+            raise NotLoaded(
+                f"not yet: after {self.opts.wait_timeout:g}s the API server at {api.server} still "
+                f"does not write with key_id {new}; kube-apiserver asks the plugin for its key_id "
+                "about once a minute (the EncryptionConfiguration is unchanged), so wait or "
+                "restart every kube-apiserver, then run the same command again to resume"
+            ) from None
         self.out(f"  the API server writes with key_id {new}")
         self._save(completed=2)
 

@@ -29,8 +29,9 @@ from kubecrypt.atrest.config import (
 )
 from kubecrypt.atrest.transformers import TransformerSet
 from kubecrypt.etcd.blocking import BlockingEtcdClient
+from kubecrypt.kube.dynamic import Api
+from kubecrypt.kube.errors import KubeApiError
 from kubecrypt.rotate.errors import NotLoaded, RotateError
-from kubecrypt.rotate.kubeapi import Api, ApiError
 from kubecrypt.storage.codec import encode
 from kubecrypt.storage.keys import etcd_key
 
@@ -89,7 +90,7 @@ class Prober:
             self.etcd.put(self.key, value)
             try:
                 got = self.api.get(r, self.namespace, PROBE_NAME)
-            except ApiError:
+            except KubeApiError:
                 got = None
             finally:
                 self.etcd.delete(self.key)

@@ -23,6 +23,7 @@ from kubecrypt.sealed.keys import KeyRegistry, SealingKey, generate_key
 from kubecrypt.sealed.keystore import KeyStore
 from kubecrypt.sealed.kubeseal import render_sealed
 from kubecrypt.sealed.objects import encrypted_data
+from kubecrypt.sealed.provenance import cert_fingerprint, sealed_with, stamp
 from kubecrypt.sealed.seal import reencrypt
 from kubecrypt.sealed.unseal import decrypt_items
 
@@ -62,6 +63,9 @@ class SealedReport:
     new_key_fingerprint: str = ""  # controller mode: namespace/name of the new key Secret
     files: list[FileResult] = field(default_factory=list)
     exposed: list[Exposed] = field(default_factory=list)
+    # --compromised, offline: every value the leaked keys open anywhere in the Git history of
+    # the working tree (None: --dir is not in a Git repository)
+    history: list[Any] | None = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for f in self.files if f.outcome == outcome)
@@ -107,6 +111,15 @@ def _opened_by(doc: dict[str, Any], keys: Iterable[SealingKey]) -> bool:
         return False
 
 
+def _current(doc: dict[str, Any], new_key: SealingKey, fingerprint: str | None) -> bool:
+    """On the newest key already: by its provenance annotation when it has one (no RSA work),
+    else by opening it with the newest key."""
+    claimed = sealed_with(doc)
+    if claimed is not None:
+        return claimed == fingerprint
+    return _opened_by(doc, [new_key])
+
+
 def sealed_files(directory: Path) -> Iterable[tuple[Path, list[dict[str, Any]], bool]]:
     """Every file under ``directory`` holding SealedSecrets: (path, its SealedSecrets, whether
     it holds only SealedSecrets). Files that are not Kubernetes manifests are ignored."""
@@ -147,17 +160,18 @@ def reencrypt_dir(directory: Path, registry: KeyRegistry, new_key: SealingKey,
                   dry_run: bool = False) -> SealedReport:
     report = SealedReport()
     public_key = new_key.private_key.public_key()
+    fingerprint = cert_fingerprint(new_key.certificate) if new_key.certificate else None
     for path, sealed, only_sealed in sealed_files(directory):
         if compromised:
             report.exposed += [exposed(path, d) for d in sealed if _opened_by(d, compromised)]
         if not only_sealed:
             report.files.append(mixed(path))
             continue
-        if all(_opened_by(d, [new_key]) for d in sealed):
+        if all(_current(d, new_key, fingerprint) for d in sealed):
             report.files.append(FileResult(path, CURRENT, count=len(sealed)))
             continue
         try:
-            out = [reencrypt(d, registry, public_key) for d in sealed]
+            out = [stamp(reencrypt(d, registry, public_key), fingerprint) for d in sealed]
         except KubecryptError as exc:
             report.files.append(FileResult(path, FAILED, str(exc)))
             continue
@@ -198,4 +212,22 @@ def rotate_sealed(keys_dir: Path, directory: Path | None, *, compromised: bool =
         registry = KeyRegistry([*existing, new_key])
         dir_report = reencrypt_dir(directory, registry, new_key, leaked, dry_run)
         report.files, report.exposed = dir_report.files, dir_report.exposed
+        if leaked:
+            report.history = history_exposed(directory, leaked)
     return report
+
+
+def history_exposed(directory: Path, leaked: list[SealingKey]) -> list[Any] | None:
+    """The history audit for the leaked keys over the repository holding ``directory``: the
+    old ciphertexts there stay readable with them whatever is re-encrypted now."""
+    import secrets
+    import subprocess
+
+    from kubecrypt.history.audit import audit
+
+    top = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+                         capture_output=True, text=True, check=False)
+    if top.returncode != 0:
+        return None
+    keys = [(k.fingerprint, k.private_key) for k in leaked]
+    return audit(Path(top.stdout.strip()), keys, secrets.token_bytes(32)).exposed

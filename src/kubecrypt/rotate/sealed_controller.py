@@ -4,9 +4,11 @@ which the controller watches and starts sealing with), wait until its ``/v1/cert
 the new certificate, then re-encrypt every SealedSecret file of a Git working tree through its
 ``/v1/rotate`` — all through the API server's service proxy, as ``kubecrypt seal`` reaches it.
 
-Which key a SealedSecret was sealed for cannot be told without the private keys, so every
-file is re-encrypted on every run (harmless: the values stay the same, only the ciphertext
-changes). Old keys are never removed: SealedSecrets in the cluster still unseal."""
+Which key a SealedSecret was sealed for cannot be told from its ciphertext without the private
+keys, so the ``kubecrypt.io/sealed-with`` annotation decides: a file whose SealedSecrets all
+name the certificate the controller serves is current and left alone; any other file
+(kubeseal's, or on an older key) is re-encrypted and stamped. Old keys are never removed:
+SealedSecrets in the cluster still unseal."""
 
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kubecrypt.errors import KubecryptError
 from kubecrypt.fileio import atomic_write
+from kubecrypt.kube import ControllerProxy, status_message
 from kubecrypt.rotate.errors import NotLoaded, RotateError
 from kubecrypt.rotate.sealed import (
+    CURRENT,
     FAILED,
     REENCRYPTED,
     FileResult,
@@ -45,8 +49,8 @@ from kubecrypt.sealed.keys import (
     key_secret,
     parse_certificates,
 )
-from kubecrypt.sealed.kubeapi import ControllerProxy, status_message
 from kubecrypt.sealed.kubeseal import KubesealRequest, re_encrypt
+from kubecrypt.sealed.provenance import cert_fingerprint, sealed_with
 
 DEFAULT_WAIT = 60.0
 
@@ -143,8 +147,11 @@ def rotate_with_controller(proxy: ControllerProxy, directory: Path | None,
         report.new_key, report.new_key_secret = key, secret
         wait_served(proxy, key, secret, opts.wait_timeout)
         newest = key.fingerprint
+        assert key.certificate is not None
+        served = cert_fingerprint(key.certificate)
     else:
         newest = _cert_fingerprint(current)
+        served = cert_fingerprint(current)
     report.new_key_fingerprint = newest
     if directory is None:
         return report
@@ -154,6 +161,9 @@ def rotate_with_controller(proxy: ControllerProxy, directory: Path | None,
             report.exposed += [exposed(path, d) for d in sealed]
         if not only_sealed:
             report.files.append(mixed(path))
+            continue
+        if not opts.renew and all(sealed_with(d) == served for d in sealed):
+            report.files.append(FileResult(path, CURRENT, count=len(sealed)))
             continue
         if opts.dry_run:
             report.files.append(FileResult(path, REENCRYPTED, count=len(sealed)))
@@ -171,8 +181,6 @@ def rotate_with_controller(proxy: ControllerProxy, directory: Path | None,
 def _rotate_docs(proxy: ControllerProxy, sealed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each SealedSecret through ``/v1/rotate``, exactly as ``kubecrypt seal --re-encrypt``."""
     req = KubesealRequest(output_format="json", re_encrypt=True, proxy_factory=lambda: proxy)
-    out = []
-    for doc in sealed:
-        answer = re_encrypt(req, json.dumps(doc).encode())
-        out += load_documents(answer.encode(), "the controller's answer")
-    return out
+    # One call per file: the served certificate is asked once around the whole file.
+    answer = re_encrypt(req, "\n".join(json.dumps(doc) for doc in sealed).encode())
+    return load_documents(answer.encode(), "the controller's answer")

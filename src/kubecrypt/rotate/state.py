@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
+from kubecrypt.errors import InputError
 from kubecrypt.fileio import atomic_write
 from kubecrypt.rotate.configedit import EntryPlan
 from kubecrypt.rotate.errors import StateError
@@ -51,11 +53,11 @@ class RotationState:
     @classmethod
     def load(cls, path: Path, config: Path) -> RotationState:
         try:
-            doc = json.loads(path.read_text())
+            doc = safeparse.load_json(path.read_bytes(), "the file")
         except FileNotFoundError:
             raise StateError(f"state file {path} not found; run without --resume to start a "
                              "rotation") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, InputError) as exc:
             raise StateError(f"state file {path} is unreadable ({exc}); restore it or remove it "
                              "and check the configuration by hand") from None
         if not isinstance(doc, dict) or doc.get("kind") != KIND:

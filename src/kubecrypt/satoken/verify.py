@@ -19,6 +19,8 @@ from typing import Any
 import jwt
 from jwt.api_jws import PyJWS
 
+from kubecrypt import safeparse
+from kubecrypt.errors import InputError
 from kubecrypt.satoken.keys import PublicKey, algorithm, key_id
 from kubecrypt.userinfo import UserInfo, service_account_user
 
@@ -66,8 +68,8 @@ def _unverified_payload(token: str) -> dict[str, Any] | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError):
+        payload = safeparse.load_json(raw, "the token's payload")  # unauthenticated input
+    except (binascii.Error, ValueError, InputError):
         return None
     return payload if isinstance(payload, dict) else None
 
@@ -121,9 +123,9 @@ def verify(
     if payload is None:
         return Rejected(_aggregate(errors))
     try:
-        claim_set = json.loads(payload)
+        claim_set = safeparse.load_json(payload, "the token's claims")
         token_auds = _audiences(claim_set.get("aud"))
-    except ValueError:
+    except (ValueError, AttributeError, InputError):
         return Rejected("go-jose/go-jose/jwt: expected claims to be valid JSON object")
     if claim_set.get("iss") not in issuers:
         return Rejected(f"token issuer {json.dumps(claim_set.get('iss'))} is invalid")

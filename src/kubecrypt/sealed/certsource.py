@@ -7,11 +7,26 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Protocol
 
 from kubecrypt.sealed.errors import CertificateError
-from kubecrypt.sealed.kubeapi import ControllerProxy
 
 FETCH_TIMEOUT = 30.0
+
+
+class Controller(Protocol):
+    """The controller's HTTP API as kubeseal's modes use it; ``kubecrypt.kube.ControllerProxy``
+    implements it (through the API server's service proxy). A protocol, so that ``sealed`` stays
+    below the Kubernetes client."""
+
+    name: str
+    namespace: str
+
+    def certificate(self) -> bytes: ...
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes]: ...
+
+    def message(self, status: int, body: bytes) -> str: ...
 
 
 def read_cert_arg(cert: str) -> bytes:
@@ -44,7 +59,7 @@ def read_cert_arg(cert: str) -> bytes:
         raise CertificateError(f'cannot fetch "{cert}": {reason}') from None
 
 
-def obtain_certificate(cert: str | None, proxy: ControllerProxy | None) -> tuple[bytes, str]:
+def obtain_certificate(cert: str | None, proxy: Controller | None) -> tuple[bytes, str]:
     """The certificate bytes as obtained (unparsed) and a description of where they came from."""
     if cert:
         return read_cert_arg(cert), cert

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from kubecrypt import safeparse
 from kubecrypt.sealed.errors import SealedInputError
 
 
@@ -25,24 +26,12 @@ _Loader.yaml_implicit_resolvers = {
 
 def load_documents(content: bytes, source: str = "input") -> list[dict[str, Any]]:
     """Every non-empty document, in order. Anything that is not a mapping is an error."""
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SealedInputError(
-            f"{source} is not UTF-8; Kubernetes manifests must be UTF-8 encoded"
-        ) from None
-    text = text.lstrip("\ufeff")
+    text = safeparse.as_text(content, source, SealedInputError).lstrip("\ufeff")
     docs: list[Any]
     if text.lstrip().startswith("{"):
         docs = _json_stream(text, source)
     else:
-        try:
-            docs = list(yaml.load_all(text, Loader=_Loader))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise SealedInputError(f"cannot parse {source} as YAML{where}: {problem}") from None
+        docs = safeparse.load_yaml_all(text, source, loader=_Loader, error=SealedInputError)
     out: list[dict[str, Any]] = []
     for index, doc in enumerate(docs, start=1):
         if doc is None:
@@ -65,7 +54,7 @@ def _json_stream(text: str, source: str) -> list[Any]:
         if pos >= len(text):
             return docs
         try:
-            doc, pos = decoder.raw_decode(text, pos)
+            doc, pos = safeparse.raw_decode_json(decoder, text, pos, source, SealedInputError)
         except json.JSONDecodeError as exc:
             if docs and text[pos:].lstrip().startswith(("---", "apiVersion", "kind")):
                 raise SealedInputError(

@@ -17,5 +17,10 @@ class UnsealError(DecryptError):
     """A SealedSecret could not be opened; the text lists the failing items, sorted."""
 
 
+class TemplateFailed(UnsealError):
+    """``spec.template.data`` could not be rendered (an error in the template, or a bound such as
+    output size or time exceeded). The same object always fails the same way: not retried."""
+
+
 class ControllerError(KubecryptError):
     """The controller (through the API server's service proxy) refused or could not be reached."""

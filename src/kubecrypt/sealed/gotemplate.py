@@ -9,23 +9,21 @@ commonly used Sprig functions. An unknown function is a parse error, as in Go.""
 from __future__ import annotations
 
 import json
-import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class TemplateError(Exception):
-    pass
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<no value>"
-
-
-MISSING = _Missing()
+from kubecrypt.sealed.govalues import (
+    LIMITS,
+    MISSING,
+    Limits,
+    TemplateError,
+    TemplateLimitError,
+    to_text,
+    truth,
+)
 
 # --- lexer -----------------------------------------------------------------------------------
 
@@ -329,57 +327,55 @@ def _number(text: str, name: str) -> int | float:
 # --- evaluation ------------------------------------------------------------------------------
 
 
-def truth(value: Any) -> bool:
-    if value is MISSING or value is None:
-        return False
-    if isinstance(value, bool | int | float | str | list | dict | tuple):
-        return bool(value)
-    return True
-
-
-def to_text(value: Any) -> str:
-    """Go's ``fmt.Print`` rendering of a value."""
-    if value is MISSING:
-        return "<no value>"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(to_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        pairs = (f"{to_text(k)}:{to_text(v)}" for k, v in sorted(value.items()))
-        return "map[" + " ".join(pairs) + "]"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _go_float(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    return repr(value)
+def value_size(value: Any) -> int:
+    """The size that counts against ``max_output``: characters of text, items of a collection."""
+    if isinstance(value, str | bytes | list | tuple | dict):
+        return len(value)
+    if isinstance(value, int) and value.bit_length() > 4096:
+        # Go's are int64; Python's grow without bound and squaring a huge one takes seconds.
+        return 1 << 62
+    return 0
 
 
 class _Exec:
-    def __init__(self, name: str, funcs: dict[str, Callable[..., Any]]) -> None:
+    def __init__(self, name: str, funcs: dict[str, Callable[..., Any]],
+                 limits: Limits = LIMITS) -> None:
         self.name = name
         self.funcs = funcs
+        self.limits = limits
+        self.steps = 0
+        self.size = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+
+    def _limit(self, what: str) -> TemplateLimitError:
+        return TemplateLimitError(
+            f"template: {self.name}: {what}; templates are limited to "
+            f"{self.limits.max_output} characters, {self.limits.max_steps} steps and "
+            f"{self.limits.max_seconds:g} s"
+        )
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > self.limits.max_steps:
+            raise self._limit(f"more than {self.limits.max_steps} steps")
+        if self.steps % 1024 == 0 and time.monotonic() > self.deadline:
+            raise self._limit(f"evaluation took longer than {self.limits.max_seconds:g} s")
+
+    def _emit(self, out: list[str], text: str) -> None:
+        self.size += len(text)
+        if self.size > self.limits.max_output:
+            raise self._limit(f"output larger than {self.limits.max_output} characters")
+        out.append(text)
 
     def run(self, nodes: list[Any], dot: Any, scopes: list[dict[str, Any]], out: list[str]) -> None:
         for node in nodes:
+            self._step()
             if isinstance(node, str):
-                out.append(node)
+                self._emit(out, node)
             elif isinstance(node, _Pipe):
                 value = self.pipe(node, dot, scopes)
                 if not node.decl:
-                    out.append(to_text(value))
+                    self._emit(out, to_text(value))
             else:
                 self.block(node, dot, scopes, out)
 
@@ -402,6 +398,8 @@ class _Exec:
             elif isinstance(value, list | tuple | str):
                 items = list(enumerate(value))
             elif isinstance(value, int) and not isinstance(value, bool):
+                if value > self.limits.max_steps:
+                    raise self._limit(f"range over {value} items")
                 items = [(i, i) for i in range(value)]
             elif value is None or value is MISSING:
                 items = []
@@ -410,6 +408,7 @@ class _Exec:
             if not items and node.else_body:
                 self.run(node.else_body, dot, scopes, out)
             for key, item in items:
+                self._step()
                 inner = [*scopes, {}]
                 if len(node.pipe.decl) == 1:
                     inner[-1][node.pipe.decl[0]] = item
@@ -438,16 +437,27 @@ class _Exec:
 
     def command(self, cmd: _Cmd, dot: Any, scopes: list[dict[str, Any]], piped: Any,
                 has_piped: bool) -> Any:
+        self._step()
         head = cmd.args[0]
         if isinstance(head, _Func):
             args = [self.arg(a, dot, scopes) for a in cmd.args[1:]]
             if has_piped:
                 args.append(piped)
             try:
-                return self.funcs[head.name](*args)
+                result = self.funcs[head.name](*args)
+                if value_size(result) > self.limits.max_output:
+                    raise self._limit(f"{head.name} made a value that is too large")
+                return result
+            except TemplateLimitError as exc:
+                if str(exc).startswith("template:"):
+                    raise
+                raise self._limit(str(exc)) from None
             except TemplateError:
                 raise
-            except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+            except MemoryError:
+                raise self._limit(f"{head.name} ran out of memory") from None
+            except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError,
+                    OverflowError, RecursionError) as exc:
                 raise TemplateError(
                     f'template: {self.name}: executing "{self.name}": error calling '
                     f"{head.name}: {exc}"
@@ -501,14 +511,18 @@ def _go_type(value: Any) -> str:
 
 
 def render(name: str, source: str, data: dict[str, Any],
-           funcs: dict[str, Callable[..., Any]] | None = None) -> str:
+           funcs: dict[str, Callable[..., Any]] | None = None, limits: Limits = LIMITS) -> str:
+    """Evaluate ``source``; raises TemplateError, or TemplateLimitError past ``limits``."""
     from kubecrypt.sealed.sprig import FUNCS
 
     table = funcs if funcs is not None else FUNCS
+    if len(source) > limits.max_output:
+        raise TemplateLimitError(f"template: {name}: longer than {limits.max_output} characters")
     nodes = _Parser(name, table).parse(source)
     out: list[str] = []
-    _Exec(name, table).run(nodes, data, [{"$": data}], out)
+    _Exec(name, table, limits).run(nodes, data, [{"$": data}], out)
     return "".join(out)
 
 
-__all__ = ["MISSING", "TemplateError", "render", "to_text", "truth"]
+__all__ = ["LIMITS", "MISSING", "Limits", "TemplateError", "TemplateLimitError", "render",
+           "to_text", "truth"]

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.fileio import atomic_write
-from kubecrypt.sealed.certsource import obtain_certificate
+from kubecrypt.sealed.certsource import Controller, obtain_certificate
 from kubecrypt.sealed.documents import load_documents
 from kubecrypt.sealed.errors import ControllerError, SealedInputError, UnsealError
 from kubecrypt.sealed.keys import KeyRegistry, keys_from_file, sealing_public_key
-from kubecrypt.sealed.kubeapi import ControllerProxy, status_message
 from kubecrypt.sealed.objects import SEALED_API_VERSION, SEALED_KIND, check_sealed_secret
+from kubecrypt.sealed.provenance import pem_fingerprint, sealed_with, stamp, strip
 from kubecrypt.sealed.render import SEALED_SECRET, SECRET, ordered, render
 from kubecrypt.sealed.scope import Scope
 from kubecrypt.sealed.seal import (
@@ -52,8 +53,9 @@ class KubesealRequest:
     flatten_template: bool = False  # offline --re-encrypt exactly as upstream's /v1/rotate
     recovery_unseal: bool = False
     recovery_private_keys: list[str] = field(default_factory=list)
+    provenance: bool = True  # write kubecrypt.io/sealed-with on every SealedSecret
     # Built lazily: offline modes must work without any kubeconfig.
-    proxy_factory: Callable[[], ControllerProxy] | None = None
+    proxy_factory: Callable[[], Controller] | None = None
 
 
 def load_registry(files: list[str]) -> KeyRegistry:
@@ -90,16 +92,36 @@ def run(req: KubesealRequest, read_input: Callable[[], bytes]) -> str | bytes:
     cert_pem, source = obtain_certificate(req.cert, proxy)
     if req.fetch_cert:
         return cert_pem
-    public_key = sealing_public_key(cert_pem, source=source)
-    options = SealOptions(
+    if req.merge_into:
+        public_key = sealing_public_key(cert_pem, source=source)
+        return merge(req, read_input(), public_key, _options(req), _fingerprint(req, cert_pem))
+    if req.raw:
+        return raw(req, read_input, sealing_public_key(cert_pem, source=source))
+    return seal_with_cert(req, read_input(), cert_pem, source)
+
+
+def _options(req: KubesealRequest) -> SealOptions:
+    return SealOptions(
         scope=req.scope, name=req.name, namespace=req.namespace,
         default_namespace=req.default_namespace, allow_empty_data=req.allow_empty_data,
     )
-    if req.merge_into:
-        return merge(req, read_input(), public_key, options)
-    if req.raw:
-        return raw(req, read_input, public_key)
-    sealed = seal_documents(load_documents(read_input()), public_key, options)
+
+
+def _fingerprint(req: KubesealRequest, cert_pem: bytes) -> str | None:
+    return pem_fingerprint(cert_pem) if req.provenance else None
+
+
+def seal_with_cert(req: KubesealRequest, content: bytes, cert_pem: bytes, source: str,
+                   extra: dict[str, str] | None = None) -> str:
+    """Plain sealing for one certificate, stamped with its fingerprint; ``extra`` annotations
+    (the escrow mark) go on the SealedSecret's own metadata."""
+    public_key = sealing_public_key(cert_pem, source=source)
+    sealed = seal_documents(load_documents(content), public_key, _options(req))
+    fingerprint = _fingerprint(req, cert_pem)
+    for obj in sealed:
+        stamp(obj, fingerprint)
+        if extra:
+            obj["metadata"].setdefault("annotations", {}).update(extra)
     return "".join(render_sealed(s, req.output_format) for s in sealed)
 
 
@@ -159,7 +181,7 @@ def validate(req: KubesealRequest, content: bytes) -> str:
             raise UnsealError(f"unable to decrypt sealed secret: {sealed['metadata'].get('name')}")
         if status != 200:
             raise ControllerError(
-                f"cannot validate sealed secret: {status_message(status, answer)}"
+                f"cannot validate sealed secret: {proxy.message(status, answer)}"
             )
     return ""
 
@@ -173,36 +195,56 @@ def re_encrypt(req: KubesealRequest, content: bytes) -> str:
         cert_pem, source = obtain_certificate(req.cert, proxy)
         public_key = sealing_public_key(cert_pem, source=source)
         resealer = rotate_like_controller if req.flatten_template else reencrypt
+        fingerprint = _fingerprint(req, cert_pem)
         for sealed in sealed_list:
-            out.append(render_sealed(resealer(sealed, registry, public_key), req.output_format))
+            resealed = stamp(resealer(sealed, registry, public_key), fingerprint)
+            out.append(render_sealed(resealed, req.output_format))
         return "".join(out)
     proxy = _proxy(req)
+    # The controller seals with the certificate it serves; asked before and after, so a
+    # renewal in between leaves the output unstamped rather than stamped wrongly.
+    served = _served_fingerprint(req, proxy)
+    results: list[dict[str, Any]] = []
     for sealed in sealed_list:
         try:
-            status, answer = proxy.post("/v1/rotate", json.dumps(sealed).encode())
+            # Upstream's /v1/rotate copies the outer metadata into the template when they
+            # differ: our annotation must not travel into the Secret that way.
+            status, answer = proxy.post("/v1/rotate", json.dumps(strip(sealed)).encode())
         except ControllerError as exc:
             raise ControllerError(f"cannot re-encrypt secret: {exc}") from None
         if status != 200:
-            raise ControllerError(f"cannot re-encrypt secret: {status_message(status, answer)}")
+            raise ControllerError(f"cannot re-encrypt secret: {proxy.message(status, answer)}")
         try:
-            result = json.loads(answer)
-        except ValueError:
+            result = safeparse.load_json(answer, "the controller's answer", error=ControllerError)
+        except ControllerError:
             raise ControllerError("cannot re-encrypt secret: the controller's answer is not JSON") \
                 from None
         result["kind"], result["apiVersion"] = SEALED_KIND, SEALED_API_VERSION
         for name in ("creationTimestamp", "deletionTimestamp", "generation"):
             (result.get("metadata") or {}).pop(name, None)
-        out.append(render_sealed(result, req.output_format))
-    return "".join(out)
+        results.append(strip(result))
+    if served and served != _served_fingerprint(req, proxy):
+        served = None  # renewed in between: which key sealed each one is not known
+    return "".join(render_sealed(stamp(r, served), req.output_format) for r in results)
 
 
-def _proxy(req: KubesealRequest) -> ControllerProxy:
+def _served_fingerprint(req: KubesealRequest, proxy: Controller) -> str | None:
+    if not req.provenance:
+        return None
+    try:
+        return pem_fingerprint(proxy.certificate())
+    except (ControllerError, SealedInputError):
+        return None
+
+
+def _proxy(req: KubesealRequest) -> Controller:
     if req.proxy_factory is None:
         raise SealedInputError("this mode needs the controller; give a kubeconfig")
     return req.proxy_factory()
 
 
-def merge(req: KubesealRequest, content: bytes, public_key: Any, options: SealOptions) -> str:
+def merge(req: KubesealRequest, content: bytes, public_key: Any, options: SealOptions,
+          fingerprint: str | None = None) -> str:
     assert req.merge_into is not None
     path = Path(req.merge_into)
     try:
@@ -215,7 +257,11 @@ def merge(req: KubesealRequest, content: bytes, public_key: Any, options: SealOp
     docs = load_documents(content)
     if not docs:
         raise SealedInputError(ERR_NO_SECRETS)
+    had_items = bool((existing[0].get("spec") or {}).get("encryptedData"))
+    before = sealed_with(existing[0])
     merged = merge_into(existing[0], docs, public_key, options)
+    # The file names one certificate only if every item in it is sealed for that one.
+    stamp(merged, fingerprint if (not had_items or before == fingerprint) else None)
     output_format = req.output_format
     if not req.format_given:
         output_format = "json" if existing_bytes.lstrip().startswith(b"{") else "yaml"

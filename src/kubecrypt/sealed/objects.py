@@ -24,6 +24,66 @@ SERVER_FIELDS = (
 )
 
 
+# The shapes of the fields we read, checked once where a document is read so that a typo
+# (``data: oops``, ``labels: x``, ``spec.template: 7``) is one sentence naming the field, as Go's
+# typed decoding in kubeseal refuses it, rather than a crash deep inside sealing.
+# A dict is an object (only the listed fields are checked); STR_MAP a map[string]string whose
+# null values read as ""; the rest are scalar types.
+STR_MAP = "map[string]string"
+_META: dict[str, Any] = {
+    "name": str, "namespace": str, "generateName": str, "labels": STR_MAP,
+    "annotations": STR_MAP,
+}
+SECRET_SHAPE: dict[str, Any] = {
+    "apiVersion": str, "kind": str, "metadata": _META, "data": STR_MAP, "stringData": STR_MAP,
+    "type": str, "immutable": bool,
+}
+SEALED_SHAPE: dict[str, Any] = {
+    "apiVersion": str, "kind": str, "metadata": _META,
+    "spec": {
+        "encryptedData": STR_MAP, "data": str,
+        "template": {"metadata": _META, "type": str, "immutable": bool, "data": STR_MAP},
+    },
+}
+_GO_NAMES = {str: "string", bool: "boolean", int: "number", float: "number", list: "list",
+             dict: "mapping"}
+
+
+def _go_name(value: Any) -> str:
+    return _GO_NAMES.get(type(value), type(value).__name__)
+
+
+def check_shape(doc: Any, shape: dict[str, Any], where: str, path: str = "") -> None:
+    """Raises SealedInputError naming the first field whose type does not match ``shape``."""
+    for field, want in shape.items():
+        if not isinstance(doc, Mapping) or doc.get(field) is None:
+            continue
+        value, name = doc[field], f"{path}{field}"
+        if isinstance(want, dict):
+            if not isinstance(value, Mapping):
+                raise SealedInputError(
+                    f"{name} of {where} must be a mapping, not a {_go_name(value)} ({value!r:.40})"
+                )
+            check_shape(value, want, where, f"{name}.")
+        elif want == STR_MAP:
+            if not isinstance(value, Mapping):
+                raise SealedInputError(
+                    f"{name} of {where} must be a mapping of names to strings, not a "
+                    f"{_go_name(value)} ({value!r:.40})"
+                )
+            for key, item in value.items():
+                if not isinstance(key, str) or not (item is None or isinstance(item, str)):
+                    raise SealedInputError(
+                        f"{name}[{key!r}] of {where} must be a string, not a {_go_name(item)}; "
+                        "quote it in YAML"
+                    )
+        elif not isinstance(value, want) or (want is str and isinstance(value, bool)):
+            raise SealedInputError(
+                f"{name} of {where} must be a {_GO_NAMES[want]}, not a {_go_name(value)} "
+                f"({value!r:.40})"
+            )
+
+
 def describe(doc: Mapping[str, Any], index: int, source: str) -> str:
     metadata = doc.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -39,6 +99,7 @@ def decode_secret(doc: Mapping[str, Any], index: int = 1, source: str = "input")
         raise SealedInputError(
             f"{describe(doc, index, source)} is {what}, not a v1 Secret; only Secrets can be sealed"
         )
+    check_shape(doc, SECRET_SHAPE, describe(doc, index, source))
     secret = copy.deepcopy(dict(doc))
     metadata = secret.get("metadata")
     if metadata is None:
@@ -75,6 +136,7 @@ def check_sealed_secret(doc: Mapping[str, Any], source: str = "input") -> dict[s
     if doc.get("kind") != SEALED_KIND:
         kind = doc.get("kind") or "an object without 'kind'"
         raise SealedInputError(f"{source} holds {kind}, not a SealedSecret")
+    check_shape(doc, SEALED_SHAPE, source)
     out = copy.deepcopy(dict(doc))
     if not isinstance(out.get("metadata"), dict):
         out["metadata"] = {}

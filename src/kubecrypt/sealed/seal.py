@@ -29,6 +29,7 @@ from kubecrypt.sealed.objects import (
     decode_secret,
     encrypted_data,
 )
+from kubecrypt.sealed.provenance import strip
 from kubecrypt.sealed.scope import (
     Scope,
     apply_scope,
@@ -256,7 +257,7 @@ def rotate_like_controller(
     template's, it replaces it ("preserve scope during rotation", #1886); then the object is
     unsealed and the Secret sealed again as kubeseal would. Lossy by design upstream:
     ``template.data`` is rendered into plain items and template-only labels/annotations go."""
-    ss = check_sealed_secret(sealed_secret)
+    ss = strip(check_sealed_secret(sealed_secret))
     template = _mapping(ss["spec"].get("template"))
     ss["spec"]["template"] = template
     if template.get("metadata") != ss["metadata"]:

@@ -14,7 +14,14 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from kubecrypt.sealed.gotemplate import MISSING, TemplateError, to_text, truth
+from kubecrypt.sealed.govalues import (
+    LIMITS,
+    MISSING,
+    TemplateError,
+    TemplateLimitError,
+    to_text,
+    truth,
+)
 
 
 def _s(value: Any) -> str:
@@ -45,6 +52,23 @@ def _go_quote(value: str) -> str:
 _VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])")
 
 
+def _sized(n: int, what: str) -> int:
+    """Refuse, before allocating, a value that would be larger than a template may make."""
+    if n > LIMITS.max_output:
+        raise TemplateLimitError(f"{what} would make a value of {n} characters or items")
+    return n
+
+
+def _repeat(count: Any, text: Any) -> str:
+    s = _s(text)
+    _sized(int(count) * len(s), "repeat")
+    return s * int(count)
+
+
+def _until(count: Any) -> list[int]:
+    return list(range(_sized(_to_int(count), "until")))
+
+
 def _printf(fmt: str, *args: Any) -> str:
     """Go's ``fmt.Sprintf`` for the common verbs (%s %d %v %q %x %X %f %t %%)."""
     values = list(args)
@@ -55,6 +79,9 @@ def _printf(fmt: str, *args: Any) -> str:
         out.append(fmt[pos : m.start()])
         pos = m.end()
         flags, width, prec, verb = m.group(1), m.group(2), m.group(3), m.group(4)
+        for number in (width, prec):
+            if number and number != "*":
+                _sized(int(number), "printf's width or precision")
         if verb == "%":
             out.append("%")
             continue
@@ -150,8 +177,10 @@ def _default(default: Any, *given: Any) -> Any:
 
 
 def _indent(spaces: int, text: Any) -> str:
+    body = _s(text)
+    _sized(int(spaces) * (body.count("\n") + 1) + len(body), "indent")
     pad = " " * int(spaces)
-    return pad + _s(text).replace("\n", "\n" + pad)
+    return pad + body.replace("\n", "\n" + pad)
 
 
 def _trunc(n: int, text: Any) -> str:
@@ -273,7 +302,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "trimSuffix": lambda p, s: _s(s)[: -len(_s(p))] if _s(p) and _s(s).endswith(_s(p)) else _s(s),
     "trunc": _trunc,
     "replace": lambda old, new, s: _s(s).replace(_s(old), _s(new)),
-    "repeat": lambda n, s: _s(s) * int(n),
+    "repeat": _repeat,
     "substr": lambda a, b, s: _s(s)[int(a) : int(b)] if int(b) >= 0 else _s(s)[int(a) :],
     "nospace": lambda s: re.sub(r"\s", "", _s(s)),
     "quote": lambda *a: " ".join(_go_quote(_s(v)) for v in a if v is not None),
@@ -370,7 +399,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "ceil": lambda v: float(math.ceil(float(_s(v)))),
     "floor": lambda v: float(math.floor(float(_s(v)))),
     "round": lambda v, p=0: round(float(_s(v)), int(p)),
-    "until": lambda n: list(range(_to_int(n))),
+    "until": _until,
 }
 
 __all__ = ["FUNCS"]

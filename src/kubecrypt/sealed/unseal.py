@@ -6,12 +6,13 @@ Shared by ``kubecrypt seal --recovery-unseal``, offline re-encryption and the co
 from __future__ import annotations
 
 import copy
-import json
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kubecrypt import safeparse
 from kubecrypt.sealed.crypto import (
     HybridDecryptError,
     b64decode_std,
@@ -19,8 +20,8 @@ from kubecrypt.sealed.crypto import (
     hybrid_decrypt,
     hybrid_decrypt_index,
 )
-from kubecrypt.sealed.errors import UnsealError
-from kubecrypt.sealed.gotemplate import TemplateError, render
+from kubecrypt.sealed.errors import TemplateFailed, UnsealError
+from kubecrypt.sealed.gotemplate import LIMITS, Limits, TemplateError, TemplateLimitError, render
 from kubecrypt.sealed.keys import KeyRegistry
 from kubecrypt.sealed.objects import (
     SEALED_API_VERSION,
@@ -28,6 +29,7 @@ from kubecrypt.sealed.objects import (
     SKIP_OWNER_REFERENCES_ANNOTATION,
     encrypted_data,
 )
+from kubecrypt.sealed.provenance import drop_from_secret
 from kubecrypt.sealed.scope import label_for_metadata
 
 ERR_BOTH_DATA = (
@@ -79,14 +81,22 @@ def render_template_data(
     values = {k: v.decode("utf-8", "surrogateescape") for k, v in data.items()}
     out: dict[str, bytes] = {}
     errors: list[tuple[str, str]] = []
+    # One budget for the whole object: many keys must not multiply the bounds.
+    deadline = time.monotonic() + LIMITS.max_seconds
+    room = LIMITS.max_output
     for key, source in sorted(templates.items()):
+        limits = Limits(max_output=max(room, 0), max_steps=LIMITS.max_steps,
+                        max_seconds=max(deadline - time.monotonic(), 0.0))
         try:
-            text = render(str(key), str(source or ""), values)
+            text = render(str(key), str(source or ""), values, limits=limits)
             out[str(key)] = text.encode("utf-8", "surrogateescape")
+            room -= len(text)
+        except TemplateLimitError as exc:
+            raise TemplateFailed(merge_errors([(str(key), str(exc))])) from None
         except TemplateError as exc:
             errors.append((str(key), str(exc)))
     if errors:
-        raise UnsealError(merge_errors(errors))
+        raise TemplateFailed(merge_errors(errors))
     return out
 
 
@@ -118,6 +128,7 @@ def unseal(
         secret["data"] = {k: b64encode_std(v) for k, v in sorted(data.items())}
         if template.get("type"):
             secret["type"] = template["type"]
+    drop_from_secret(secret)  # provenance is about the SealedSecret, never the Secret
     out_meta = secret["metadata"]
     out_meta["name"] = metadata.get("name", "")
     out_meta["namespace"] = metadata.get("namespace", "")
@@ -139,8 +150,8 @@ def _unseal_legacy(sealed_secret: Mapping[str, Any], keys: Keys) -> dict[str, An
     except (ValueError, HybridDecryptError) as exc:
         raise UnsealError(str(exc)) from None
     try:
-        secret = json.loads(plaintext)
-    except ValueError:
+        secret = safeparse.load_json(plaintext, "the deprecated 'data' field", error=UnsealError)
+    except UnsealError:
         raise UnsealError("the deprecated 'data' field does not hold a JSON Secret") from None
     if not isinstance(secret, dict):
         raise UnsealError("the deprecated 'data' field does not hold a JSON Secret")

@@ -39,6 +39,14 @@ def key_from_dict(kind: str, d: dict[str, object]) -> MasterKey:
         from kubecrypt.sops.keysources.kms import KMSKey
 
         return KMSKey.from_dict(d)
+    if kind == "gcp_kms":
+        from kubecrypt.sops.keysources.gcp_kms import GCPKMSKey
+
+        return GCPKMSKey.from_dict(d)
+    if kind == "azure_kv":
+        from kubecrypt.sops.keysources.azure_kv import AzureKVKey
+
+        return AzureKVKey.from_dict(d)
     return ForeignKey(kind, d)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+from kubecrypt import safeparse
 from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -64,7 +65,8 @@ def _is_comment(x: object) -> bool:
 def json_value(text: str) -> object:
     """A ``set`` value: JSON, objects become branches; numbers become floats as in sops 3.11."""
     try:
-        v = json.loads(text, object_pairs_hook=Branch)
+        v = safeparse.bounded(lambda: json.loads(text, object_pairs_hook=Branch),
+                              "Value for set", InvalidSetFormat)
     except ValueError as exc:
         raise InvalidSetFormat(f"Value for set is not valid JSON: {exc}") from None
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubecrypt import safeparse
 from kubecrypt.sops.errors import ConflictingParameters, SopsError
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup
@@ -61,12 +62,11 @@ def find_config(explicit: str | None = None, start: Path | None = None) -> Confi
 
 
 def load_config(p: Path) -> Config:
-    import yaml
-
     try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        text = p.read_bytes()
+    except OSError as exc:
         raise SopsError(f"error loading config {p}: {exc}") from None
+    raw = safeparse.load_yaml(text, f"error loading config {p}", error=SopsError) or {}
     if not isinstance(raw, dict):
         raise SopsError(f"error loading config {p}: the top level must be a mapping")
     return Config(p.resolve(), raw)
@@ -83,13 +83,20 @@ def split_list(v: object) -> list[str]:
 
 
 def keys_from(age: list[str], pgp: list[str], vault: list[str], kms: list[str] | None = None,
-              kms_context: dict[str, str] | None = None, aws_profile: str = "") -> KeyGroup:
+              kms_context: dict[str, str] | None = None, aws_profile: str = "",
+              gcp_kms: list[str] | None = None, azure_kv: list[str] | None = None) -> KeyGroup:
     """Master keys from command-line style lists (sops' order: kms first, as it groups them)."""
     from kubecrypt.sops.keysources.age import AgeKey
 
     group: KeyGroup = []
     if kms:
         group += kms_keys(kms, kms_context, aws_profile)
+    if gcp_kms:
+        from kubecrypt.sops.keysources.gcp_kms import GCPKMSKey
+
+        group += GCPKMSKey.from_ids(gcp_kms)
+    if azure_kv:
+        group += azure_keys(azure_kv)
     group += [AgeKey(r) for r in age]
     if pgp:
         from kubecrypt.sops.keysources.pgp import PGPKey
@@ -111,6 +118,48 @@ def kms_keys(arns: list[str], context: dict[str, str] | None = None,
         return list(KMSKey.from_arn_string(arns, context, aws_profile))
     except KeySourceError as exc:
         raise SopsError(str(exc)) from None
+
+
+def azure_keys(urls: list[str]) -> KeyGroup:
+    """``https://VAULT/keys/NAME[/VERSION]``; without a version, the vault is asked for the
+    latest one now, as sops does."""
+    from kubecrypt.sops.keysources.azure_kv import AzureKVKey
+    from kubecrypt.sops.keysources.base import KeySourceError
+
+    try:
+        return [AzureKVKey.from_url(u) for u in urls]
+    except KeySourceError as exc:
+        raise SopsError(str(exc)) from None
+
+
+def _gcp_group_entries(entries: object) -> KeyGroup:
+    """``gcp_kms:`` inside a key group: a list of ``{resource_id}``."""
+    from kubecrypt.sops.keysources.gcp_kms import GCPKMSKey
+
+    out: KeyGroup = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict) or not e.get("resource_id"):
+            raise SopsError("Each gcp_kms entry of a key group needs a resource_id.")
+        out.append(GCPKMSKey.from_resource_id(str(e["resource_id"])))
+    return out
+
+
+def _azure_group_entries(entries: object) -> KeyGroup:
+    """``azure_keyvault:`` inside a key group: a list of ``{vaultUrl, key, version}``."""
+    from kubecrypt.sops.keysources.azure_kv import AzureKVKey
+    from kubecrypt.sops.keysources.base import KeySourceError
+
+    out: KeyGroup = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict) or not e.get("vaultUrl") or not e.get("key"):
+            raise SopsError("Each azure_keyvault entry of a key group needs vaultUrl and key "
+                            "(and optionally version).")
+        try:
+            out.append(AzureKVKey.with_optional_version(
+                str(e["vaultUrl"]), str(e["key"]), str(e.get("version") or "")))
+        except KeySourceError as exc:
+            raise SopsError(str(exc)) from None
+    return out
 
 
 def _kms_group_entries(entries: object) -> KeyGroup:
@@ -146,16 +195,17 @@ def _dedupe(group: KeyGroup) -> KeyGroup:
 
 
 def _unsupported(rule: dict[str, object]) -> None:
-    for f in ("gcp_kms", "azure_keyvault", "hckms"):
+    for f in ("hckms",):
         if rule.get(f):
             raise SopsError(
                 f"The creation rule uses {f} keys, which kubecrypt does not support; use age, "
-                "pgp, kms or hc_vault_transit_uri.")
+                "pgp, kms, gcp_kms, azure_keyvault or hc_vault_transit_uri.")
 
 
 def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
-    keys = _kms_group_entries(g.get("kms")) + keys_from(
+    keys = (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
+            + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
         split_list(g.get("age")), split_list(g.get("pgp")), split_list(g.get("hc_vault")))
     merge = g.get("merge")
     for sub in merge if isinstance(merge, list) else []:
@@ -197,7 +247,9 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
         groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
                                     split_list(r.get("hc_vault_transit_uri")),
                                     split_list(r.get("kms")), kms_context,
-                                    str(r.get("aws_profile") or "")))]
+                                    str(r.get("aws_profile") or ""),
+                                    split_list(r.get("gcp_kms")),
+                                    split_list(r.get("azure_keyvault"))))]
     try:
         sel = Selection.from_fields(r, "a creation rule")
     except ConflictingParameters:

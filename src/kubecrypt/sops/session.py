@@ -86,13 +86,15 @@ class FileJob:
                      selection: dict[str, str | None] | None = None,
                      mac_only: bool | None = None, shamir: int | None = None,
                      kms: str | None = None, encryption_context: str | None = None,
-                     aws_profile: str | None = None) -> EncryptSpec:
+                     aws_profile: str | None = None, gcp_kms: str | None = None,
+                     azure_kv: str | None = None) -> EncryptSpec:
         """Keys and rules for a new file: command-line keys replace the rule's (one group),
         command-line selection overrides the rule's; as sops does, a config without a
         matching rule is an error even when keys are given."""
         kms_ctx = kms_context(encryption_context)
         cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault),
-                             split_list(kms), kms_ctx, aws_profile or "")
+                             split_list(kms), kms_ctx, aws_profile or "",
+                             split_list(gcp_kms), split_list(azure_kv))
         cfg = self.config
         # sops 3.11 loads the rule before reading --encryption-context: rules never get it.
         rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from kubecrypt import safeparse
 from kubecrypt.errors import EncodingError
 from kubecrypt.storage import wire
 from kubecrypt.storage.objectmeta import (
@@ -244,10 +245,7 @@ def encode(obj: dict[str, Any]) -> bytes:
 def decode(data: bytes) -> dict[str, Any]:
     """The object, in Kubernetes JSON form, from stored (decrypted) bytes: protobuf or JSON."""
     if data.startswith(b"{"):
-        try:
-            obj = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise EncodingError(f"the stored value is not valid JSON: {exc}") from None
+        obj = safeparse.load_json(data, "the stored JSON value", error=EncodingError)
         if not isinstance(obj, dict):
             raise EncodingError("the stored JSON is not an object")
         return obj

@@ -10,6 +10,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from kubecrypt import safeparse
+from kubecrypt.errors import EncodingError
 from kubecrypt.storage import wire
 from kubecrypt.storage.wire import field_bytes, field_str, field_varint
 
@@ -151,7 +153,11 @@ def _decode_managed_field(buf: bytes) -> dict[str, Any]:
             for n2, _, raw in wire.iter_fields(v):
                 if n2 == 1 and isinstance(raw, bytes):
                     # Keep the stored key order: re-encoding must reproduce the same bytes.
-                    entry["fieldsV1"] = json.loads(raw) if raw else {}
+                    entry["fieldsV1"] = (
+                        safeparse.load_json(raw, "managedFields.fieldsV1", error=EncodingError)
+                        if raw
+                        else {}
+                    )
     if not entry.get("subresource"):
         entry.pop("subresource", None)
     return entry

@@ -5,19 +5,16 @@ Fields: 1 encryptedData, 2 keyID, 3 encryptedDEKSource, 4 annotations (map<strin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from kubecrypt.kms.annotations import MAX_ANNOTATIONS, is_fqdn
 from kubecrypt.storage import wire
 
 AES_GCM_KEY = 0
 HKDF_SHA256_XNONCE_AES_GCM_SEED = 1
 MAX_DEK_SOURCE = 1024
 MAX_KEY_ID = 1024
-MAX_ANNOTATIONS = 32 * 1024
-
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class InvalidEncryptedObject(ValueError):
@@ -98,15 +95,6 @@ def validate_key_id(key_id: str) -> None:
         raise InvalidEncryptedObject(
             f"keyID is {len(key_id)} bytes, which exceeds the max size of {MAX_KEY_ID}"
         )
-
-
-def is_fqdn(name: str) -> bool:
-    """A lowercase RFC 1123 subdomain with at least two labels (one trailing dot tolerated)."""
-    n = name[:-1] if name.endswith(".") else name
-    if not n or len(n) > 253:
-        return False
-    labels = n.split(".")
-    return len(labels) >= 2 and all(len(lb) <= 63 and _LABEL.match(lb) for lb in labels)
 
 
 def validate_annotations(annotations: Mapping[str, bytes]) -> None:

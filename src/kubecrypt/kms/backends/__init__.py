@@ -4,21 +4,21 @@ or ``module.path:ClassName``; and reading ``--backend-config``."""
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubecrypt import safeparse
 from kubecrypt.errors import ConfigError
-from kubecrypt.kms.backends.base import Backend
+from kubecrypt.kms.backends.base import Backend, as_backend, missing_methods
 
 ENTRY_POINT_GROUP = "kubecrypt.kms_backends"
 
 BUILTIN: dict[str, str] = {
     "aws": "kubecrypt.kms.backends.aws:AWSBackend",
+    "azure": "kubecrypt.kms.backends.azure:AzureBackend",
+    "gcp": "kubecrypt.kms.backends.gcp:GCPBackend",
     "local": "kubecrypt.kms.backends.local:LocalBackend",
     "pkcs11": "kubecrypt.kms.backends.pkcs11:PKCS11Backend",
     "vault": "kubecrypt.kms.backends.vault:VaultBackend",
@@ -40,7 +40,7 @@ def _import(target: str, name: str) -> Any:
         raise ConfigError(f"backend {name!r}: module {module_name!r} has no {attr!r}") from None
 
 
-def resolve(name: str) -> type[Backend]:
+def resolve(name: str) -> type:
     """The backend class for a ``--backend`` value."""
     if name in BUILTIN:
         cls = _import(BUILTIN[name], name)
@@ -59,9 +59,17 @@ def resolve(name: str) -> type[Backend]:
             cls = found[0].load()
         except Exception as exc:
             raise ConfigError(f"backend {name!r}: its entry point failed to load: {exc}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+    if not isinstance(cls, type):
         raise ConfigError(
-            f"backend {name!r} is not a subclass of kubecrypt.kms.backends.base.Backend"
+            f"backend {name!r} is a {type(cls).__name__}, not a class; name a class with "
+            "status(), encrypt() and decrypt() methods"
+        )
+    missing = missing_methods(cls)
+    if missing:
+        raise ConfigError(
+            f"backend {name!r} ({cls.__module__}.{cls.__qualname__}) has no "
+            f"{', '.join(m + '()' for m in missing)} method{'s' if len(missing) > 1 else ''}; a backend needs status(), encrypt() "
+            "and decrypt() (see docs/kms.md)"
         )
     return cls
 
@@ -72,13 +80,15 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
         return {}
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read backend config {p}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"backend config {p} is not valid YAML or JSON: {exc}") from None
+    source = f"backend config {p}"
+    doc = (
+        safeparse.load_json(text, source, error=ConfigError)
+        if p.suffix == ".json"
+        else safeparse.load_yaml(text, source, error=ConfigError)
+    )
     if doc is None:
         return {}
     if not isinstance(doc, dict) or not all(isinstance(k, str) for k in doc):
@@ -90,7 +100,7 @@ def create(name: str, config: Mapping[str, Any] | None = None) -> Backend:
     """Builds a backend; any constructor failure becomes one :class:`ConfigError` sentence."""
     cls = resolve(name)
     try:
-        return cls(**dict(config or {}))
+        return as_backend(cls(**dict(config or {})))
     except ConfigError:
         raise
     except TypeError as exc:

@@ -28,6 +28,7 @@ from kubecrypt.kms.backends.base import (
     BackendError,
     InvalidCiphertext,
     UnknownKeyID,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -140,14 +141,14 @@ class LocalBackend(Backend):
             aead = state.aead.get(key_id)
             if aead is None:
                 raise UnknownKeyID(
-                    f"key_id {key_id!r} is not in keyring {self.path}; "
+                    f"key_id {shown(key_id)} is not in keyring {self.path}; "
                     "restore that key from a backup"
                 )
         try:
             return aead.decrypt(nonce, sealed, key_id.encode())
         except InvalidTag:
             raise InvalidCiphertext(
-                f"ciphertext does not authenticate under key_id {key_id!r} (tampered or not ours)"
+                f"ciphertext does not authenticate under key_id {shown(key_id)} (tampered or not ours)"
             ) from None
 
 

@@ -6,8 +6,9 @@ plugin (kubernetes/kms internal/plugins/_mock, which wraps with GCM by encryptin
 because SoftHSM refuses GCM as a wrap mechanism). v1 uses empty AAD.
 
 ``key_id`` is the key's CKA_LABEL. To rotate, point ``key_label`` at a new label (with
-``generate: true`` the key is created on first start) and restart; Decrypt finds older keys by
-the key_id stored with the data, so they keep working while they stay on the token.
+``generate: true`` the key is created on first start) and restart; v2 Decrypt finds older keys by
+the key_id stored with the data, v1 Decrypt (which carries no key_id) tries every AES key on the
+token, so older data keeps working while its key stays on the token.
 
 Config: ``module`` (path of the PKCS#11 library), ``token_label``, ``pin`` or ``pin_file``,
 ``key_label``, ``generate`` (default false)."""
@@ -29,6 +30,7 @@ from kubecrypt.kms.backends.base import (
     InvalidCiphertext,
     PermissionDenied,
     UnknownKeyID,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -133,11 +135,11 @@ class PKCS11Backend(Backend):
             key = self._session.get_key(label=label, key_type=p.KeyType.AES,
                                         object_class=p.ObjectClass.SECRET_KEY)
         except p.exceptions.NoSuchKey:
-            raise UnknownKeyID(f"key_id {label!r} is not an AES key on PKCS#11 token "
+            raise UnknownKeyID(f"key_id {shown(label)} is not an AES key on PKCS#11 token "
                                f"{self.token_label!r}") from None
         except p.exceptions.MultipleObjectsReturned:
             raise UnknownKeyID(f"PKCS#11 token {self.token_label!r} has several keys labelled "
-                               f"{label!r}; labels must be unique") from None
+                               f"{shown(label)}; labels must be unique") from None
         if key[p.Attribute.EXTRACTABLE]:
             log.warning("PKCS#11 key %r is extractable; generate non-extractable keys", label)
         self._keys[label] = key
@@ -180,28 +182,60 @@ class PKCS11Backend(Backend):
     def encrypt_v1(self, plaintext: bytes) -> bytes:
         return self._seal(plaintext, b"")
 
+    def _labels(self) -> list[str]:
+        """Every AES secret key label on the token, the configured key first (v1 Decrypt)."""
+        p = self._pkcs11
+        found = self._session.get_objects({p.Attribute.CLASS: p.ObjectClass.SECRET_KEY,
+                                           p.Attribute.KEY_TYPE: p.KeyType.AES})
+        labels = []
+        for obj in found:
+            label = obj[p.Attribute.LABEL]
+            if label and label not in labels:
+                labels.append(label)
+        return sorted(labels, key=lambda x: x != self.key_label)
+
+    def _open_sealed(self, label: str, nonce: bytes, sealed: bytes, aad: bytes) -> bytes | None:
+        """The plaintext, or ``None`` when ``sealed`` does not authenticate under ``label``."""
+        p = self._pkcs11
+        key = self._key(label)
+        try:
+            return bytes(key.decrypt(sealed, mechanism=p.Mechanism.AES_GCM,
+                                     mechanism_param=self._gcm(nonce, aad)))
+        except (p.exceptions.EncryptedDataInvalid, p.exceptions.EncryptedDataLenRange,
+                p.exceptions.GeneralError, p.exceptions.FunctionFailed):
+            # SoftHSM reports a failed GCM tag check as CKR_GENERAL_ERROR.
+            return None
+
     def decrypt(self, ciphertext: bytes, key_id: str, annotations: Annotations) -> bytes:
         if len(ciphertext) < MIN_CIPHERTEXT:
             raise InvalidCiphertext(f"ciphertext is {len(ciphertext)} bytes, shorter than nonce "
                                     f"and tag ({MIN_CIPHERTEXT})")
         nonce, sealed = ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:]
-        label = key_id or self.key_label  # v1 carries no key_id: the configured key
-        aad = key_id.encode()
-        p = self._pkcs11
 
-        def run() -> bytes:
-            key = self._key(label)
-            try:
-                return bytes(key.decrypt(sealed, mechanism=p.Mechanism.AES_GCM,
-                                         mechanism_param=self._gcm(nonce, aad)))
-            except (p.exceptions.EncryptedDataInvalid, p.exceptions.EncryptedDataLenRange,
-                    p.exceptions.GeneralError, p.exceptions.FunctionFailed):
-                # SoftHSM reports a failed GCM tag check as CKR_GENERAL_ERROR.
-                raise InvalidCiphertext(
-                    f"ciphertext does not authenticate under PKCS#11 key {label!r}"
-                ) from None
+        if key_id:
+            def run_v2() -> bytes:
+                plain = self._open_sealed(key_id, nonce, sealed, key_id.encode())
+                if plain is None:
+                    raise InvalidCiphertext(
+                        f"ciphertext does not authenticate under PKCS#11 key {shown(key_id)}")
+                return plain
 
-        return self._call(run)
+            return self._call(run_v2)
+
+        # v1 carries no key_id: after a rotation the data may be under any older label, so
+        # try every AES key on the token, the configured one first (as the local backend does).
+        def run_v1() -> bytes:
+            labels = self._labels()
+            for label in labels:
+                plain = self._open_sealed(label, nonce, sealed, b"")
+                if plain is not None:
+                    return plain
+            raise InvalidCiphertext(
+                f"ciphertext does not authenticate under any of the {len(labels)} AES keys on "
+                f"PKCS#11 token {self.token_label!r}"
+            )
+
+        return self._call(run_v1)
 
     def close(self) -> None:
         import contextlib

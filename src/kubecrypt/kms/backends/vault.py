@@ -30,6 +30,7 @@ from kubecrypt.kms.backends.base import (
     BackendUnavailable,
     InvalidCiphertext,
     PermissionDenied,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ class VaultBackend(Backend):
         # The key_id is stored beside the ciphertext; it must name the version inside it.
         if key_id and key_id != self._key_id(int(m.group(1))):
             raise InvalidCiphertext(
-                f"key_id {key_id!r} does not match the ciphertext's key version v{m.group(1)} "
+                f"key_id {shown(key_id)} does not match the ciphertext's key version v{m.group(1)} "
                 f"of {self.mount}/{self.key_name}"
             )
         r = self._call(lambda c: c.secrets.transit.decrypt_data(

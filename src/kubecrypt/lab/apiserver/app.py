@@ -9,12 +9,13 @@ import time
 from typing import Any
 
 from kubecrypt.errors import EncryptError
+from kubecrypt.httpserver import Request, Response
 from kubecrypt.lab.apiserver import discovery, errors, routes, serviceproxy, strategy, table
-from kubecrypt.lab.apiserver.http import Request, Response
 from kubecrypt.lab.apiserver.resources import Resource
 from kubecrypt.lab.apiserver.rest import Rest, decode_body
 from kubecrypt.lab.apiserver.watch import Watch
 from kubecrypt.lab.store import StoreUnavailable
+from kubecrypt.logsafe import escape
 
 log = logging.getLogger("kubecrypt.lab.apiserver")
 access = logging.getLogger("kubecrypt.lab.access")
@@ -53,7 +54,10 @@ class App:
         return ""
 
     def _authenticated(self, req: Request) -> bool | None:
-        """True: valid token; False: a wrong one; None: none given (anonymous)."""
+        """True: a valid client certificate or token; False: a wrong token; None: none given
+        (anonymous). As kube-apiserver, the x509 authenticator comes first."""
+        if req.client_cn:
+            return True
         auth = req.header("authorization")
         if not auth:
             return None
@@ -72,9 +76,10 @@ class App:
             self.request_seconds += elapsed
             self.requests += 1
             # An access log as kube-apiserver's httplog: names and status, never bodies.
-            access.info("%s %s %s %.1fms %s", req.method, req.path,
+            # The path is decoded (%0d%0a is a CR LF) and chosen by the caller: escape it.
+            access.info("%s %s %s %.1fms %s", escape(req.method), escape(req.path),
                         response.status if response else "-", elapsed * 1000,
-                        req.header("kubectl-command") or req.header("user-agent")[:40])
+                        escape(req.header("kubectl-command") or req.header("user-agent")[:40]))
 
     async def _handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
@@ -91,7 +96,7 @@ class App:
         except EncryptError as exc:
             return _error(errors.internal(str(exc)))
         except Exception as exc:
-            log.exception("internal error on %s %s", req.method, req.path)
+            log.exception("internal error on %s %s", escape(req.method), escape(req.path))
             return _error(errors.internal(type(exc).__name__))
 
     async def _dispatch(self, req: Request, path: str) -> Response:

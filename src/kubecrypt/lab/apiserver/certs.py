@@ -28,7 +28,8 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def ensure_pki(pki_dir: Path) -> tuple[Path, Path, Path]:
     """Creates (once) ``ca.crt``, ``server.crt`` and ``server.key``; returns their paths."""
-    pki_dir.mkdir(parents=True, exist_ok=True)
+    pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pki_dir.chmod(0o700)  # mkdir's mode is masked by the umask and ignored for an existing dir
     ca_crt, srv_crt, srv_key = pki_dir / "ca.crt", pki_dir / "server.crt", pki_dir / "server.key"
     if ca_crt.exists() and srv_crt.exists() and srv_key.exists():
         return ca_crt, srv_crt, srv_key
@@ -68,3 +69,28 @@ def ensure_pki(pki_dir: Path) -> tuple[Path, Path, Path]:
     _write(srv_crt, cert.public_bytes(serialization.Encoding.PEM), False)
     _write(ca_crt, ca.public_bytes(serialization.Encoding.PEM), False)
     return ca_crt, srv_crt, srv_key
+
+
+def issue_client_cert(pki_dir: Path, user: str, groups: tuple[str, ...] = ()
+                      ) -> tuple[bytes, bytes]:
+    """A client certificate (PEM cert, PEM key) from the lab CA, for x509 authentication:
+    CN is the user name and each O a group, as kube-apiserver reads them."""
+    ca_key = serialization.load_pem_private_key((pki_dir / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((pki_dir / "ca.crt").read_bytes())
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user),
+                         *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False,
+                                         False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)

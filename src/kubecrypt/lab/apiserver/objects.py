@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubecrypt.errors import DecryptError, EncodingError
+from kubecrypt import safeparse
+from kubecrypt.errors import DecryptError, EncodingError, InputError
 from kubecrypt.lab.apiserver import errors
 from kubecrypt.lab.apiserver.encryption import Encryption
 from kubecrypt.lab.apiserver.resources import Resource
@@ -174,8 +175,9 @@ def _make_continue(start: str, revision: int, prefix: str) -> str:
 
 def _parse_continue(token: str, prefix: str) -> tuple[str, int]:
     try:
-        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body = safeparse.load_json(raw, "the continue token")
         return prefix + str(body["start"]), int(body["rv"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, InputError):
         raise errors.bad_request("continue key is not valid: incorrect encoded start "
                                  "resourceVersion (version meta.k8s.io/v1)") from None

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
-import yaml
-
-from kubecrypt.errors import EncodingError
+from kubecrypt import safeparse
+from kubecrypt.errors import EncodingError, InputError
 from kubecrypt.lab.apiserver import errors, patch, selectors, strategy
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.objects import Objects, Stored
@@ -35,15 +33,15 @@ def decode_body(res: Resource, body: bytes, content_type: str) -> Any:
                                      f"{res.kind} protobuf: {exc}") from exc
     if media in ("application/yaml", patch.APPLY):
         try:
-            return yaml.safe_load(body)
-        except yaml.YAMLError as exc:
+            return safeparse.load_yaml(body, "the request body")
+        except InputError as exc:
             raise errors.bad_request(f"error converting YAML to JSON: {exc}") from exc
     if media not in ("", "application/json", "*/*", *patch.TYPES):
         raise errors.unsupported_media_type(media, ["application/json", "application/yaml",
                                                     PROTOBUF])
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return safeparse.load_json(body, "the request body")
+    except InputError as exc:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
 
 

@@ -15,9 +15,30 @@ _FIELDS: dict[str, Callable[[dict[str, Any]], str]] = {
     "metadata.name": lambda o: (o.get("metadata") or {}).get("name", ""),
     "metadata.namespace": lambda o: (o.get("metadata") or {}).get("namespace", ""),
 }
+
+
+def _field(*path: str) -> Callable[[dict[str, Any]], str]:
+    def get(o: dict[str, Any]) -> str:
+        value: Any = o
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return "" if value is None else str(value)
+
+    return get
+
+
 _KIND_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
     "Secret": {"type": lambda o: o.get("type", "")},
     "Namespace": {"status.phase": lambda o: (o.get("status") or {}).get("phase", "")},
+    # pkg/registry/core/event/strategy.go ToSelectableFields: what kubectl describe asks for.
+    "Event": {
+        **{f"involvedObject.{f}": _field("involvedObject", f) for f in (
+            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+        "reason": _field("reason"),
+        "reportingComponent": _field("reportingComponent"),
+        "source": _field("source", "component"),
+        "type": _field("type"),
+    },
 }
 
 
@@ -56,7 +77,7 @@ def _split_requirements(text: str) -> list[str]:
 Requirement = Callable[[dict[str, str]], bool]
 
 
-def _in(key: str, values: set[str], negate: bool) -> Requirement:
+def _in_set(key: str, values: set[str], negate: bool) -> Requirement:
     return lambda labels: (labels.get(key) in values) != negate
 
 
@@ -70,11 +91,11 @@ def label_selector(text: str) -> Matcher:
         m = re.fullmatch(r"(\S+?)\s+(in|notin)\s+\((.*)\)", req)
         if m:
             values = {v.strip() for v in m.group(3).split(",")}
-            reqs.append(_in(m.group(1), values, m.group(2) == "notin"))
+            reqs.append(_in_set(m.group(1), values, m.group(2) == "notin"))
             continue
         m = re.fullmatch(r"([^!=<>\s]+)\s*(==|!=|=)\s*([^!=\s]*)", req)
         if m:
-            reqs.append(_in(m.group(1), {m.group(3)}, m.group(2) == "!="))
+            reqs.append(_in_set(m.group(1), {m.group(3)}, m.group(2) == "!="))
             continue
         m = re.fullmatch(r"(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)", req)
         if m:

@@ -10,7 +10,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubecrypt.lab.apiserver import http
+from kubecrypt import httpserver
 from kubecrypt.lab.apiserver.app import App
 from kubecrypt.lab.apiserver.controllers import Controllers
 from kubecrypt.lab.apiserver.encryption import Encryption
@@ -33,6 +33,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 6443
     encryption_provider_config: Path | None = None
+    client_ca: Path | None = None  # kube-apiserver's --client-ca-file: x509 client auth
 
 
 class LabServer:
@@ -45,7 +46,7 @@ class LabServer:
         self.rest = Rest(self.objects, self.controllers)
         self.controllers.rest = self.rest
         self.app = App(self.rest, config.token, f"{config.host}:{config.port}", self.metrics)
-        self._server: asyncio.Server | None = None
+        self._server: httpserver.HTTPServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def metrics(self) -> str:
@@ -66,12 +67,16 @@ class LabServer:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        if self.config.client_ca:
+            # Optional, as kube-apiserver: token and anonymous clients connect without one.
+            ctx.load_verify_locations(self.config.client_ca)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 
     async def start(self) -> None:
         await self.store.open()
-        self._server = await http.start(self.app, self.config.host, self.config.port,
+        self._server = await httpserver.start(self.app, self.config.host, self.config.port,
                                         self._ssl())
         self._tasks.append(asyncio.ensure_future(self.encryption.watch_file()))
         self._tasks.append(asyncio.ensure_future(self._resume()))

@@ -15,8 +15,8 @@ from urllib.parse import quote, urlencode
 
 import h11
 
+from kubecrypt.httpserver import Request, Response
 from kubecrypt.lab.apiserver import errors
-from kubecrypt.lab.apiserver.http import Request, Response
 from kubecrypt.lab.apiserver.resources import SERVICES
 
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")

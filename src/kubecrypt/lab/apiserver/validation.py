@@ -9,6 +9,8 @@ import json
 import re
 from typing import Any
 
+from kubecrypt import safeparse
+from kubecrypt.errors import InputError
 from kubecrypt.lab.apiserver.errors import Cause, bad_request
 
 MAX_SECRET_SIZE = 1024 * 1024
@@ -230,9 +232,9 @@ def validate_secret(obj: dict[str, Any], data: dict[str, bytes]) -> list[Cause]:
             causes.append(required(f"data[{key}]"))
         else:
             try:
-                parsed = json.loads(data[key])
+                parsed = safeparse.load_json(data[key], f"data[{key}]")
                 ok = isinstance(parsed, dict)
-            except ValueError:
+            except InputError:
                 ok = False
             if not ok:
                 causes.append(invalid(f"data[{key}]", "<secret contents redacted>",

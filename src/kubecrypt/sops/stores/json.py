@@ -9,6 +9,7 @@ import json as _json
 import math
 import re
 
+from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -66,7 +67,9 @@ def _no_surrogates(v: object) -> object:
 
 def parse(text: str) -> object:
     try:
-        doc = _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float)
+        doc = safeparse.bounded(
+            lambda: _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float),
+            "Error unmarshalling input json: the input", CouldNotReadInput)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
     return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc

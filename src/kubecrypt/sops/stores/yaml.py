@@ -12,9 +12,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from yaml import MarkedYAMLError
+from yaml import MarkedYAMLError, YAMLError
 from yaml import events as ev
 
+from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
@@ -31,11 +32,19 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
 def _events(text: str) -> list[Any]:
     p = _Parser(text)
     out: list[Any] = []
+    # The same depth and alias limits as every other reader (go-yaml v3's "excessive aliasing").
+    limits = safeparse.Limits("Error unmarshaling input YAML: the input", CouldNotReadInput)
     try:
         while p.check_event():
-            out.append(p.get_event())
+            e = p.get_event()
+            if isinstance(e, ev.DocumentStartEvent):
+                limits = safeparse.Limits(limits.source, CouldNotReadInput)
+            limits.feed(e)
+            out.append(e)
     except MarkedYAMLError as exc:
         raise CouldNotReadInput(f"Error unmarshaling input YAML: {_one_line(exc)}") from None
+    except YAMLError as exc:  # a ReaderError: a control character
+        raise safeparse.yaml_error(exc, limits.source, text, CouldNotReadInput) from None
     finally:
         if hasattr(p, "dispose"):
             p.dispose()
