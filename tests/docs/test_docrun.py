@@ -6,7 +6,16 @@ import os
 import time
 from pathlib import Path
 
-from docs.docrun import DocRun, allowed_exits, shell_blocks
+import pytest
+from docs.docrun import (
+    DocRun,
+    allowed_exits,
+    blocks,
+    looks_like_shell,
+    shape_mismatch,
+    shell_blocks,
+    steps,
+)
 
 DOC = """# A doc
 
@@ -73,3 +82,34 @@ def test_a_failing_command_fails_the_block(tmp_path: Path) -> None:
     finally:
         run.close()
     assert result.returncode != 0 and "never" not in result.output
+
+
+def test_output_blocks_indented_fences_and_console(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "1. a step\n\n   <!-- doc-test: exit 3 -->\n   ```sh\n   echo in a list\n   ```\n\n"
+        "<!-- doc-test: output -->\n```text\nin a list\n```\n\n"
+        "```\n$ kubecrypt lab up\n```\n\n```console\nkubecrypt demo\n```\n\n```yaml\na: 1\n```\n")
+    [(block, shown)] = steps(doc)
+    assert (block.line, block.directive, block.text) == (4, "exit", "echo in a list\n")
+    assert shown is not None and shown.text == "in a list\n"
+    assert [looks_like_shell(b) for b in blocks(doc)] == [False, False, True, True, False]
+    doc.write_text("<!-- doc-test: output -->\n```text\norphan\n```\n")
+    with pytest.raises(ValueError, match="must follow a shell block"):
+        steps(doc)
+
+
+def test_shape_of_shown_output() -> None:
+    shown = ("etcd       http://127.0.0.1:41379 (pid 2301)\n\n"
+             "export KUBECONFIG=.../lab/kubeconfig\n"
+             '{"key_id": "local-20261123-3f9a1c2b7d4e"}\n')
+    printed = ("noise\netcd http://127.0.0.1:5 (pid 77)\nmore\n"
+               "export KUBECONFIG=/tmp/x/lab/kubeconfig\n"
+               '{"key_id": "local-20270101-0123456789ab"}\n')
+    assert shape_mismatch(shown, printed) is None
+    # a different word, a line missing, or the lines out of order: each is a mismatch
+    assert shape_mismatch(shown, printed.replace("etcd", "etc")) is not None
+    assert shape_mismatch(shown, printed.replace("export", "exp0rt")) is not None
+    swapped = "\n".join(reversed(printed.splitlines()))
+    assert "which the run did not print" in (shape_mismatch(shown, swapped) or "")
+    assert shape_mismatch('{"healthz": "ok"}', '{"healthz": "down"}') is not None

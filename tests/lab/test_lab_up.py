@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubecrypt.lab import processes
 from kubecrypt.lab import up as lab_up
@@ -34,6 +38,19 @@ def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess
     state = json.loads(kubecrypt("lab", "status", "--dir", d, "-o", "json").stdout)
     assert state["state"] == "up" and state["encryption"] == "secretbox"
     pids = [state["etcd"]["pid"], state["apiserver"]["pid"]]
+    # -o env: what `eval "$(kubecrypt lab status -o env)"` sets, from any working directory
+    p = kubecrypt("lab", "status", "--dir", os.path.relpath(d, tmp_path), "-o", "env",
+                  cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().splitlines() == [
+        f"export KUBECONFIG={d}/kubeconfig",
+        f"export ETCDCTL_ENDPOINTS={','.join(state['etcd']['endpoints'])}"]
+    listed = subprocess.run(
+        ["bash", "-c", f'eval "$({shlex.join(_kubecrypt_cmd())} lab status --dir {d} -o env)"'
+         " && etcdctl get /registry/secrets/default/keep --keys-only && kubectl get secret keep"],
+        env={**os.environ, "KUBECONFIG": "/nonexistent"}, capture_output=True, text=True,
+        cwd="/")
+    assert listed.returncode == 0 and "/registry/secrets/default/keep" in listed.stdout, listed
 
     p = kubecrypt("lab", "down", "--dir", d)
     assert p.returncode == 0 and "stopped apiserver" in p.stdout.decode()
@@ -41,6 +58,8 @@ def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess
     assert Path(d, "etcd-data").is_dir()
     p = kubecrypt("lab", "status", "--dir", d)
     assert p.returncode == 3 and "lab: down" in p.stdout.decode()
+    p = kubecrypt("lab", "status", "--dir", d, "-o", "env")
+    assert p.returncode == 3 and p.stdout == b"" and b"is not up" in p.stderr
 
     assert kubecrypt("lab", "up", "--dir", d).returncode == 0
     got = subprocess.run(["kubectl", "get", "secret", "keep", "-o", "jsonpath={.data.a}"],
@@ -48,6 +67,11 @@ def test_up_down_status_cli(kubecrypt: Callable[..., subprocess.CompletedProcess
     assert got.stdout == "Yg=="
     assert kubecrypt("lab", "down", "--dir", d, "--purge").returncode == 0
     assert not Path(d).exists()
+
+
+def _kubecrypt_cmd() -> list[str]:
+    exe = shutil.which("kubecrypt")
+    return [exe] if exe else [sys.executable, "-m", "kubecrypt"]
 
 
 def _zombie(pid: int) -> bool:
@@ -287,3 +311,22 @@ def test_an_api_server_that_does_not_start_is_rolled_back(
     assert len(calls) == 2
     lab.lab = now
     assert lab.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
+
+
+def test_encryption_after_a_users_config_keeps_its_providers(tmp_path: Path) -> None:
+    """`lab up --encryption-provider-config mine.yaml`, then `lab up --encryption X`: X goes in
+    front of *mine.yaml*'s providers (what etcd was written with), not of an older lab file."""
+    lab = lab_up.Lab(tmp_path / "lab")
+    lab.dir.mkdir()
+    lab_up.write_encryption_config(lab, "aescbc")  # the lab's own file from an earlier `up`
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+                    "resources:\n- resources: [secrets]\n  providers:\n"
+                    "  - aesgcm: {keys: [{name: mine, secret: "
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n  - identity: {}\n")
+    lab.encryption, lab.encryption_config = "custom", str(mine)
+    path = lab_up.write_encryption_config(lab, "secretbox")
+    assert path is not None
+    providers = yaml.safe_load(path.read_text())["resources"][0]["providers"]
+    assert [next(iter(p)) for p in providers] == ["secretbox", "aesgcm", "identity"]
+    assert providers[1]["aesgcm"]["keys"][0]["name"] == "mine"

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "kubecrypt.cli.demo:demo",
     "rotate": "kubecrypt.cli.rotate:rotate",
     "doctor": "kubecrypt.cli.doctor:doctor",
+    "csi": "kubecrypt.cli.csi:csi",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shlex
 from pathlib import Path
 
 import click
@@ -85,10 +86,23 @@ def down(directory: Path | None, purge: bool) -> None:
 
 @lab.command()
 @_DIR
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option("-o", "--output", type=click.Choice(["text", "json", "env"]), default="text",
+              help="env: `export KUBECONFIG=... ETCDCTL_ENDPOINTS=...` for "
+                   "`eval \"$(kubecrypt lab status -o env)\"` (kubectl, etcdctl and "
+                   "`kubecrypt etcd` then reach the lab).")
 def status(directory: Path | None, output: str) -> None:
     """Show whether the lab is up, where, and with which encryption."""
     info = lab_up.status(directory or lab_up.default_dir())
+    if output == "env":
+        if info["state"] != "up":
+            click.echo(f"error: the lab in {info['dir']} is not up; start it with "
+                       f"`kubecrypt lab up --dir {info['dir']}`", err=True)
+            raise SystemExit(3)
+        kubeconfig = Path(info["kubeconfig"]).resolve()
+        click.echo(f"export KUBECONFIG={shlex.quote(str(kubeconfig))}")
+        click.echo("export ETCDCTL_ENDPOINTS="
+                   + shlex.quote(",".join(info["etcd"]["endpoints"])))
+        return
     if output == "json":
         click.echo(json.dumps(info, indent=2))
         if info["state"] != "up":

@@ -213,9 +213,12 @@ def write_encryption_config(lab: Lab, kind: str) -> Path | None:
     """A new EncryptionConfiguration for Secrets: ``kind`` writes, and every provider of the
     previous configuration stays behind it so that what was written before stays readable."""
     path = lab.dir / CONFIG
+    # The configuration in force, which is the user's own file after
+    # `--encryption-provider-config`: its keys wrote what etcd holds now.
+    in_force = Path(lab.encryption_config) if lab.encryption_config else path
     previous: list[dict[str, Any]] = []
-    if path.exists():
-        doc = yaml.safe_load(path.read_text()) or {}
+    if in_force.exists():
+        doc = yaml.safe_load(in_force.read_text()) or {}
         for rc in doc.get("resources") or []:
             previous += rc.get("providers") or []
     if kind == "none" and not previous:

@@ -1,0 +1,257 @@
+"""The docs cannot lie: every shell block of README.md and docs/*.md runs here, in order, as a
+reader pastes it, or says why it cannot (``<!-- doc-test: skip REASON -->``).
+
+Each doc in :data:`RUN` gets an empty directory (also its ``HOME``) and a clean environment:
+``PATH``, ``PYTHONPATH`` pointing at this checkout, and what :class:`Doc` adds. The doc starts
+its own lab (``kubecrypt lab up --dir ./lab``, free ports) and stops it; whatever a block left in
+the background is killed at the end. A block fails the test when it exits with a code its
+``exit`` directive does not allow, or prints something whose shape differs from the output
+block the doc shows after it (``<!-- doc-test: output -->``).
+
+README.ko.md is README.md in Korean: its blocks must hold the same commands
+(:func:`test_readme_ko_has_the_same_commands`), so running README.md runs them both."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from docs.docrun import (
+    RUNNABLE,
+    Block,
+    DocRun,
+    allowed_exits,
+    blocks,
+    looks_like_shell,
+    shape_mismatch,
+    shell_blocks,
+    steps,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DIRECTIVES = {"skip", "exit", "output"}
+
+
+def _docs() -> list[Path]:
+    return [ROOT / "README.md", ROOT / "README.ko.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@dataclass
+class Doc:
+    """How a doc is run: what the reader's terminal has besides the doc's own commands (an
+    ``EDITOR``), placeholders the doc asks the reader to fill, and checks on what it left."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    substitutions: dict[str, str] = field(default_factory=dict)
+    after: Callable[[Path], None] | None = None
+    timeout: float = 240
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _readme_after(work: Path) -> None:
+    # What the README says is 0600 is 0600 (the issue found a key file that was 0644).
+    for name in ("encryption-config.yaml", "keyring.json", "age.txt"):
+        assert _mode(work / name) == 0o600, f"{name} is {oct(_mode(work / name))}"
+    keys = sorted((work / "keys").glob("*.yaml"))
+    assert len(keys) == 2, keys  # generated, then renewed by `rotate sealed`
+    assert all(_mode(k) == 0o600 for k in keys) and _mode(work / "keys") == 0o700
+    assert not (work / "lab").exists()  # the last block purged it
+
+
+# An editor that changes one value, so `sops edit` has something to re-encrypt.
+_EDITOR = "#!/bin/sh\nsed -i 's/^\\( *token: \\).*/\\1bjN3LXQwa2Vu/' \"$1\"\n"
+
+RUN: dict[str, Doc] = {
+    "README.md": Doc(env={"EDITOR": "{tmp}/editor"}, after=_readme_after),
+    "docs/controller.md": Doc(timeout=120),
+    "docs/doctor.md": Doc(timeout=120),
+    "docs/kms.md": Doc(timeout=60),
+    "docs/lab.md": Doc(timeout=120),
+    "docs/rotate.md": Doc(timeout=180),
+    "docs/sealed.md": Doc(timeout=120),
+    "docs/sops.md": Doc(env={"EDITOR": "{tmp}/editor"}, timeout=120),
+}
+
+# Docs whose commands another doc's run covers.
+COVERED_BY = {"README.ko.md": "README.md"}
+
+
+def test_every_shell_block_runs_or_says_why_not() -> None:
+    problems = []
+    for doc in _docs():
+        if not doc.exists():
+            continue
+        name = _rel(doc)
+        for b in blocks(doc):
+            if b.directive and b.directive not in DIRECTIVES:
+                problems.append(f"{b.where}: unknown directive {b.directive!r}")
+            if looks_like_shell(b):
+                problems.append(f"{b.where}: commands fenced ```{b.lang}: fence them ```sh "
+                                "so that they run (or mark the block skip, with the reason)")
+            if b.lang not in RUNNABLE:
+                continue
+            if b.directive == "skip":
+                if len(b.argument.split()) < 2:
+                    problems.append(f"{b.where}: skip needs a reason")
+            elif b.directive == "exit":
+                try:
+                    allowed_exits(b)
+                except ValueError:
+                    problems.append(f"{b.where}: exit takes codes, e.g. 0,3")
+            elif b.directive == "output":
+                problems.append(f"{b.where}: output marks the block a shell block prints")
+            elif name not in RUN and name not in COVERED_BY:
+                problems.append(f"{b.where}: {name} is not run by tests/docs/test_docs.py")
+        try:
+            steps(doc)
+        except ValueError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_coverage_test_notices_a_new_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    """A block added to a doc nobody runs, a skip without a reason and ``console`` commands
+    each fail it."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("```sh\necho run\n```\n")
+    (tmp_path / "docs" / "new.md").write_text(
+        "```sh\necho new\n```\n\n<!-- doc-test: skip -->\n```sh\nx\n```\n\n"
+        "```console\n$ kubecrypt lab up\n```\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    with pytest.raises(AssertionError) as err:
+        test_every_shell_block_runs_or_says_why_not()
+    text = str(err.value)
+    assert "new.md:1: docs/new.md is not run" in text
+    assert "new.md:6: skip needs a reason" in text
+    assert "new.md:10: commands fenced ```console" in text
+    assert "README.md" not in text
+
+
+def _commands(block: Block) -> list[str]:
+    """The block's commands without comments, blank lines or alignment."""
+    out = []
+    for line in block.text.splitlines():
+        code = _strip_comment(line).strip()
+        if code:
+            out.append(" ".join(code.split()))
+    return out
+
+
+def _strip_comment(line: str) -> str:
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
+
+
+def test_readme_ko_has_the_same_commands() -> None:
+    en = [(b, _commands(b)) for b in shell_blocks(ROOT / "README.md")]
+    ko = [(b, _commands(b)) for b in shell_blocks(ROOT / "README.ko.md")]
+    en_all = {c for _, cs in en for c in cs}
+    ko_all = {c for _, cs in ko for c in cs}
+    problems = [f"README.md:{b.line}: {c!r} is missing from README.ko.md"
+                for b, cs in en for c in cs if c not in ko_all]
+    problems += [f"README.ko.md:{b.line}: {c!r} is not in README.md"
+                 for b, cs in ko for c in cs if c not in en_all]
+    if not problems:  # same commands: then the same blocks, in the same order, same directives
+        problems += [f"README.ko.md:{k.line}: block {i + 1} differs from README.md:{e.line}"
+                     for i, ((e, ec), (k, kc)) in enumerate(zip(en, ko, strict=True))
+                     if ec != kc or (e.directive, e.directive and e.directive != "skip"
+                                     and e.argument) != (k.directive, k.directive and
+                                                         k.directive != "skip" and k.argument)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_sync_test_notices_a_missing_command(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("```sh\nkubecrypt lab up --dir ./lab  # start\n"
+                                        "kubecrypt lab down\n```\n")
+    (tmp_path / "README.ko.md").write_text("```sh\nkubecrypt lab up   --dir ./lab  # 시작\n```\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    with pytest.raises(AssertionError, match=r"README.md:1: 'kubecrypt lab down' is missing"):
+        test_readme_ko_has_the_same_commands()
+    (tmp_path / "README.ko.md").write_text("```sh\nkubecrypt lab down\n"
+                                           "kubecrypt lab up --dir ./lab\n```\n")
+    with pytest.raises(AssertionError, match="block 1 differs"):
+        test_readme_ko_has_the_same_commands()
+
+
+def _environment(tmp: Path, doc: Doc) -> dict[str, str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT / "src"),
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+    }
+    for key in ("PYENV_ROOT", "PYENV_VERSION"):  # the shims that find sops
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update({k: v.replace("{tmp}", str(tmp)) for k, v in doc.env.items()})
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RUN))
+def test_doc_runs(name: str, tmp_path: Path) -> None:
+    doc = RUN[name]
+    editor = tmp_path / "editor"
+    editor.write_text(_EDITOR)
+    editor.chmod(0o755)
+    work = tmp_path / "w"
+    run = DocRun(work, {**_environment(tmp_path, doc), "HOME": str(work)},
+                 doc.substitutions, timeout=doc.timeout)
+    timings = []
+    try:
+        for block, shown in steps(ROOT / name):
+            if block.directive == "skip":
+                continue
+            started = time.monotonic()
+            result = run.run(block)
+            timings.append(f"{block.where} {time.monotonic() - started:.1f}s")
+            assert result.returncode in allowed_exits(block), (
+                f"{block.where} exited {result.returncode}:\n{block.text}\n--- output\n"
+                + result.output[-4000:])
+            if shown is not None:
+                mismatch = shape_mismatch(shown.text, result.output)
+                assert mismatch is None, f"{shown.where}: {mismatch}\n--- output\n{result.output}"
+        if doc.after is not None:
+            doc.after(work)
+    finally:
+        run.close()
+        left_up = _stop_labs(work, run.env)
+        print("\n".join(timings))
+    assert not left_up, f"{name} leaves its lab running in {left_up}: end it with `lab down`"
+
+
+def _stop_labs(work: Path, env: dict[str, str]) -> list[str]:
+    """Stops every lab the doc left up (``lab up`` detaches it) and names them."""
+    up = []
+    for state in work.rglob("lab.json"):
+        argv = [sys.executable, "-m", "kubecrypt", "lab"]
+        where = ["--dir", str(state.parent)]
+        if subprocess.run([*argv, "status", *where], env=env, capture_output=True,
+                          timeout=60).returncode == 0:
+            up.append(str(state.parent.relative_to(work)))
+        subprocess.run([*argv, "down", *where], env=env, capture_output=True, timeout=60)
+    return up
