@@ -48,7 +48,7 @@ def test_no_key_given_and_no_identity(kc: Run, sops_env: dict[str, str], tmp_pat
                                       enc_file: Path) -> None:
     (tmp_path / "p.yaml").write_bytes(PLAIN)
     r = kc("encrypt", str(tmp_path / "p.yaml"), env=sops_env, cwd=tmp_path)
-    assert r.returncode == 111 and b"no keys provided" in r.stderr
+    assert r.returncode == 1 and b"no keys provided" in r.stderr  # sops 3.11 exits 1
     r = kc("decrypt", str(enc_file), env=sops_env)
     assert r.returncode == 128
     assert "Failed to get the data key" in _one_sentence(r.stderr)

@@ -5,11 +5,6 @@ costs several processes); the generators are the ones that found the bugs fixed 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +13,7 @@ from kubecrypt.sops.stores import store_for
 from kubecrypt.sops.tree import Branch
 
 from .conftest import AgeKey
+from .sopsdiff import compare
 
 _SETTINGS = settings(max_examples=12, deadline=None,
                      suppress_health_check=list(HealthCheck))
@@ -44,45 +40,8 @@ _simple_trees = st.recursive(
     max_leaves=8)
 
 
-def _env(key: AgeKey, home: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-    if env.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join(
-            str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep) if p)
-    env.update(SOPS_AGE_KEY_FILE=str(key.identity_file), SOPS_DISABLE_VERSION_CHECK="1",
-               HOME=home)
-    return env
-
-
-def _kubecrypt() -> list[str]:
-    import shutil
-    import sys
-
-    exe = shutil.which("kubecrypt")
-    return [exe, "sops"] if exe else [sys.executable, "-m", "kubecrypt", "sops"]
-
-
 def _compare(text: bytes, ext: str, key: AgeKey) -> None:
-    with tempfile.TemporaryDirectory() as d:
-        env = _env(key, d)
-        src = Path(d) / f"p.{ext}"
-        src.write_bytes(text)
-
-        def run(cmd: list[str], path: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run([*cmd, str(path or src)], env=env, capture_output=True,
-                                  timeout=60, check=False)
-
-        theirs = run(["sops", "encrypt", "--age", key.recipient])
-        ours = run([*_kubecrypt(), "encrypt", "--age", key.recipient])
-        if theirs.returncode != 0:  # sops refuses this input: so must we
-            assert ours.returncode != 0, (text, theirs.stderr)
-            return
-        assert ours.returncode == 0, (text, ours.stderr)
-        (Path(d) / f"s.{ext}").write_bytes(theirs.stdout)
-        (Path(d) / f"k.{ext}").write_bytes(ours.stdout)
-        want = run(["sops", "decrypt"], Path(d) / f"s.{ext}").stdout
-        assert run([*_kubecrypt(), "decrypt"], Path(d) / f"s.{ext}").stdout == want, text
-        assert run(["sops", "decrypt"], Path(d) / f"k.{ext}").stdout == want, text
+    compare(text, ext, key)
 
 
 @pytest.mark.slow

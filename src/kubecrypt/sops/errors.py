@@ -62,6 +62,10 @@ class InvalidTreePathFormat(SopsError):
     exit_code = 91
 
 
+class NeedAtLeastOneDocument(SopsError):
+    exit_code = 92
+
+
 class NoFileSpecified(SopsError):
     exit_code = 100
 

@@ -10,16 +10,27 @@ import tempfile
 from pathlib import Path
 
 from kubecrypt.sops.errors import SopsError
-from kubecrypt.sops.paths import scalar_bytes
 from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import Comment, val_to_string
 
 
 def env_from(branches: list[Branch]) -> dict[str, str]:
-    """Top-level scalar values of the first document as environment variables."""
+    """Top-level values of the first document as environment variables, refused as sops
+    refuses them (cmd/sops/main.go exec-env): a nested value, a non-string key or a key with
+    ``=`` is an error; other scalars are spelled by sops' ValToString."""
     out: dict[str, str] = {}
     for k, v in branches[0] if branches else []:
-        if isinstance(k, str) and not isinstance(v, (Branch, list)):
-            out[k] = scalar_bytes(v).decode("utf-8", "surrogateescape")
+        if isinstance(v, (Branch, list)):
+            raise SopsError(
+                f"cannot use complex value in environment; offending key {k}. exec-env needs a "
+                "flat file (use exec-file for nested values).")
+        if isinstance(k, Comment):
+            continue
+        if not isinstance(k, str):
+            raise SopsError(f"cannot use non-string keys in environment, got {k!r}.")
+        if "=" in k:
+            raise SopsError(f"cannot use keys with '=' in environment: {k}. Rename the key.")
+        out[k] = v if isinstance(v, str) else val_to_string(v)
     return out
 
 

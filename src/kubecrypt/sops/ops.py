@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubecrypt import fileio
 from kubecrypt.crypto.rand import RandomSource, system_random
 from kubecrypt.sops.cipher import Cipher, CipherError
 from kubecrypt.sops.datakey import (
@@ -20,6 +19,7 @@ from kubecrypt.sops.errors import (
     CouldNotWriteOutput,
     FileAlreadyEncrypted,
     MacMismatch,
+    NeedAtLeastOneDocument,
 )
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup, Metadata
@@ -65,6 +65,9 @@ def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,
             rand: RandomSource = system_random, out_store: Store | None = None) -> bytes:
     branches = store.load_plain(data)
+    if not branches:
+        raise NeedAtLeastOneDocument(
+            "File cannot be completely empty, it must contain at least one document; add a key.")
     if store.has_metadata(branches):
         raise FileAlreadyEncrypted(
             "File already encrypted: it has a top-level 'sops' entry; decrypt it first or use "
@@ -197,6 +200,8 @@ def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup], shamir_thr
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None:
     """:func:`kubecrypt.fileio.atomic_write` (new files 0600), with sops' error and exit code."""
+    from kubecrypt import fileio  # tempfile and friends: only writers pay for them
+
     try:
         fileio.atomic_write(path, data, mode, new_mode=0o600)
     except OSError as exc:

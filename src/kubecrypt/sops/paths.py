@@ -112,7 +112,7 @@ def set_value(branches: list[Branch], path: list[PathPart], value: object) -> bo
                 cur = new
         elif isinstance(cur, list) and isinstance(p, int):
             idx = [i for i, x in enumerate(cur) if not _is_comment(x)]
-            if p == len(idx):
+            if p >= len(idx):  # sops appends for any index past the end (sops.go set)
                 new = value if last else (Branch() if isinstance(path[n + 1], str) else [])
                 cur.append(new)
                 if last:
@@ -157,11 +157,15 @@ def unset_value(branches: list[Branch], path: list[PathPart]) -> bool:
 
 
 def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> bytes:
-    """``--extract``: a branch in the output format, a scalar raw without a newline."""
+    """``--extract`` as sops' decrypt.go does it: a mapping is written as a whole file of the
+    output format (so an INI key=value mapping fails, exit 4, as in sops), a string raw, any
+    other value by the output store's value writer (YAML: ``1\n``)."""
     v = extract(branches, parse_path(path_text))
-    if isinstance(v, (Branch, list)):
-        return out_store.emit_value(v)
-    return scalar_bytes(v)
+    if isinstance(v, Branch):
+        return out_store.emit_plain([v])
+    if isinstance(v, (str, bytes)):
+        return scalar_bytes(v)
+    return out_store.emit_value(v)
 
 
 def scalar_bytes(v: object) -> bytes:

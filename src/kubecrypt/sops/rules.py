@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubecrypt import safeparse
-from kubecrypt.sops.errors import SopsError
+from kubecrypt.sops.errors import ConflictingParameters, SopsError
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup
 from kubecrypt.sops.tree import SELECTION_FIELDS, Selection
@@ -250,7 +250,14 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
                                     str(r.get("aws_profile") or ""),
                                     split_list(r.get("gcp_kms")),
                                     split_list(r.get("azure_keyvault"))))]
-    sel = Selection.from_fields(r, "a creation rule")
+    try:
+        sel = Selection.from_fields(r, "a creation rule")
+    except ConflictingParameters:
+        # sops fails loading the config here: a plain error (exit 1), not exit 8.
+        raise SopsError(
+            "error loading config: cannot use more than one of encrypted_suffix, "
+            "unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, "
+            "or unencrypted_comment_regex for the same rule; keep one.") from None
     thr = r.get("shamir_threshold") or 0
     return Rule(
         key_groups=[g for g in groups if g],

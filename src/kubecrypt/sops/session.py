@@ -12,7 +12,6 @@ from kubecrypt.sops.datakey import DEFAULT_DECRYPTION_ORDER
 from kubecrypt.sops.errors import (
     ConflictingParameters,
     CouldNotReadInput,
-    NoEncryptionKeyFound,
     NoFileSpecified,
     SopsError,
 )
@@ -107,7 +106,8 @@ class FileJob:
             rule.selection if rule else Selection())
         groups = flat_group(cli_keys) if cli_keys else (rule.key_groups if rule else [])
         if not groups:
-            raise NoEncryptionKeyFound(
+            # sops 3.11 exits 1 here (a plain error), not with its NoEncryptionKeyFound code.
+            raise SopsError(
                 "config file not found, or has no creation rules, and no keys provided "
                 "through command line options")
         thr = shamir if shamir is not None else (rule.shamir_threshold if rule else 0)

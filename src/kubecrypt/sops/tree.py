@@ -41,6 +41,16 @@ SELECTION_FIELDS = (
     "unencrypted_comment_regex", "encrypted_comment_regex",
 )
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
+INT64_MAX = 2**63 - 1
+
+
+def _uint64(v: object) -> bool:
+    """go-yaml decodes integers from 2^63 to 2^64-1 as uint64, a type sops' tree walk does not
+    know: it refuses the file (exit 23 encrypting, 25 decrypting), so do we."""
+    return type(v) is int and v > INT64_MAX
+
+
+_UINT64 = "Error walking tree: Cannot walk value, unknown type: uint64"
 
 
 class Branch(list[tuple[object, object]]):
@@ -232,6 +242,8 @@ def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                         "unencrypted_comment_regex; use a more specific regex.")
                 return Comment(enc)
             return v
+        if _uint64(v):
+            raise ErrorEncryptingTree("Error encrypting tree: " + _UINT64)
         if selected or not mac_only_encrypted:
             update(mac_bytes(v))
         if selected and v != "":
@@ -262,6 +274,8 @@ def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                     return v  # sops keeps an undecryptable comment as it is, with a warning
                 return out if isinstance(out, Comment) else Comment(str(out))
             return v
+        if _uint64(v):
+            raise ErrorDecryptingTree("Error decrypting tree: " + _UINT64)
         if selected:
             if v == "":
                 return v

@@ -76,6 +76,31 @@ def format_float_g(v: float) -> str:
     return format_float_f(v)
 
 
+def val_to_string(v: object) -> str:
+    """sops' ``stores.ValToString``: how INI values and ``exec-env`` variables spell a
+    non-string scalar (``%G`` floats with at least one decimal, ``<nil>`` for null)."""
+    if v is None:
+        return "<nil>"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, float):
+        special = _special(v, "NaN", "+Inf", "-Inf")
+        if special in ("0", "-0"):
+            return special + ".0"
+        if special:
+            return special
+        _, exp = _digits(v)
+        if exp < -4 or exp >= 6:
+            return _format_e(v, short_exp=False).upper()
+        text = format_float_f(v)
+        return text if "." in text else text + ".0"
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape")
+    return str(v)
+
+
 def format_float_json(v: float) -> str:
     """Go's encoding/json float64 form (ES6 style: exponent below 1e-6 and from 1e21)."""
     if math.isnan(v) or math.isinf(v):

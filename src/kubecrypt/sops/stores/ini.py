@@ -1,5 +1,6 @@
-"""INI store (sops stores/ini/store.go on go-ini v1): sections are top-level keys (``DEFAULT``
-first, written without a header), all values are strings, comments above a section header are
+"""INI store (sops stores/ini/store.go on go-ini v1.67): sections are top-level keys (an
+implicit ``DEFAULT`` first, written without a header; every explicit header is a section of its
+own), all values are strings, comments above a section header are
 the section's comment and comments above a key (or inline after its value) are the key's,
 ``=`` signs are aligned per section, and the metadata is a flattened ``[sops]`` section."""
 
@@ -30,40 +31,132 @@ def _surrounded(v: str, q: str) -> bool:
     return len(v) >= 2 and v[0] == q and v[-1] == q and v.count(q) == 2
 
 
-def _value(raw: str, comment: list[str]) -> str:
-    """go-ini's readValue: triple-quote and backtick quoting, inline ``#``/``;`` comments
-    (which join the key's comment), then one pair of surrounding quotes removed."""
+def _go_strip(s: str) -> str:
+    return s.strip(_GO_SPACE)
+
+
+class _Lines:
+    """go-ini's reader: lines up to and including ``\n`` (never split elsewhere)."""
+
+    def __init__(self, text: str) -> None:
+        parts = text.split("\n")
+        self.lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+        self.n = 0
+
+    def eof(self) -> bool:
+        return self.n >= len(self.lines)
+
+    def next(self) -> str:
+        line = self.lines[self.n]
+        self.n += 1
+        return line
+
+
+def _key_name(line: str, n: int) -> tuple[str, int]:
+    """go-ini's readKeyName: optional quotes (``"``, ``\"\"\"``, backtick), then ``=`` or ``:``."""
+    quote = ""
+    if line[0] == '"':
+        quote = '"""' if len(line) > 6 and line.startswith('"""') else '"'
+    elif line[0] == "`":
+        quote = "`"
+    if quote:
+        start = len(quote)
+        pos = line.find(quote, start)
+        if pos < 0:
+            raise CouldNotReadInput(
+                f"Error unmarshalling input ini: missing closing key quote on line {n}.")
+        rest = line[pos + start:]
+        i = min((j for j in (rest.find("="), rest.find(":")) if j >= 0), default=-1)
+        if i < 0:
+            raise _no_delimiter(line, n)
+        return _go_strip(line[start:pos]), pos + i + start + 1
+    i = min((j for j in (line.find("="), line.find(":")) if j >= 0), default=-1)
+    if i < 0:
+        raise _no_delimiter(line, n)
+    if i == 0:
+        raise CouldNotReadInput(f"Error unmarshalling input ini: empty key name on line {n}.")
+    return _go_strip(line[:i]), i + 1
+
+
+def _no_delimiter(line: str, n: int) -> CouldNotReadInput:
+    return CouldNotReadInput(
+        f"Error unmarshalling input ini: key-value delimiter not found on line {n}: "
+        f"{_go_strip(line)!r}.")
+
+
+def _value(raw: str, comment: list[str], src: _Lines) -> str:
+    """go-ini's readValue: triple-quote and backtick quoting (which may span lines),
+    continuation lines ending in ``\\``, inline ``#``/``;`` comments (which join the key's
+    comment), then one pair of surrounding quotes removed."""
     line = raw.lstrip(_GO_SPACE)
     if not line:
         return ""
-    if len(line) > 3 and line.startswith('"""'):
-        end = line.rfind('"""', 3)
-        if end >= 3:
-            return line[3:end]
-    if line.startswith("`"):
-        end = line.rfind("`", 1)
-        if end > 0:
-            return line[1:end]
-    line = line.strip(_GO_SPACE)
+    quote = '"""' if len(line) > 3 and line.startswith('"""') else (
+        "`" if line.startswith("`") else "")
+    if quote:
+        start = len(quote)
+        end = line.rfind(quote, start)
+        if end >= 0:
+            return line[start:end]
+        val = line[start:]
+        while True:  # readMultilines
+            if src.eof():
+                raise CouldNotReadInput(
+                    "Error unmarshalling input ini: missing closing value quote "
+                    f"({quote}) before the end of the file.")
+            nxt = src.next()
+            pos = nxt.rfind(quote)
+            if pos >= 0:
+                tail = nxt[pos:]
+                cut = min((i for i in (tail.find("#"), tail.find(";")) if i >= 0), default=-1)
+                if cut >= 0:
+                    comment.append(_go_strip(tail[cut:]))
+                return val + nxt[:pos]
+            val += nxt
+    line = _go_strip(line)
+    if line.endswith("\\"):  # readContinuationLines
+        val = line[:-1]
+        while not src.eof():
+            nxt = _go_strip(src.next())
+            if not nxt:
+                break
+            val += nxt
+            if not val.endswith("\\"):
+                break
+            val = val[:-1]
+        return val
     cut = min((i for i in (line.find("#"), line.find(";")) if i >= 0), default=-1)
     if cut >= 0:
         comment.append(line[cut:])
-        line = line[:cut].strip(_GO_SPACE)
+        line = _go_strip(line[:cut])
     if _surrounded(line, "'") or _surrounded(line, '"'):
         line = line[1:-1]
     return line
 
 
+class _Section:
+    def __init__(self, name: str, comment: str = "") -> None:
+        self.name = name
+        self.comment = comment
+        # go-ini keeps a repeated key at its first position with the last value and comment.
+        self.keys: dict[str, tuple[str, str]] = {}
+
+
 def _parse(data: bytes) -> Branch:
-    """Sections in file order, always starting with ``DEFAULT`` (as go-ini loads them); in a
-    section the section comment comes first and each key's comment right after the key."""
+    """Sections in file order, always starting with an implicit ``DEFAULT`` (go-ini's
+    parser); every ``[name]`` header opens a new section, ``[DEFAULT]`` too. In a section the
+    section comment comes first and each key's comment right after the key."""
     text = data.decode("utf-8", "surrogateescape")
-    current = Branch()
-    root = Branch([(DEFAULT, current)])
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    src = _Lines(text)
+    current = _Section(DEFAULT)
+    sections = [current]
     pending: list[str] = []
-    # Lines end at "\n" only (str.splitlines would also split at \f, \x1c-\x1e, ...).
-    for n, raw in enumerate(text.split("\n"), 1):
-        line = raw.lstrip(_GO_SPACE)
+    count = 1
+    while not src.eof():
+        n = src.n + 1
+        line = src.next().lstrip(_GO_SPACE)
         if not line:
             continue
         if line[0] in ";#":
@@ -74,37 +167,43 @@ def _parse(data: bytes) -> Branch:
             if close < 0:
                 raise CouldNotReadInput(
                     f"Error unmarshalling input ini: unclosed section on line {n}.")
-            name = line[1:close]
-            comment = "\n".join(pending).strip(_GO_SPACE)
+            tail = line[close + 1:]
+            cut = min((i for i in (tail.find("#"), tail.find(";")) if i >= 0), default=-1)
+            if cut >= 0:
+                pending.append(tail[cut:])
+            current = _Section(line[1:close], _go_strip("".join(pending)))
+            sections.append(current)
             pending = []
-            # A repeated section stays a separate section, as sops writes it back.
-            current = Branch([(Comment(_strip_marker(comment)), None)] if comment else [])
-            root.append((name, current))
+            count = 1
             continue
-        seps = [i for i in (line.find("="), line.find(":")) if i >= 0]
-        if not seps:
-            raise CouldNotReadInput(
-                f"Error unmarshalling input ini: key-value delimiter not found on line {n}: "
-                f"{line.strip()!r}.")
-        key = line[:min(seps)].strip(_GO_SPACE)
-        value = _value(line[min(seps) + 1:], pending)
-        current.append((key, value))
-        comment = "\n".join(pending).strip(_GO_SPACE)
+        key, offset = _key_name(line, n)
+        if key == "-":  # go-ini's auto-increment keys
+            key = f"#{count}"
+            count += 1
+        value = _value(line[offset:], pending, src)
+        current.keys[key] = (value, _go_strip("".join(pending)))
         pending = []
-        if comment:
-            current.append((Comment(_strip_marker(comment)), None))
     # Comments after the last key of a section belong to nothing and are dropped (go-ini).
+    root = Branch()
+    for sec in sections:
+        items = Branch([(Comment(_strip_marker(sec.comment)), None)] if sec.comment else [])
+        for k, (v, c) in sec.keys.items():
+            items.append((k, v))
+            if c:
+                items.append((Comment(_strip_marker(c)), None))
+        root.append((sec.name, items))
     return root
 
 
-def _comment_lines(comment: str) -> str:
-    """go-ini writes each comment line as ``; text`` or ``<marker> text``."""
+def _comment_lines(comment: str, trim: bool) -> str:
+    """go-ini writes each comment line as ``; text`` or ``<marker> text`` (a key's plain
+    lines trimmed, a section's kept as they are)."""
     out = []
     for line in comment.split("\n"):
         if line[:1] in ("#", ";"):
-            out.append(line[0] + " " + line[1:].strip(_GO_SPACE))
+            out.append(line[0] + " " + _go_strip(line[1:]))
         else:
-            out.append("; " + line)
+            out.append("; " + (_go_strip(line) if trim else line))
     return "\n".join(out) + "\n"
 
 
@@ -113,12 +212,27 @@ def _quote_value(v: str) -> str:
         return '"""' + v + '"""'
     if "#" in v or ";" in v:
         return "`" + v + "`"
-    if v.strip(_GO_SPACE) != v:
+    if _go_strip(v) != v:
         return '"' + v + '"'
     return v
 
 
-def _section(name: str, b: object, header: bool) -> str:
+def _quote_key(k: str) -> str:
+    if '"' in k or "=" in k or ":" in k:
+        return "`" + k + "`"
+    if "`" in k:
+        return '"""' + k + '"""'
+    return k
+
+
+def _blen(s: str) -> int:
+    return len(s.encode("utf-8", "surrogateescape"))
+
+
+def _section(name: str, b: object, index: int) -> tuple[str, bool]:
+    """One section as go-ini's WriteTo writes it (PrettyFormat: ``=`` aligned by bytes), and
+    whether a blank line may follow: an empty ``DEFAULT`` at index 0 is skipped after its
+    comment, with no separator."""
     if not isinstance(b, Branch):
         raise ErrorDumpingTree(
             f"Error dumping file: INI needs sections; {name!r} is a plain value at the top level.")
@@ -127,31 +241,40 @@ def _section(name: str, b: object, header: bool) -> str:
     if items and isinstance(items[0][0], Comment):
         section_comment = items[0][0].value
         items = items[1:]
-    # A comment in the tree follows its key; go-ini writes it above the key.
-    keys: list[tuple[str, str, str]] = []  # (key, value, comment)
+    # A comment in the tree follows its key; go-ini writes it above the key (the last wins).
+    keys: dict[str, tuple[str, str]] = {}
+    last = None
     for k, v in items:
         if isinstance(k, Comment):
-            if keys:
-                keys[-1] = (keys[-1][0], keys[-1][1], k.value)
+            if last is not None:
+                keys[last] = (keys[last][0], k.value)
             continue
         if isinstance(v, (Branch, list)):
             raise ErrorDumpingTree(
                 f"Error dumping file: INI values must be scalars; {name}.{k} is nested.")
-        text = "" if v is None else ("true" if v is True else "false" if v is False else str(v))
-        keys.append((str(k), _quote_value(text), ""))
-    if not header and not keys:
-        return ""
-    width = max((len(k) for k, _, _ in keys), default=0)
-    out = []
-    if header:
-        if section_comment:
-            out.append(_comment_lines(section_comment))
+        last = str(k)
+        keys[last] = (_ini_text(v), keys.get(last, ("", ""))[1])
+    out = [_comment_lines(section_comment, trim=False)] if section_comment else []
+    if index > 0 or name.upper() != DEFAULT:
         out.append(f"[{name}]\n")
-    for k, v, c in keys:
+    elif not keys:
+        return "".join(out), False
+    width = 0
+    for k in keys:
+        extra = 2 if ('"' in k or "=" in k or ":" in k) else 6 if "`" in k else 0
+        width = max(width, _blen(k) + extra)
+    for k, (v, c) in keys.items():
         if c:
-            out.append(_comment_lines(c))
-        out.append(f"{k.ljust(width)} = {v}\n")
-    return "".join(out)
+            out.append(_comment_lines(c, trim=True))
+        qk = _quote_key(k)
+        out.append(qk + " " * max(0, width - _blen(qk)) + " = " + _quote_value(v) + "\n")
+    return "".join(out), True
+
+
+def _ini_text(v: object) -> str:
+    from kubecrypt.sops.values import val_to_string
+
+    return v if isinstance(v, str) else val_to_string(v)
 
 
 class INIStore(Store):
@@ -170,15 +293,15 @@ class INIStore(Store):
         return [Branch((k, v) for k, v in root if k != "sops")], unflatten(flat)
 
     def emit_plain(self, branches: list[Branch]) -> bytes:
-        parts = []
-        for b in branches:
-            for name, sec in b:
-                if isinstance(name, Comment):
-                    continue
-                part = _section(str(name), sec, header=name != DEFAULT)
-                if part:
-                    parts.append(part)
-        return "\n".join(parts).encode("utf-8", "surrogateescape")
+        sections = [(str(name), sec) for b in branches for name, sec in b
+                    if not isinstance(name, Comment)]
+        out = []
+        for i, (name, sec) in enumerate(sections):
+            part, sep = _section(name, sec, i)
+            out.append(part)
+            if sep and i < len(sections) - 1:
+                out.append("\n")  # go-ini's PrettySection: a blank line between sections
+        return "".join(out).encode("utf-8", "surrogateescape")
 
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
         flat = {k: v.replace("\n", "\\n") for k, v in flatten(metadata).items()}
@@ -188,7 +311,7 @@ class INIStore(Store):
 
     def emit_value(self, value: object) -> bytes:
         if isinstance(value, Branch):
-            return _section("value", value, header=False).encode("utf-8", "surrogateescape")
+            return _section(DEFAULT, value, 0)[0].encode("utf-8", "surrogateescape")
         raise ErrorDumpingTree("Error dumping file: only a section can be written as INI.")
 
 

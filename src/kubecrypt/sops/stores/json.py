@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json as _json
 import math
+import re
 
 from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
@@ -34,6 +35,8 @@ def _pairs(pairs: list[tuple[str, object]]) -> Branch:
 
 def _int(s: str) -> int | float:
     v = int(s)
+    if v == 0 and s.startswith("-"):
+        return -0.0  # Go's float64 keeps the sign of "-0"
     # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go.
     return v if -(2**63) <= v < 2**63 else float(v)
 
@@ -45,13 +48,31 @@ def _float(s: str) -> float:
     return v
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(v: object) -> object:
+    """Go's decoder turns a lone surrogate escape (``"\\ud800"``) into U+FFFD; Python keeps it
+    as a code point that cannot be written as UTF-8 (and that surrogateescape would read as a
+    raw byte)."""
+    if isinstance(v, str):
+        return _SURROGATE.sub("\ufffd", v)
+    if isinstance(v, Branch):
+        return Branch((_no_surrogates(k), _no_surrogates(x)) for k, x in v)
+    if isinstance(v, list):
+        return [_no_surrogates(x) for x in v]
+    return v
+
+
 def parse(text: str) -> object:
     try:
-        return safeparse.bounded(
+        doc = safeparse.bounded(
             lambda: _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float),
             "Error unmarshalling input json: the input", CouldNotReadInput)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
+    return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc
 
 
 class _Writer:

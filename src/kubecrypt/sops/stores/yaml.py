@@ -66,6 +66,7 @@ class _Builder:
         self.pending: list[tuple[str, int]] = []  # full-line comments: (text, column)
         self.owner: tuple[list[Any], int, bool] | None = None  # where a line comment goes
         self.anchors: dict[str, Any] = {}
+        self.deferred: list[tuple[int, str]] = []  # block scalar headers holding a comment
 
     # ------------------------------------------------------------ comments
     def _gap(self, e: Any) -> None:
@@ -75,10 +76,25 @@ class _Builder:
             if "#" in gap:
                 self._comments(self.pos, gap)
         end = e.end_mark.index
+        if self.scan_comments and end > start:
+            # Comments inside an event's own span: after an anchor or tag of a collection
+            # (``b: &x # c``) go-yaml makes them the collection's head comment; after a block
+            # scalar header (``a: |- # c``) a line comment of the scalar.
+            if isinstance(e, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                span = self.text[start:end]
+                if "#" in span:
+                    self._comments(start, span, head=True)
+            elif isinstance(e, ev.ScalarEvent) and e.style in ("|", ">"):
+                nl = self.text.find("\n", start, end)
+                header = self.text[start:nl if nl >= 0 else end]
+                if "#" in header:
+                    # The owner (where a line comment goes) is only known once the caller
+                    # has placed this scalar: see _take_deferred.
+                    self.deferred.append((start, header))
         if end > self.pos:
             self.pos = end
 
-    def _comments(self, base: int, gap: str) -> None:
+    def _comments(self, base: int, gap: str, head: bool = False) -> None:
         text = self.text
         off = 0
         while True:
@@ -92,7 +108,7 @@ class _Builder:
             line_start = text.rfind("\n", 0, absj) + 1
             col = absj - line_start
             # Only "- " indicators before it (``- # c``): a head comment of what follows.
-            if text[line_start:absj].strip(" \t-") and self.owner is not None:
+            if not head and text[line_start:absj].strip(" \t-") and self.owner is not None:
                 container, at, is_map = self.owner
                 container.insert(at, (Comment(body), None) if is_map else Comment(body))
                 self.owner = (container, at + 1, is_map)
@@ -101,6 +117,11 @@ class _Builder:
             if nl < 0:
                 return
             off = nl + 1
+
+    def _take_deferred(self) -> None:
+        for base, header in self.deferred:
+            self._comments(base, header)
+        self.deferred = []
 
     def _flush(self, container: list[Any], is_map: bool, min_col: int = -1) -> None:
         if not self.pending:
@@ -153,11 +174,11 @@ class _Builder:
         while True:
             e = self.next()
             if isinstance(e, ev.MappingEndEvent):
+                if flow and not b:
+                    self.pending = []  # go-yaml drops comments inside an empty ``{}``
+                self._flush(b, True, col)
                 if flow:
-                    self._flush(b, True, col)
                     self.owner = (b, 0, True)
-                else:
-                    self._flush(b, True, col)
                 return b
             if col < 0:
                 col = e.start_mark.column
@@ -175,7 +196,9 @@ class _Builder:
             seen.add(k)
             self.owner = (b, len(b), True)
             # Line comments met while reading the value are inserted before this entry.
-            b.append((k, self.node(self.next())))
+            value_ev = self.next()
+            self._take_deferred()
+            b.append((k, self.node(value_ev)))
 
     def sequence(self, start: Any) -> list[Any]:
         lst: list[Any] = []
@@ -184,12 +207,15 @@ class _Builder:
         while True:
             e = self.next()
             if isinstance(e, ev.SequenceEndEvent):
+                if flow and not lst:
+                    self.pending = []  # go-yaml drops comments inside an empty ``[]``
                 self._flush(lst, False, -1 if flow else col)
                 if flow:
                     self.owner = (lst, 0, False)
                 return lst
             self._flush(lst, False)
             self.owner = (lst, len(lst), False)
+            self._take_deferred()
             lst.append(self.node(e))
 
     def documents(self) -> list[Branch]:
@@ -238,7 +264,15 @@ class YAMLStore(Store):
     name = "yaml"
 
     def load_plain(self, data: bytes) -> list[Branch]:
-        return load_documents(_decode(data))
+        text = _decode(data)
+        docs = load_documents(text)
+        if not docs and text:
+            # sops first decodes the file into a map, which fails on a stream without any
+            # document (blank lines or comments only) before it looks at anything else.
+            raise CouldNotReadInput(
+                "Error unmarshalling file: EOF; the YAML file holds only comments or blank "
+                "lines, add at least one key.")
+        return docs
 
     def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
         docs = load_documents(_decode(data))

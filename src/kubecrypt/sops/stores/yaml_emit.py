@@ -180,7 +180,7 @@ class Emitter:
         out = self.out
         pad = " " * indent
         prefix = first_prefix
-        for k, v in b:
+        for n, (k, v) in enumerate(b):
             lead = prefix if prefix is not None else pad
             prefix = None
             if isinstance(k, Comment):
@@ -191,21 +191,34 @@ class Emitter:
                 continue
             ks = self.scalar(k, key=True)
             if isinstance(v, Branch):
-                if v:
+                if not v:
+                    out.append(lead + ks + ": {}\n")
+                elif all(isinstance(x, Comment) for x, _ in v):
+                    out.append(lead + ks + ": " + self._flow_comments(v, indent))
+                else:
                     out.append(lead + ks + ":\n")
                     self.mapping(v, self._nested(indent))
-                else:
-                    out.append(lead + ks + ": {}\n")
             elif isinstance(v, list):
                 if _has_items(v):
                     out.append(lead + ks + ":\n")
                     self.sequence(v, self._nested(indent))
                 else:
                     out.append(lead + ks + ": []\n")
-                    for c in v:
-                        out.append(pad + "#" + c.value + "\n")
+                    # go-yaml writes an empty sequence's head comment after it, unless the
+                    # next key brings a head comment of its own: then that one wins.
+                    if not (n + 1 < len(b) and isinstance(b[n + 1][0], Comment)):
+                        for c in v:
+                            out.append(pad + "#" + c.value + "\n")
             else:
                 out.append(lead + ks + ": " + self._value_text(v, indent))
+
+    def _flow_comments(self, b: Branch, indent: int) -> str:
+        """A mapping holding only comments: go-yaml keeps it an empty flow mapping and writes
+        the comments inside it, the closing brace at column 0 (emitterc.go writes the ``}``
+        right after the comment's line break)."""
+        pad = " " * self._nested(indent)
+        return "{\n" + "".join(pad + "#" + str(k.value) + "\n" for k, _ in b
+                               if isinstance(k, Comment)) + "}\n"
 
     def _value_text(self, v: object, indent: int) -> str:
         """A scalar mapping value and its line end (or a literal block)."""
