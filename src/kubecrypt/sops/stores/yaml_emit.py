@@ -54,7 +54,7 @@ def _double(s: str) -> str:
 _BAD_PLAIN = re.compile(
     r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:-](?:[ \t\r\n]|\Z)|---|\.\.\.)"
     r"|:(?:[ \t\r\n]|\Z)|[ \t]#|\A[ \n]|[ \n]\Z|\n")
-_NONPRINT_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_NONPRINT_ASCII = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _nonprint: re.Pattern[str] | None = None
 
 
@@ -64,7 +64,7 @@ def _has_nonprintable(s: str) -> bool:
         return _NONPRINT_ASCII.search(s) is not None
     if _nonprint is None:  # compiled on demand: the big class costs start-up time
         _nonprint = re.compile(
-            "[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+            "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
     return _nonprint.search(s) is not None
 
 
@@ -104,11 +104,14 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
     """(plain allowed, single-quoted allowed, block allowed) in block context."""
     # NEL, LS and PS are line breaks to libyaml: only a double-quoted scalar keeps them.
     special = _has_nonprintable(s) or (not s.isascii() and _BREAKS.search(s) is not None)
-    plain = not special and _BAD_PLAIN.search(s) is None
+    # go-yaml v3 (not libyaml) lets a tab into a literal block but not a plain or
+    # single-quoted scalar.
+    tab = "\t" in s
+    plain = not (special or tab) and _BAD_PLAIN.search(s) is None
     if "\n" not in s:
-        return plain, not special, not special and not s.endswith(" ")
+        return plain, not (special or tab), not special and not s.endswith(" ")
     space_break = " \n" in s
-    single = not (special or space_break or "\n " in s)
+    single = not (special or tab or space_break or "\n " in s)
     block = not (special or space_break or s.endswith(" "))
     return plain, single, block
 
@@ -144,7 +147,10 @@ class Emitter:
             return _double(s)
         plain, single, block = _analyze(s)
         if "\n" in s and not key:
-            if block:
+            # A first line starting with a tab cannot be read back from a literal block
+            # (go-yaml: "found a tab character where an indentation space is expected";
+            # sops 3.11 writes such a string as null): double quotes keep it.
+            if block and s[0] != "\t":
                 # A leading space/newline needs an indentation indicator (go-yaml writes the
                 # indent width); the caller falls back to double quotes where the indicator
                 # would not land the content where we write it.
