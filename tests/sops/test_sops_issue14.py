@@ -352,3 +352,73 @@ def test_updatekeys_to_two_groups_from_threshold_1_fails_like_sops(
         r = tool("updatekeys", "-y", name, env=env, cwd=tmp_path)
         assert r.returncode == 1 and b"Traceback" not in r.stderr
         assert (tmp_path / name).read_bytes() == enc  # nothing written
+
+
+@pytest.mark.parametrize("command", [("rotate", "-i"), ("set",), ("edit",)])
+def test_binary_file_rewritten_gets_the_default_suffix_like_sops(
+        command: tuple[str, ...], tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    env["EDITOR"] = "sh -c 'echo more >> \"$0\"'"
+    (tmp_path / "p.bin").write_bytes(b"hello\xff\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, str(tmp_path / "p.bin"),
+               env=env).stdout
+    assert b"unencrypted_suffix" not in enc  # encrypt records no selection for binary
+    tail = ('["data"]', '"zz"') if command == ("set",) else ()
+    got = []
+    for name, tool in (("s.bin", sops), ("k.bin", kc)):
+        (tmp_path / name).write_bytes(enc)
+        r = tool(*command, str(tmp_path / name), *tail, env=env)
+        assert r.returncode == 0, r.stderr
+        meta = json.loads((tmp_path / name).read_bytes())["sops"]
+        got.append(({k: v for k, v in meta.items() if "crypted" in k},
+                    sops("decrypt", str(tmp_path / name), env=env).stdout))
+    assert got[0] == got[1] and got[0][0] == {"unencrypted_suffix": "_unencrypted"}
+
+
+# ------------------------------------------------------------------ 10. binary input and output
+
+_NOT_UTF8 = [b"hello\xff\n", b"x" * 60 + b"\xff\xe2\x82" + b"y" * 100, "caf\u00e9 \ufffd\n".encode()]
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "dotenv"])
+def test_output_type_is_honoured_for_binary_input(fmt: str, tmp_path: Path,
+                                                  age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    src = tmp_path / "p.bin"
+    src.write_bytes(_NOT_UTF8[1])
+    outs = []
+    for name, tool in (("s", sops), ("k", kc)):
+        r = tool("encrypt", "--age", age_keys["k1"].recipient, "--output-type", fmt, str(src),
+                 env=env)
+        assert r.returncode == 0, r.stderr
+        (tmp_path / name).write_bytes(r.stdout)
+        back = sops("decrypt", "--input-type", fmt, "--output-type", "binary",
+                    str(tmp_path / name), env=env)
+        assert back.stdout == src.read_bytes(), back.stderr
+        outs.append((r.stdout[:6], b"unencrypted_suffix" in r.stdout))
+    assert outs[0] == outs[1] and outs[0][1] is False
+
+
+@pytest.mark.parametrize("data", _NOT_UTF8)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_binary_data_decrypted_as_yaml_or_json_like_sops(data: bytes, fmt: str, tmp_path: Path,
+                                                         age_keys: dict[str, AgeKey]) -> None:
+    # Bytes that are not UTF-8: go-yaml writes !!binary (base64 in lines of 70), Go's JSON
+    # encoder an escaped U+FFFD per byte.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.bin").write_bytes(data)
+    enc = tmp_path / "e.bin"
+    enc.write_bytes(sops("encrypt", "--age", age_keys["k1"].recipient, str(tmp_path / "p.bin"),
+                         env=env).stdout)
+    theirs = sops("decrypt", "--output-type", fmt, str(enc), env=env)
+    ours = kc("decrypt", "--output-type", fmt, str(enc), env=env)
+    assert theirs.returncode == ours.returncode == 0
+    assert ours.stdout == theirs.stdout
+    if fmt == "yaml" and b"\xff" in data:
+        assert ours.stdout.startswith(b"data: !!binary ")
+        (tmp_path / "o.yaml").write_bytes(ours.stdout)  # and it reads back as the same bytes
+        again = kc("encrypt", "--age", age_keys["k1"].recipient, str(tmp_path / "o.yaml"),
+                   env=env)
+        (tmp_path / "o.enc.yaml").write_bytes(again.stdout)
+        assert sops("decrypt", "--output-type", "binary", str(tmp_path / "o.enc.yaml"),
+                    env=env).stdout == data

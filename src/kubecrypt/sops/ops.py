@@ -84,7 +84,7 @@ def encrypt(data: bytes, store: Store, spec: EncryptSpec,
     wrap_data_key(md, data_key, rand)
     cipher = Cipher(data_key, rand)
     _seal(branches, md, cipher)
-    return _emit(out_store if out_store is not None and not binary else store, branches, md)
+    return _emit(out_store if out_store is not None else store, branches, md)
 
 
 def open_file(data: bytes, store: Store, ignore_mac: bool = False,
@@ -92,9 +92,9 @@ def open_file(data: bytes, store: Store, ignore_mac: bool = False,
               keep_ivs: bool = False) -> Opened:
     """Decrypts and verifies; raises with sops' exit codes (25 value, 51 MAC, 128 key)."""
     branches, raw_md = store.load_encrypted(data)
+    # A binary file records no selection, but sops reads it as the default suffix and writes
+    # that back whenever it re-emits the file (rotate, edit, set, updatekeys).
     md = Metadata.from_tree(raw_md)
-    if store.name == "binary":
-        md.record_selection = False
     data_key = recover_data_key(md, order)
     cipher = Cipher(data_key)
     cipher.use_stash = keep_ivs

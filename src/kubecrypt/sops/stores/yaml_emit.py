@@ -69,6 +69,26 @@ def _has_nonprintable(s: str) -> bool:
 
 
 _BREAKS = re.compile("[\x85\u2028\u2029]")
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8 (surrogateescape)
+
+
+def _raw_bytes(v: object) -> bytes | None:
+    """The bytes of a value go-yaml writes as ``!!binary``: bytes, or a string that is not
+    valid UTF-8 (kept by surrogateescape); None for anything else."""
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str) and not v.isascii() and _RAW_BYTE.search(v):
+        return v.encode("utf-8", "surrogateescape")
+    return None
+
+
+def _go_base64(data: bytes) -> str:
+    """go-yaml's encodeBase64 (Node.SetString): lines of 70 characters, each ending in a line
+    break once there is more than one line."""
+    text = base64.b64encode(data).decode()
+    if len(text) < 70:
+        return text
+    return "".join(text[i:i + 70] + "\n" for i in range(0, len(text), 70))
 
 
 def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object], list[Comment]]:
@@ -136,8 +156,10 @@ class Emitter:
             return str(v)
         if isinstance(v, float):
             return format_float_g(v) if not math.isnan(v) else ".nan"
-        if isinstance(v, bytes):
-            return "!!binary " + base64.b64encode(v).decode()
+        raw = None if key else _raw_bytes(v)
+        if raw is not None:
+            b64 = _go_base64(raw)
+            return "\x00binary" if "\n" in b64 else "!!binary " + b64
         s = str(v)
         if s == MERGE:
             return "!!merge <<"
@@ -175,6 +197,11 @@ class Emitter:
         pad = " " * content_indent
         lines = [pad + ln if ln else "" for ln in body.split("\n")]
         return "|" + chomp + "\n" + "\n".join(lines) + "\n"
+
+    def _binary_block(self, v: object, content_indent: int) -> str:
+        raw = _raw_bytes(v)
+        assert raw is not None
+        return "!!binary " + self._block(_go_base64(raw), content_indent)
 
     def _nested(self, indent: int) -> int:
         return self.w * ((indent + self.w) // self.w)
@@ -229,6 +256,8 @@ class Emitter:
     def _value_text(self, v: object, indent: int) -> str:
         """A scalar mapping value and its line end (or a literal block)."""
         sv = self.scalar(v)
+        if sv == "\x00binary":
+            return self._binary_block(v, self._nested(indent))
         if sv == "\x00blockhint" and self._nested(indent) != indent + self.w:
             sv = _double(str(v))
         if sv.startswith("\x00block"):
@@ -295,6 +324,8 @@ class Emitter:
                     out.append(lead + "- " + _double(str(v)) + "\n")
                 elif sv == "\x00block":
                     out.append(lead + "- " + self._block(str(v), indent + 2))
+                elif sv == "\x00binary":
+                    out.append(lead + "- " + self._binary_block(v, indent + 2))
                 else:
                     out.append(lead + "- " + sv + "\n")
 
@@ -330,5 +361,8 @@ def emit_value(v: object, indent: int = 4) -> str:
         sv = e.scalar(v)
         if sv == "\x00blockhint":
             sv = _double(str(v))
-        e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
+        if sv == "\x00binary":
+            e.out.append(e._binary_block(v, e.w))
+        else:
+            e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
     return e.text()
