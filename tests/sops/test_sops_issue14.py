@@ -422,3 +422,28 @@ def test_binary_data_decrypted_as_yaml_or_json_like_sops(data: bytes, fmt: str, 
         (tmp_path / "o.enc.yaml").write_bytes(again.stdout)
         assert sops("decrypt", "--output-type", "binary", str(tmp_path / "o.enc.yaml"),
                     env=env).stdout == data
+
+
+def test_yaml_with_several_documents_is_refused_as_json_where_sops_drops_them(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops 3.11 writes the first document only (the others are lost); kubecrypt refuses.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: 1\n---\nb: 2\n")
+    enc = tmp_path / "e.yaml"
+    enc.write_bytes(sops("encrypt", "--age", age_keys["k1"].recipient, str(tmp_path / "p.yaml"),
+                         env=env).stdout)
+    theirs = sops("decrypt", "--output-type", "json", str(enc), env=env)
+    assert theirs.returncode == 0 and theirs.stdout == b'{\n\t"a": 1\n}\n'
+    ours = kc("decrypt", "--output-type", "json", str(enc), env=env)
+    assert ours.returncode == 4 and ours.stdout == b""
+    assert b"one document" in ours.stderr and b"Traceback" not in ours.stderr
+
+
+def test_large_floats_are_written_as_go_yaml_writes_float64(age_keys: dict[str, AgeKey]) -> None:
+    # Already matching when this was checked (kept as a guard): YAML in, and JSON to YAML.
+    text = (b"a: 1234567890123456789.0\nb: 1.0e+18\nc: 12345678.5\nd: 1e6\ne: 100000.0\n"
+            b"f: 1234567890123456789012\ng: 2.5e-7\nh: 1.7976931348623157e308\n")
+    want = compare(text, "yaml", age_keys["k1"])
+    assert want == (b"a: 1.2345678901234568e+18\nb: 1e+18\nc: 1.23456785e+07\nd: 1e+06\n"
+                    b"e: 100000\nf: 1.2345678901234568e+21\ng: 2.5e-07\n"
+                    b"h: 1.7976931348623157e+308\n")
