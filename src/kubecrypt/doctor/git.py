@@ -8,7 +8,8 @@
 * ``git.sealed-foreign-key``: SealedSecrets in the working tree that no known key (the
   cluster's, or --sealed-keys-dir) opens: the controller cannot unseal them.
 * ``git.sops-mac``: sops files in the working tree whose MAC does not verify, or with a value
-  whose AES-GCM tag fails (edited without sops, or tampered with). Needs the file's key (SOPS_AGE_KEY_FILE, gpg, ...)."""
+  whose AES-GCM tag fails (edited without sops, or tampered with). Needs the file's key
+  (SOPS_AGE_KEY_FILE, gpg, ...)."""
 
 from __future__ import annotations
 
