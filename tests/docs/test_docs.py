@@ -81,7 +81,7 @@ RUN: dict[str, Doc] = {
     "docs/csi.md": Doc(timeout=120, substitutions={
         "deploy/csi-provider/": f"{ROOT}/deploy/csi-provider/"}),  # the reader is in a checkout
     "docs/doctor.md": Doc(timeout=120),
-    "docs/kms.md": Doc(timeout=60),
+    "docs/kms.md": Doc(timeout=90),
     "docs/lab.md": Doc(timeout=120),
     "docs/rotate.md": Doc(timeout=180),
     "docs/sealed.md": Doc(timeout=120),
