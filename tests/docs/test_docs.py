@@ -78,8 +78,10 @@ _EDITOR = "#!/bin/sh\nsed -i 's/^\\( *token: \\).*/\\1bjN3LXQwa2Vu/' \"$1\"\n"
 RUN: dict[str, Doc] = {
     "README.md": Doc(env={"EDITOR": "{tmp}/editor"}, after=_readme_after),
     "docs/controller.md": Doc(timeout=120),
+    "docs/csi.md": Doc(timeout=120, substitutions={
+        "deploy/csi-provider/": f"{ROOT}/deploy/csi-provider/"}),  # the reader is in a checkout
     "docs/doctor.md": Doc(timeout=120),
-    "docs/kms.md": Doc(timeout=60),
+    "docs/kms.md": Doc(timeout=90),
     "docs/lab.md": Doc(timeout=120),
     "docs/rotate.md": Doc(timeout=180),
     "docs/sealed.md": Doc(timeout=120),

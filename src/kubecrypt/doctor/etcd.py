@@ -83,7 +83,10 @@ async def collect(settings: EtcdSettings, transformers: Any, prefix: str,
                 evidence.revision = first.revision
                 break
         if history:
-            required = sorted(r for r, t in report.resources.items() if r and t.required)
+            # Secrets always, even when etcd holds none now (deleted ones may have left
+            # plaintext revisions); never an empty list, which would replay every resource.
+            required = sorted({r for r, t in report.resources.items() if r and t.required}
+                              | report.required_resources | report.default_required)
             try:
                 await _old_revisions(client, evidence, required)
             except Exception as exc:  # an etcd refusing the watch: say so, keep the rest

@@ -7,8 +7,9 @@
   ``git cat-file --batch``); sops-encrypted Secrets are not plaintext and are left out.
 * ``git.sealed-foreign-key``: SealedSecrets in the working tree that no known key (the
   cluster's, or --sealed-keys-dir) opens: the controller cannot unseal them.
-* ``git.sops-mac``: sops files in the working tree whose MAC does not verify (edited without
-  sops, or tampered with). Needs the file's key (SOPS_AGE_KEY_FILE, gpg, ...)."""
+* ``git.sops-mac``: sops files in the working tree whose MAC does not verify, or with a value
+  whose AES-GCM tag fails (edited without sops, or tampered with). Needs the file's key
+  (SOPS_AGE_KEY_FILE, gpg, ...)."""
 
 from __future__ import annotations
 
@@ -203,7 +204,7 @@ def run_sealed_foreign(report: Report, repos: list[Path], keys: list[SealingKey]
 
 
 def run_sops_mac(report: Report, repos: list[Path]) -> None:
-    from kubecrypt.sops.errors import CouldNotRetrieveKey, MacMismatch
+    from kubecrypt.sops.errors import CouldNotRetrieveKey, ErrorDecryptingTree, MacMismatch
     from kubecrypt.sops.ops import open_file
     from kubecrypt.sops.stores import format_for_path, store_for
 
@@ -226,11 +227,16 @@ def run_sops_mac(report: Report, repos: list[Path]) -> None:
             try:
                 open_file(data, store)
                 checked += 1
-            except MacMismatch:
+            except (MacMismatch, ErrorDecryptingTree) as exc:
+                # The data key opened (the key is there): a MAC that does not match, or a
+                # value whose AES-GCM tag fails (its ciphertext was edited), is tampering.
                 checked += 1
+                what = ("the sops MAC does not verify" if isinstance(exc, MacMismatch) else
+                        "a value does not decrypt (its AES-GCM tag fails, the MAC cannot "
+                        "be computed)")
                 findings.append(Finding(
                     cid, "high", f"{repo}/{rel}",
-                    "the sops MAC does not verify: the file was changed outside sops (or "
+                    f"{what}: the file was changed outside sops (or "
                     "tampered with), so its values cannot be trusted",
                     "find who changed it (git log -p), restore it, or re-create it with "
                     "sops and review the values", refs(docs="https://github.com/getsops/sops"),
