@@ -204,3 +204,43 @@ def test_age_key_cmd(kc: Run, sops_env: dict[str, str], age_keys: dict[str, AgeK
     env = {**sops_env, "SOPS_AGE_KEY_CMD": f"cat {age_keys['k2'].identity_file}"}
     out = kc("decrypt", str(tmp_path / "o.yaml"), env=env)
     assert out.returncode == 0 and yaml.safe_load(out.stdout) == yaml.safe_load(PLAIN)
+
+
+def _metadata_shape(out: bytes) -> list[str]:
+    """The ``sops:`` block with what differs per run (ciphertexts, times, MAC) blanked."""
+    import re
+
+    meta = out.decode().split("\nsops:\n", 1)[1]
+    lines = []
+    for line in meta.splitlines():
+        if re.fullmatch(r" *[A-Za-z0-9+/=]+", line) and "-----" not in line:
+            continue  # armor and age bodies
+        lines.append(re.sub(r"(created_at|lastmodified|mac): .*", r"\1: X", line))
+    return lines
+
+
+def test_pgp_in_key_groups_written_as_sops_writes_it(gnupg: tuple[str, str], kc: Run,
+                                                     real_sops: Run, sops_env: dict[str, str],
+                                                     age_keys: dict[str, AgeKey],
+                                                     tmp_path: Path) -> None:
+    """Issue 14 item 9: ``pgp`` comes first in a key group (sops' keygroup struct order), and
+    its ``enc`` has no trailing newline (a ``|-`` block)."""
+    home, fp = gnupg
+    env = {**sops_env, "GNUPGHOME": home}
+    (tmp_path / ".sops.yaml").write_text(
+        "creation_rules:\n  - key_groups:\n"
+        f"      - age: [{age_keys['k1'].recipient}]\n        pgp: [{fp}]\n"
+        f"      - age: [{age_keys['k2'].recipient}]\n")
+    (tmp_path / "p.yaml").write_bytes(PLAIN)
+    ours = kc("encrypt", "p.yaml", env=env, cwd=tmp_path)
+    theirs = real_sops("encrypt", "p.yaml", env=env, cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert _metadata_shape(ours.stdout) == _metadata_shape(theirs.stdout)
+    assert b"key_groups:\n        - pgp:\n" in ours.stdout and b"enc: |-\n" in ours.stdout
+    flat = kc("encrypt", "--pgp", fp, "p.yaml", env=env, cwd=tmp_path)
+    flat_theirs = real_sops("encrypt", "--pgp", fp, "p.yaml", env=env, cwd=tmp_path)
+    assert _metadata_shape(flat.stdout) == _metadata_shape(flat_theirs.stdout)
+    (tmp_path / "k.yaml").write_bytes(flat.stdout)
+    keyring_only = {**env, "SOPS_AGE_KEY_FILE": str(tmp_path / "none.txt")}
+    back = real_sops("decrypt", "k.yaml", env=keyring_only, cwd=tmp_path)
+    assert yaml.safe_load(back.stdout) == yaml.safe_load(PLAIN)

@@ -321,8 +321,7 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
         if job.config is None:
             raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + f + ".")
         rule = rule_for(job.config, f)
-        new, changes = do_update(job.read(), job.store(), rule.key_groups,
-                                 rule.shamir_threshold)
+        new, changes = do_update(job.read(), job.store(), rule.key_groups)
         if not changes:
             click.echo(f"File {f} already up to date", err=True)
             continue

@@ -86,7 +86,7 @@ def _one(path: Path, config: Config, updatekeys: bool, rotate: bool, dry_run: bo
         new = ops.rotate(data, store) if rotate else data
         changes: list[str] = []
         if updatekeys:
-            new, changes = ops.updatekeys(new, store, rule.key_groups, rule.shamir_threshold)
+            new, changes = ops.updatekeys(new, store, rule.key_groups)
     except KubecryptError as exc:
         return FileResult(path, FAILED, str(exc))
     if not dry_run and new != data:

@@ -13,7 +13,7 @@ from kubecrypt.sops.tree import SELECTION_FIELDS, Branch, Selection
 from kubecrypt.sops.values import parse_lastmodified
 
 KEY_FIELDS_FLAT = ("kms", "gcp_kms", "azure_kv", "hc_vault", "age")  # then lastmodified, mac, pgp
-GROUP_FIELDS = ("kms", "gcp_kms", "azure_kv", "hc_vault", "age", "pgp")
+GROUP_FIELDS = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "age")  # sops' keygroup struct
 GROUP_ALWAYS = ("hc_vault", "age")  # written even when empty inside key_groups (observed)
 KNOWN_KEY_FIELDS = (*GROUP_FIELDS, "hckms")
 

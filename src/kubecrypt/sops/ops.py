@@ -84,7 +84,7 @@ def encrypt(data: bytes, store: Store, spec: EncryptSpec,
     wrap_data_key(md, data_key, rand)
     cipher = Cipher(data_key, rand)
     _seal(branches, md, cipher)
-    return _emit(out_store if out_store is not None and not binary else store, branches, md)
+    return _emit(out_store if out_store is not None else store, branches, md)
 
 
 def open_file(data: bytes, store: Store, ignore_mac: bool = False,
@@ -92,9 +92,9 @@ def open_file(data: bytes, store: Store, ignore_mac: bool = False,
               keep_ivs: bool = False) -> Opened:
     """Decrypts and verifies; raises with sops' exit codes (25 value, 51 MAC, 128 key)."""
     branches, raw_md = store.load_encrypted(data)
+    # A binary file records no selection, but sops reads it as the default suffix and writes
+    # that back whenever it re-emits the file (rotate, edit, set, updatekeys).
     md = Metadata.from_tree(raw_md)
-    if store.name == "binary":
-        md.record_selection = False
     data_key = recover_data_key(md, order)
     cipher = Cipher(data_key)
     cipher.use_stash = keep_ivs
@@ -158,42 +158,45 @@ def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
     return _emit(store, opened.branches, md)
 
 
-def _threshold(groups: list[KeyGroup], threshold: int) -> int:
-    return (threshold or len(groups)) if len(groups) > 1 else 0
+def threshold_after_update(old_thr: int, new_groups: list[KeyGroup]) -> int:
+    """The threshold sops' updatekeys writes: the file's own, lowered to the number of new
+    groups (the creation rule's ``shamir_threshold`` is not read). 0 becomes the number of
+    groups when the data key is split."""
+    return min(old_thr, len(new_groups))
 
 
 def describe_key_changes(old: list[KeyGroup], old_thr: int, new: list[KeyGroup],
                          new_thr: int) -> list[str]:
-    """Lines like sops' updatekeys diff (``+++ key`` / ``--- key`` per group); empty if equal."""
+    """Lines like sops' updatekeys diff (the threshold, then every group with ``+++ key`` /
+    ``--- key``); empty if nothing changes."""
     lines: list[str] = []
+    if old_thr != new_thr:
+        lines += [f"+++ shamir_threshold: {new_thr}", f"--- shamir_threshold: {old_thr}"]
+    groups_changed = False
     for i in range(max(len(old), len(new))):
         a = [k.ident() for k in old[i]] if i < len(old) else []
         b = [k.ident() for k in new[i]] if i < len(new) else []
-        if a == b:
-            continue
+        groups_changed |= a != b
         lines.append(f"Group {i + 1}")
         lines += [f"    {k}" for k in a if k in b]
         lines += [f"+++ {k}" for k in b if k not in a]
         lines += [f"--- {k}" for k in a if k not in b]
-    t_old, t_new = _threshold(old, old_thr), _threshold(new, new_thr)
-    if t_old != t_new:
-        lines.append(f"Shamir threshold: {t_old} -> {t_new}")
-    return lines
+    return lines if groups_changed or old_thr != new_thr else []
 
 
-def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup], shamir_threshold: int,
+def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup],
                order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes, list[str]]:
     """Re-wraps the same data key for the given groups; values, MAC and lastmodified stay.
     Returns (new bytes, the changes; none means the file already matches)."""
     branches, raw_md = store.load_encrypted(data)
     md = Metadata.from_tree(raw_md)
-    changes = describe_key_changes(md.key_groups, md.shamir_threshold, key_groups,
-                                   shamir_threshold)
+    threshold = threshold_after_update(md.shamir_threshold, key_groups)
+    changes = describe_key_changes(md.key_groups, md.shamir_threshold, key_groups, threshold)
     if not changes:
         return data, []
     data_key = recover_data_key(md, order)
     md.key_groups = [list(g) for g in key_groups]
-    md.shamir_threshold = _threshold(key_groups, shamir_threshold)
+    md.shamir_threshold = threshold
     wrap_data_key(md, data_key)
     return _emit(store, branches, md), changes
 

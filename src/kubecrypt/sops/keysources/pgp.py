@@ -43,7 +43,8 @@ class PGPKey(MasterKey):
     def encrypt(self, data_key: bytes) -> None:
         out = _run(["--no-default-recipient", "--yes", "--trust-model", "always", "--armor",
                     "--encrypt", "--no-encrypt-to", "-r", self.fp], data_key)
-        self.enc = out.decode()
+        # sops writes the armor without gpg's final newline (a ``|-`` block in YAML).
+        self.enc = out.decode().rstrip("\n")
         self.created_at = created_at_now()
 
     def decrypt(self) -> bytes:

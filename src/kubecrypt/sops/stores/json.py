@@ -15,13 +15,15 @@ from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment, SopsTime, format_float_json
 
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
 
 def _go_string(s: str) -> str:
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:  # raw bytes kept by surrogateescape: Go writes U+FFFD
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     out = _json.dumps(s, ensure_ascii=False)
+    if not out.isascii() and _RAW_BYTE.search(out):
+        # A byte that is not UTF-8 (kept by surrogateescape): Go's encoder writes the escape
+        # ``\ufffd`` for each one (a real U+FFFD stays as it is).
+        out = _RAW_BYTE.sub(r"\\ufffd", out)
     if "<" in out or ">" in out or "&" in out:
         out = out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     if "\u2028" in out or "\u2029" in out:

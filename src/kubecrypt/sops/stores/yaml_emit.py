@@ -54,7 +54,7 @@ def _double(s: str) -> str:
 _BAD_PLAIN = re.compile(
     r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:-](?:[ \t\r\n]|\Z)|---|\.\.\.)"
     r"|:(?:[ \t\r\n]|\Z)|[ \t]#|\A[ \n]|[ \n]\Z|\n")
-_NONPRINT_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_NONPRINT_ASCII = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _nonprint: re.Pattern[str] | None = None
 
 
@@ -64,11 +64,31 @@ def _has_nonprintable(s: str) -> bool:
         return _NONPRINT_ASCII.search(s) is not None
     if _nonprint is None:  # compiled on demand: the big class costs start-up time
         _nonprint = re.compile(
-            "[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+            "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
     return _nonprint.search(s) is not None
 
 
 _BREAKS = re.compile("[\x85\u2028\u2029]")
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8 (surrogateescape)
+
+
+def _raw_bytes(v: object) -> bytes | None:
+    """The bytes of a value go-yaml writes as ``!!binary``: bytes, or a string that is not
+    valid UTF-8 (kept by surrogateescape); None for anything else."""
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str) and not v.isascii() and _RAW_BYTE.search(v):
+        return v.encode("utf-8", "surrogateescape")
+    return None
+
+
+def _go_base64(data: bytes) -> str:
+    """go-yaml's encodeBase64 (Node.SetString): lines of 70 characters, each ending in a line
+    break once there is more than one line."""
+    text = base64.b64encode(data).decode()
+    if len(text) < 70:
+        return text
+    return "".join(text[i:i + 70] + "\n" for i in range(0, len(text), 70))
 
 
 def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object], list[Comment]]:
@@ -104,11 +124,14 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
     """(plain allowed, single-quoted allowed, block allowed) in block context."""
     # NEL, LS and PS are line breaks to libyaml: only a double-quoted scalar keeps them.
     special = _has_nonprintable(s) or (not s.isascii() and _BREAKS.search(s) is not None)
-    plain = not special and _BAD_PLAIN.search(s) is None
+    # go-yaml v3 (not libyaml) lets a tab into a literal block but not a plain or
+    # single-quoted scalar.
+    tab = "\t" in s
+    plain = not (special or tab) and _BAD_PLAIN.search(s) is None
     if "\n" not in s:
-        return plain, not special, not special and not s.endswith(" ")
+        return plain, not (special or tab), not special and not s.endswith(" ")
     space_break = " \n" in s
-    single = not (special or space_break or "\n " in s)
+    single = not (special or tab or space_break or "\n " in s)
     block = not (special or space_break or s.endswith(" "))
     return plain, single, block
 
@@ -133,8 +156,10 @@ class Emitter:
             return str(v)
         if isinstance(v, float):
             return format_float_g(v) if not math.isnan(v) else ".nan"
-        if isinstance(v, bytes):
-            return "!!binary " + base64.b64encode(v).decode()
+        raw = None if key else _raw_bytes(v)
+        if raw is not None:
+            b64 = _go_base64(raw)
+            return "\x00binary" if "\n" in b64 else "!!binary " + b64
         s = str(v)
         if s == MERGE:
             return "!!merge <<"
@@ -144,7 +169,10 @@ class Emitter:
             return _double(s)
         plain, single, block = _analyze(s)
         if "\n" in s and not key:
-            if block:
+            # A first line starting with a tab cannot be read back from a literal block
+            # (go-yaml: "found a tab character where an indentation space is expected";
+            # sops 3.11 writes such a string as null): double quotes keep it.
+            if block and s[0] != "\t":
                 # A leading space/newline needs an indentation indicator (go-yaml writes the
                 # indent width); the caller falls back to double quotes where the indicator
                 # would not land the content where we write it.
@@ -169,6 +197,11 @@ class Emitter:
         pad = " " * content_indent
         lines = [pad + ln if ln else "" for ln in body.split("\n")]
         return "|" + chomp + "\n" + "\n".join(lines) + "\n"
+
+    def _binary_block(self, v: object, content_indent: int) -> str:
+        raw = _raw_bytes(v)
+        assert raw is not None
+        return "!!binary " + self._block(_go_base64(raw), content_indent)
 
     def _nested(self, indent: int) -> int:
         return self.w * ((indent + self.w) // self.w)
@@ -223,6 +256,8 @@ class Emitter:
     def _value_text(self, v: object, indent: int) -> str:
         """A scalar mapping value and its line end (or a literal block)."""
         sv = self.scalar(v)
+        if sv == "\x00binary":
+            return self._binary_block(v, self._nested(indent))
         if sv == "\x00blockhint" and self._nested(indent) != indent + self.w:
             sv = _double(str(v))
         if sv.startswith("\x00block"):
@@ -289,6 +324,8 @@ class Emitter:
                     out.append(lead + "- " + _double(str(v)) + "\n")
                 elif sv == "\x00block":
                     out.append(lead + "- " + self._block(str(v), indent + 2))
+                elif sv == "\x00binary":
+                    out.append(lead + "- " + self._binary_block(v, indent + 2))
                 else:
                     out.append(lead + "- " + sv + "\n")
 
@@ -324,5 +361,8 @@ def emit_value(v: object, indent: int = 4) -> str:
         sv = e.scalar(v)
         if sv == "\x00blockhint":
             sv = _double(str(v))
-        e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
+        if sv == "\x00binary":
+            e.out.append(e._binary_block(v, e.w))
+        else:
+            e.out.append(e._block(str(v), e.w) if sv == "\x00block" else sv + "\n")
     return e.text()
