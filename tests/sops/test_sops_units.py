@@ -383,3 +383,20 @@ def test_dotenv_and_ini_round_trip(env: dict[str, str], ini: dict[str, dict[str,
         else:
             os.environ["SOPS_AGE_KEY"] = saved
         age._identity_cache.clear()
+
+
+def test_recipients_kubecrypt_cannot_use_survive_a_rewrite_inside_key_groups() -> None:
+    """A Huawei Cloud KMS (hckms) entry in a key group is kept, in sops' field order, when the
+    metadata is written back (set, unset and edit rewrite it): dropping it loses a recipient."""
+    from kubecrypt.sops.metadata import Metadata, to_plain
+
+    hckms = {"key_id": "cn-north-4:0f8b", "created_at": "2026-01-01T00:00:00Z", "enc": "Zm9v"}
+    age = {"recipient": "age1qqq", "enc": "-----BEGIN AGE ENCRYPTED FILE-----\n"}
+    raw = {"shamir_threshold": 2, "key_groups": [
+        {"hckms": [hckms], "age": [age]}, {"age": [age]}],
+        "lastmodified": "2026-01-01T00:00:00Z", "mac": "ENC[x]", "version": "3.11.0"}
+    written = to_plain(Metadata.from_tree(raw).to_branch())
+    assert isinstance(written, dict)
+    first = written["key_groups"][0]
+    assert first["hckms"] == [hckms]
+    assert list(first).index("hckms") < list(first).index("age")

@@ -13,9 +13,11 @@ from kubecrypt.sops.tree import SELECTION_FIELDS, Branch, Selection
 from kubecrypt.sops.values import parse_lastmodified
 
 KEY_FIELDS_FLAT = ("kms", "gcp_kms", "azure_kv", "hc_vault", "age")  # then lastmodified, mac, pgp
-GROUP_FIELDS = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "age")  # sops' keygroup struct
+# sops' keygroup struct order; hckms (Huawei Cloud KMS, which kubecrypt cannot use) sits after
+# gcp_kms as in sops' metadata struct. Written back as read, so a rewrite never drops a recipient.
+GROUP_FIELDS = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
 GROUP_ALWAYS = ("hc_vault", "age")  # written even when empty inside key_groups (observed)
-KNOWN_KEY_FIELDS = (*GROUP_FIELDS, "hckms")
+KNOWN_KEY_FIELDS = GROUP_FIELDS
 
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
