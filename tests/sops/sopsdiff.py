@@ -5,6 +5,7 @@ its own file (both directions). Shared by the differential property tests and is
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,11 +72,34 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
         want = sops("decrypt", str(wd / f"s.{ext}"), env=env, cwd=wd)
         assert want.returncode == 0, (text, want.stderr)
         got = kc("decrypt", str(wd / f"s.{ext}"), env=env, cwd=wd)
-        assert got.stdout == want.stdout, (text, "kubecrypt decrypting sops' file", got.stderr)
+        assert same_or_sops_left_comments_encrypted(want.stdout, got.stdout), (
+            text, "kubecrypt decrypting sops' file", got.stderr)
         back = sops("decrypt", str(wd / f"k.{ext}"), env=env, cwd=wd)
-        assert back.stdout == want.stdout, (text, "sops decrypting kubecrypt's file",
-                                            back.stderr)
+        assert _ENC_COMMENT.sub(b"#ENC[...]", back.stdout) == _ENC_COMMENT.sub(
+            b"#ENC[...]", want.stdout), (text, "sops decrypting kubecrypt's file", back.stderr)
         return want.stdout
+
+
+# sops 3.11 leaves some comments encrypted when it decrypts its own file (a foot comment of a
+# nested mapping after a head comment: ``f:\n  m:\n    # h\n    r: q\n  # here``), printing
+# "#ENC[...]" and a warning.
+# kubecrypt decrypts them (docs/sops.md); everything else must be identical.
+_ENC_COMMENT = re.compile(rb"#ENC\[AES256_GCM,[^\]]*\]")
+
+
+def same_or_sops_left_comments_encrypted(want: bytes, got: bytes) -> bool:
+    if got == want:
+        return True
+    w, g = want.split(b"\n"), got.split(b"\n")
+    if len(w) != len(g) or not _ENC_COMMENT.search(want):
+        return False
+    for a, b in zip(w, g, strict=True):
+        if a == b:
+            continue
+        indent = len(a) - len(a.lstrip(b" "))
+        if not (_ENC_COMMENT.fullmatch(a.strip()) and b.startswith(b" " * indent + b"#")):
+            return False
+    return True
 
 
 def encrypted_body(out: bytes) -> bytes:

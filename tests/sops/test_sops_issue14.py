@@ -447,3 +447,22 @@ def test_large_floats_are_written_as_go_yaml_writes_float64(age_keys: dict[str, 
     assert want == (b"a: 1.2345678901234568e+18\nb: 1e+18\nc: 1.23456785e+07\nd: 1e+06\n"
                     b"e: 100000\nf: 1.2345678901234568e+21\ng: 2.5e-07\n"
                     b"h: 1.7976931348623157e+308\n")
+
+
+def test_foot_comment_of_a_nested_mapping_sops_leaves_encrypted(
+        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """Where sops is wrong: decrypting its own file, sops 3.11 prints a nested mapping's foot
+    comment that follows a head comment still encrypted ("#ENC[...]", with a warning).
+    kubecrypt decrypts it."""
+    text = b"f:\n  m:\n    # h\n    r: q\n  # note\n"
+    env = env_for(age_keys["k1"], str(tmp_path))
+    src = tmp_path / "p.yaml"
+    src.write_bytes(text)
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, str(src), env=env, cwd=tmp_path)
+    assert enc.returncode == 0, enc.stderr
+    (tmp_path / "s.yaml").write_bytes(enc.stdout)
+    theirs = sops("decrypt", str(tmp_path / "s.yaml"), env=env, cwd=tmp_path)
+    ours = kc("decrypt", str(tmp_path / "s.yaml"), env=env, cwd=tmp_path)
+    assert theirs.returncode == 0 and ours.returncode == 0, (theirs.stderr, ours.stderr)
+    assert b"#ENC[AES256_GCM" in theirs.stdout and b"note" not in theirs.stdout
+    assert b"# note" in ours.stdout and b"ENC[" not in ours.stdout

@@ -204,6 +204,8 @@ class _Builder:
         lst: list[Any] = []
         flow = bool(start.flow_style)
         col = start.start_mark.column
+        if not flow and (start.anchor or start.tag):
+            col = self._block_column(start.start_mark.index, col)
         while True:
             e = self.next()
             if isinstance(e, ev.SequenceEndEvent):
@@ -217,6 +219,16 @@ class _Builder:
             self.owner = (lst, len(lst), False)
             self._take_deferred()
             lst.append(self.node(e))
+
+    def _block_column(self, after: int, default: int) -> int:
+        """The column of a block sequence's first ``-``. Its start event begins at an anchor or
+        tag (``a: &x``), so that column says nothing about which comments lie inside the block;
+        go-yaml places them by the indicator's column."""
+        for line in self.text[after:].split("\n")[1:]:
+            stripped = line.lstrip(" ")
+            if stripped and not stripped.startswith("#"):
+                return len(line) - len(stripped) if stripped.startswith("-") else default
+        return default
 
     def documents(self) -> list[Branch]:
         docs: list[Branch] = []
