@@ -17,7 +17,9 @@ from yaml import events as ev
 
 from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
+from kubecrypt.sops.stores import yaml_tree
 from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.stores.yaml_comments import event_comments
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
 from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
 from kubecrypt.sops.tree import Branch
@@ -261,7 +263,12 @@ class _Builder:
 
 
 def load_documents(text: str) -> list[Branch]:
-    return _Builder(text, _events(text)).documents()
+    events = _events(text)
+    if "#" in text:
+        comments = event_comments(text, events)
+        if comments is not None:
+            return yaml_tree.load(events, comments)
+    return _Builder(text, events).documents()
 
 
 def _decode(data: bytes) -> str:
