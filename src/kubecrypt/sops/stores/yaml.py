@@ -17,9 +17,7 @@ from yaml import events as ev
 
 from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
-from kubecrypt.sops.stores import yaml_tree
 from kubecrypt.sops.stores.base import Store
-from kubecrypt.sops.stores.yaml_comments import event_comments
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
 from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
 from kubecrypt.sops.tree import Branch
@@ -265,6 +263,10 @@ class _Builder:
 def load_documents(text: str) -> list[Branch]:
     events = _events(text)
     if "#" in text:
+        # Only a text with comments needs go-yaml's comment model (imported on demand).
+        from kubecrypt.sops.stores import yaml_tree
+        from kubecrypt.sops.stores.yaml_comments import event_comments
+
         comments = event_comments(text, events)
         if comments is not None:
             return yaml_tree.load(events, comments)

@@ -25,13 +25,14 @@ _ZERO: Mark = (0, 0, 0)
 
 
 class _Tok:
-    __slots__ = ("end", "kind", "src", "start")
+    __slots__ = ("end", "key", "kind", "src", "start")
 
     def __init__(self, kind: str, start: Mark, end: Mark, src: Any = None) -> None:
         self.kind = kind
         self.start = start
         self.end = end
         self.src = src
+        self.key = False  # starts a simple key the scanner has resolved
 
 
 class _Comment:
@@ -76,7 +77,6 @@ class _Scanner:
         # simple keys whose KEY (and BLOCK-MAPPING-START) the ':' after them inserts:
         # [queue index of the key's first token or -1, tokens, flow level]
         self.pending: list[list[Any]] = []
-        self.keys: set[int] = set()  # queue indexes of tokens that start a resolved key
 
     # ------------------------------------------------------------ positions
     def mark(self, i: int) -> Mark:
@@ -113,7 +113,7 @@ class _Scanner:
         tok = self.queue[head]
         if tok.kind not in ("SCALAR", "ALIAS", "ANCHOR", "TAG", "FSS", "FMS"):
             return False
-        if head in self.keys:
+        if tok.key:
             return False
         _, line, _ = self.mark(self.pos)
         return line == tok.start[1] and self.pos - tok.start[0] <= 1024
@@ -175,8 +175,7 @@ class _Scanner:
         if tok.kind == "VAL" and self.pending and self.pending[-1][2] == self.flow:
             at, group, _ = self.pending.pop()
             self.queue[at:at] = group
-            self.keys = {k + len(group) if k >= at else k for k in self.keys}
-            self.keys.add(at + len(group))
+            self.queue[at + len(group)].key = True
             for g in group:
                 if g.kind == "BMS":
                     self._push(g)

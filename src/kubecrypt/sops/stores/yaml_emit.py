@@ -109,6 +109,18 @@ def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object
     return (v[len(head):] if head else v), head
 
 
+def _drop_overwritten_head(v: list[object]) -> list[object]:
+    """A mapping value's sequence whose first item is a sequence with head comments of its
+    own: go-yaml's emitter replaces the outer head comment (still pending after ``key:``) by
+    the item's, so the outer one is not written."""
+    _, head = _split_head_comments(v)
+    if head and len(head) < len(v):
+        first = v[len(head)]
+        if isinstance(first, list) and _split_head_comments(first)[1]:
+            return v[len(head):]
+    return v
+
+
 def _has_items(v: list[object]) -> bool:
     return any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v)
 
@@ -213,12 +225,22 @@ class Emitter:
         out = self.out
         pad = " " * indent
         prefix = first_prefix
-        for n, (k, v) in enumerate(b):
+        # go-yaml keeps an empty sequence's head comment pending: the next key writes it unless
+        # that key has a head comment of its own; the mapping's end writes it after the last
+        # key's foot comment, one blank line below it.
+        pending: list[object] = []
+        comments_since = False
+        for k, v in b:
             lead = prefix if prefix is not None else pad
             prefix = None
             if isinstance(k, Comment):
                 out.append(lead + "#" + k.value + "\n")
+                comments_since = True
                 continue
+            if pending and not comments_since:
+                out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
+            pending = []
+            comments_since = False
             if _complex_key(k):
                 self._complex_entry(k, v, indent, lead)
                 continue
@@ -234,16 +256,16 @@ class Emitter:
             elif isinstance(v, list):
                 if _has_items(v):
                     out.append(lead + ks + ":\n")
-                    self.sequence(v, self._nested(indent))
+                    self.sequence(_drop_overwritten_head(v), self._nested(indent))
                 else:
                     out.append(lead + ks + ": []\n")
-                    # go-yaml writes an empty sequence's head comment after it, unless the
-                    # next key brings a head comment of its own: then that one wins.
-                    if not (n + 1 < len(b) and isinstance(b[n + 1][0], Comment)):
-                        for c in v:
-                            out.append(pad + "#" + c.value + "\n")
+                    pending = list(v)
             else:
                 out.append(lead + ks + ": " + self._value_text(v, indent))
+        if pending:
+            if comments_since:
+                out.append("\n")
+            out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
 
     def _flow_comments(self, b: Branch, indent: int) -> str:
         """A mapping holding only comments: go-yaml keeps it an empty flow mapping and writes
