@@ -230,6 +230,8 @@ class _Scanner:
     def _scan_to(self, target: int, scan_mark: Mark) -> None:
         t = self.t
         while self.pos < target:
+            if t[self.pos] == "\ufeff" and self.mark(self.pos)[2] == 0:
+                self.pos += 1  # a BOM may start a line
             while self.pos < target and t[self.pos] in _BLANK:
                 self.pos += 1
             if self.comments and len(self.queue) > 1:
