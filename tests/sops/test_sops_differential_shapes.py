@@ -144,11 +144,6 @@ def _yaml_text(draw: st.DrawFn) -> bytes:
     return ("\n".join(w.lines) + "\n").encode()
 
 
-# Open part of issue 14 item 5: YAML comments around anchored collections and foot comments of
-# nested blocks are not yet placed as go-yaml places them, and these two generators still find
-# such shapes. They run with `-m sops_comment_gap` (deselected by default in pyproject) until the
-# comment model is complete; the INI, JSON, rule and command generators below run always.
-@pytest.mark.sops_comment_gap
 @_SETTINGS
 @given(text=_yaml_text())
 def test_yaml_shapes_match_sops(text: bytes, age_keys: dict[str, AgeKey]) -> None:
@@ -216,7 +211,6 @@ _FLAGS = ["--encrypted-regex", "--unencrypted-regex", "--encrypted-suffix",
           "--unencrypted-suffix"]
 
 
-@pytest.mark.sops_comment_gap
 @_SETTINGS
 @given(text=_yaml_text(), flags=st.lists(st.tuples(st.sampled_from(_FLAGS), st.one_of(
     _word, st.sampled_from(["^a", "b$", "x", "_u"]))), max_size=2, unique_by=lambda t: t[0]))

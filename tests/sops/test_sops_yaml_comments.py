@@ -2,9 +2,12 @@
 as sops 3.11 does. Each shape runs both tools against the real sops (``sopsdiff.compare``:
 each tool encrypts; sops' own decryption is the reference; kubecrypt decrypting sops' file and
 sops decrypting kubecrypt's file must both give it). The unit tests pin go-yaml's head, line
-and foot attachment (``yaml_comments``) and sops' walk of it (``yaml_tree``) without sops."""
+and foot attachment (``yaml_comments``) and sops' walk of it (``yaml_tree``) without sops. The
+last test is a shape the comment generators found where sops breaks its own file (-0.0)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +17,7 @@ from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
 from .conftest import AgeKey
-from .sopsdiff import compare
+from .sopsdiff import compare, env_for, kc, sops
 
 # Each shape differed from sops before comments followed go-yaml's model, except where noted.
 SHAPES = {
@@ -101,3 +104,33 @@ def test_alias_repeats_its_anchors_comments_as_sops_walks_it() -> None:
     # value's line comment goes before its key, and the alias walks the anchor's node again.
     inner = Branch([(Comment(" x"), None), (Comment(" y"), None), ("k", "v")])
     assert docs == [Branch([("a", inner), (Comment(" z"), None), ("b", inner)])]
+
+
+def test_comment_after_a_byte_order_mark_is_kept() -> None:
+    # go-yaml skips a BOM at the start of a line before it scans comments.
+    assert load_documents("\ufeff# bom\na: 1\n") == [Branch([(Comment(" bom"), None), ("a", 1)])]
+
+
+def test_unencrypted_negative_zero_keeps_the_file_openable(age_keys: dict[str, AgeKey],
+                                                           tmp_path: Path) -> None:
+    """Where sops is wrong: a float -0.0 left unencrypted is written "-0", read back as the
+    integer 0, and sops' own file fails its MAC (exit 51). kubecrypt writes "-0.0" there, so its
+    file opens in both tools (docs/sops.md)."""
+    text = b"a: -0.0\nb: x\n"
+    src = tmp_path / "p.yaml"
+    src.write_bytes(text)
+    env = env_for(age_keys["k1"], str(tmp_path))
+    args = ["--age", age_keys["k1"].recipient, "--encrypted-regex", "^b$", str(src)]
+    theirs = sops("encrypt", *args, env=env, cwd=tmp_path)
+    ours = kc("encrypt", *args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0 and ours.returncode == 0, (theirs.stderr, ours.stderr)
+    assert theirs.stdout.startswith(b"a: -0\n") and ours.stdout.startswith(b"a: -0.0\n")
+    (tmp_path / "s.yaml").write_bytes(theirs.stdout)
+    (tmp_path / "k.yaml").write_bytes(ours.stdout)
+    assert sops("decrypt", str(tmp_path / "s.yaml"), env=env, cwd=tmp_path).returncode == 51
+    assert kc("decrypt", str(tmp_path / "s.yaml"), env=env, cwd=tmp_path).returncode == 51
+    for tool in (sops, kc):
+        r = tool("decrypt", str(tmp_path / "k.yaml"), env=env, cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout == b"a: -0\nb: x\n", r.stderr
+    # and the differential harness accepts exactly this difference
+    assert compare(text, "yaml", age_keys["k1"], ["--encrypted-regex", "^b$"]) == b"a: -0\nb: x\n"

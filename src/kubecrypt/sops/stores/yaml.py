@@ -318,7 +318,8 @@ class YAMLStore(Store):
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
         docs = [Branch([*b, ("sops", metadata)]) for b in branches] or [
             Branch([("sops", metadata)])]
-        return self.emit_plain(docs)
+        return emit_documents(docs, self.indent or 4, encrypted=True).encode(
+            "utf-8", "surrogateescape")
 
     def emit_value(self, value: object) -> bytes:
         return emit_value(value, self.indent or 4).encode("utf-8", "surrogateescape")

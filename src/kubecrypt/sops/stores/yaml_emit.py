@@ -149,9 +149,10 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
 
 
 class Emitter:
-    def __init__(self, indent: int = 4) -> None:
+    def __init__(self, indent: int = 4, encrypted: bool = False) -> None:
         self.w = indent if indent and indent > 0 else 4
         self.out: list[str] = []
+        self.encrypted = encrypted
 
     # ------------------------------------------------------------ scalars
     def scalar(self, v: object, key: bool = False) -> str:
@@ -167,6 +168,11 @@ class Emitter:
         if isinstance(v, int):
             return str(v)
         if isinstance(v, float):
+            if v == 0 and self.encrypted and math.copysign(1.0, v) < 0:
+                # go-yaml writes -0.0 as "-0", which reads back as the integer 0: a value left
+                # unencrypted then fails sops' own MAC check (docs/sops.md). In an encrypted
+                # file kubecrypt keeps it a float.
+                return "-0.0"
             return format_float_g(v) if not math.isnan(v) else ".nan"
         raw = None if key else _raw_bytes(v)
         if raw is not None:
@@ -364,8 +370,8 @@ class Emitter:
         return "".join(self.out)
 
 
-def emit_documents(branches: list[Branch], indent: int = 4) -> str:
-    e = Emitter(indent)
+def emit_documents(branches: list[Branch], indent: int = 4, encrypted: bool = False) -> str:
+    e = Emitter(indent, encrypted)
     for i, b in enumerate(branches):
         if i:
             e.out.append("---\n")
