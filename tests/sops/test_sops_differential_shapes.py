@@ -52,7 +52,7 @@ def _yaml_node(draw: st.DrawFn, depth: int = 0) -> dict[str, object]:
         return {"k": "block", "header": draw(st.sampled_from(["|", "|-", "|+", ">", ">-"])),
                 "lines": lines}
     if kind == "flow_empty":
-        return {"k": "flow", "v": draw(st.sampled_from(["{}", "[]"]))}
+        return {"k": "flow", "v": draw(st.sampled_from(["{}", "[]", "[a, 1]", "{k: v}"]))}
     if kind == "map":
         keys = draw(st.lists(_word.filter(lambda w: w != "sops"), min_size=1, max_size=3,
                              unique=True))
@@ -74,6 +74,8 @@ class _Writer:
 
     def head_comments(self, indent: int) -> None:
         for _ in range(self.draw(st.integers(0, 1)) if self.draw(st.booleans()) else 0):
+            if self.draw(st.integers(0, 5)) == 0:  # an empty line splits head from foot
+                self.lines.append("")
             self.lines.append(" " * indent + "# " + self.draw(_comment))
 
     def value(self, node: dict[str, object], prefix: str, indent: int) -> None:

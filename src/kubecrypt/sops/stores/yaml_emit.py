@@ -153,6 +153,23 @@ class Emitter:
         self.w = indent if indent and indent > 0 else 4
         self.out: list[str] = []
         self.encrypted = encrypted
+        # go-yaml's emitter writes the foot comment of a mapping that ends a sequence only at
+        # its next foot-comment point (after the next value it writes, or the document's end);
+        # the next line at the indentation that comment was written at is one blank line below.
+        self.pending_foot: list[Comment] = []
+        self.foot_indent = -1
+
+    def _flush_foot(self, indent: int) -> None:
+        if self.pending_foot:
+            pad = " " * indent
+            self.out.extend(pad + "#" + c.value + "\n" for c in self.pending_foot)
+            self.pending_foot = []
+            self.foot_indent = indent
+
+    def _below_foot(self, indent: int) -> None:
+        if self.foot_indent == indent:
+            self.out.append("\n")
+        self.foot_indent = -1
 
     # ------------------------------------------------------------ scalars
     def scalar(self, v: object, key: bool = False) -> str:
@@ -247,6 +264,8 @@ class Emitter:
                 out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
             pending = []
             comments_since = False
+            if prefix is None and lead == pad:
+                self._below_foot(indent)
             if _complex_key(k):
                 self._complex_entry(k, v, indent, lead)
                 continue
@@ -258,16 +277,19 @@ class Emitter:
                     out.append(lead + ks + ": " + self._flow_comments(v, indent))
                 else:
                     out.append(lead + ks + ":\n")
+                    self._flush_foot(indent)
                     self.mapping(v, self._nested(indent))
             elif isinstance(v, list):
                 if _has_items(v):
                     out.append(lead + ks + ":\n")
+                    self._flush_foot(indent)
                     self.sequence(_drop_overwritten_head(v), self._nested(indent))
                 else:
                     out.append(lead + ks + ": []\n")
                     pending = list(v)
             else:
                 out.append(lead + ks + ": " + self._value_text(v, indent))
+                self._flush_foot(indent)
         if pending:
             if comments_since:
                 out.append("\n")
@@ -319,6 +341,18 @@ class Emitter:
         out = self.out
         pad = " " * indent
         prefix = first_prefix
+        end = len(lst)
+        while end:
+            c = lst[end - 1]
+            if not isinstance(c, Comment) or is_encrypted(c.value):
+                break
+            end -= 1
+        last = lst[end - 1] if end else None
+        deferred: list[Comment] = []
+        if end < len(lst) and isinstance(last, Branch) and any(
+                not isinstance(k, Comment) for k, _ in last):
+            deferred = [c for c in lst[end:] if isinstance(c, Comment)]
+            lst = lst[:end]
         for v in lst:
             lead = prefix if prefix is not None else pad
             if isinstance(v, Comment):
@@ -356,6 +390,10 @@ class Emitter:
                     out.append(lead + "- " + self._binary_block(v, indent + 2))
                 else:
                     out.append(lead + "- " + sv + "\n")
+                if not deferred:
+                    self._flush_foot(indent)
+        if deferred:
+            self.pending_foot = deferred
 
     def document(self, b: Branch) -> None:
         if any(not isinstance(k, Comment) for k, _ in b):
@@ -365,6 +403,10 @@ class Emitter:
                 if isinstance(k, Comment):
                     self.out.append("#" + k.value + "\n")
             self.out.append("{}\n")
+        if self.pending_foot:  # at the document's end, one blank line below
+            self.out.append("\n")
+            self._flush_foot(0)
+        self.foot_indent = -1
 
     def text(self) -> str:
         return "".join(self.out)
