@@ -41,6 +41,10 @@ SHAPES = {
     "foot-of-nested-blocks": b"f:\n  - g:\n      h: 1\n      # foot h\n    # foot g\n  # foot f\n",
     "foot-of-nested-mapping": b"b: &x # c\n  k:\n    - 1 # one\n  # foot k\nc: *x\n",
     "foot-after-empty-list": b"f:\n  x: [] # a\n  # b\nn: 1\ne: [] # c\n# d\n",
+    # a list ending with a mapping: its foot waits for the next value go-yaml writes
+    "foot-of-a-last-mapping-item": b"w:\n  - - ~\n    - {k: v}\n    # p\nx: 1\n",
+    "foot-of-an-alias-item": b"a: &a1 # a\n  k: v\n  # foot\nb: &a2 # b\n  - *a1 # c\n"
+                             b"  # foot2\nc: *a2\n",
     # comments inside and after empty flow collections
     "empty-flow": b"k: [ # c\n]\nl: { # d\n}\nm:\n  - { # e\n    }\n  - [\n    # f\n    ]\nz: [] # kept\n",
 }
