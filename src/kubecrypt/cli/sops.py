@@ -313,7 +313,7 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
     """Make the keys of FILES match their .sops.yaml creation rule (same data key)."""
     from kubecrypt.cli.sops_updatekeys import run
 
-    run(files, yes, input_type, _cfg(ctx, config))
+    run(files, yes, input_type, _cfg(ctx, config), _job)
 
 
 # ---------------------------------------------------------------------------------- set / unset

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from kubecrypt.errors import KubecryptError
 from kubecrypt.sops.errors import SopsError
@@ -73,8 +74,12 @@ def ask(stdin: TextIO, stdout: TextIO) -> bool:
             return words[0] == "y"
 
 
-def update_one(path: str, yes: bool, input_type: str | None, config: str | None) -> None:
-    from kubecrypt.cli.sops import _job
+# The CLI's FileJob factory (it prints the job's warnings): ``job(path, input_type, config=...)``.
+JobFactory = Callable[..., Any]
+
+
+def update_one(path: str, yes: bool, input_type: str | None, config: str | None,
+               job_factory: JobFactory) -> None:
     from kubecrypt.sops.ops import atomic_write, updatekeys, updatekeys_changes
     from kubecrypt.sops.rules import rule_for
 
@@ -82,7 +87,7 @@ def update_one(path: str, yes: bool, input_type: str | None, config: str | None)
     if not os.path.isfile(path):  # sops: exit 1 (its stat error), not the 100 of decrypt
         raise SopsError(f'cannot update the keys of "{full}": '
                         + ("it is a directory." if os.path.isdir(path) else "no such file."))
-    job = _job(path, input_type, config=config)
+    job = job_factory(path, input_type, config=config)
     if job.config is None:
         raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + path + ".")
     log(f"Syncing keys for file {full}")
@@ -102,19 +107,20 @@ def update_one(path: str, yes: bool, input_type: str | None, config: str | None)
     log(f"File {full} synced with new keys")
 
 
-def run(files: tuple[str, ...], yes: bool, input_type: str | None, config: str | None) -> None:
+def run(files: tuple[str, ...], yes: bool, input_type: str | None, config: str | None,
+        job_factory: JobFactory) -> None:
     """Every file in turn; one file fails with its own error and exit code, several go on past
     a failure and exit 1 at the end, as sops."""
     if len(files) == 1:
-        update_one(files[0], yes, input_type, config)
+        update_one(files[0], yes, input_type, config, job_factory)
         return
     failed = 0
     for path in files:
         try:
-            update_one(path, yes, input_type, config)
+            update_one(path, yes, input_type, config, job_factory)
         except KubecryptError as exc:
             failed += 1
             sys.stderr.write(f"error: {path}: {exc}\n")
     if failed:
-        raise SopsError(f"updatekeys failed for {failed} of {len(files)} files (see above); "
-                        "the others were updated.")
+        rest = "; the others were updated" if failed < len(files) else ""
+        raise SopsError(f"updatekeys failed for {failed} of {len(files)} files (see above){rest}.")
