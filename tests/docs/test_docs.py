@@ -85,6 +85,8 @@ RUN: dict[str, Doc] = {
     "docs/lab.md": Doc(timeout=120),
     "docs/rotate.md": Doc(timeout=180),
     "docs/sealed.md": Doc(timeout=120),
+    "docs/seeds.md": Doc(timeout=120, substitutions={
+        "deploy/csi-provider/": f"{ROOT}/deploy/csi-provider/"}),
     "docs/sops.md": Doc(env={"EDITOR": "{tmp}/editor"}, timeout=120),
 }
 
