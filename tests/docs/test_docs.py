@@ -14,6 +14,7 @@ README.ko.md is README.md in Korean: its blocks must hold the same commands
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -135,6 +136,8 @@ RUN: dict[str, Doc] = {
     "docs/lab.md": Doc(timeout=120),
     "docs/rotate.md": Doc(timeout=180, services=_rotate_services),
     "docs/sealed.md": Doc(timeout=120),
+    "docs/seeds.md": Doc(timeout=120, substitutions={
+        "deploy/csi-provider/": f"{ROOT}/deploy/csi-provider/"}),
     "docs/sops.md": Doc(env={"EDITOR": "{tmp}/editor"}, timeout=120, services=_sops_services,
                         after=_sops_after),
 }
@@ -248,6 +251,53 @@ def test_the_sync_test_notices_a_missing_command(monkeypatch: pytest.MonkeyPatch
                                            "kubecrypt lab up --dir ./lab\n```\n")
     with pytest.raises(AssertionError, match="block 1 differs"):
         test_readme_ko_has_the_same_commands()
+
+
+# docs/seeds.md walks the two seed articles: part 1 steps 0-10, part 2 steps 1-10 (issue 20).
+SEED_STEPS = {"Part 1": list(range(0, 11)), "Part 2": list(range(1, 11))}
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _seed_step_problems(path: Path) -> list[str]:
+    """Each part holds its steps in order, each titled ``### N. English · 한국어``."""
+    problems: list[str] = []
+    steps_seen: dict[str, list[int]] = {}
+    part = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("## "):
+            part = next((p for p in SEED_STEPS if line[3:].startswith(p)), "")
+            if part:
+                steps_seen[part] = []
+        elif line.startswith("### ") and part:
+            m = re.fullmatch(r"### (\d+)\. (.+?) · (.+)", line)
+            if not m:
+                problems.append(f"{path.name}:{number}: a step title is '### N. English · 한국어'")
+                continue
+            steps_seen[part].append(int(m.group(1)))
+            if _HANGUL.search(m.group(2)) or not _HANGUL.search(m.group(3)):
+                problems.append(f"{path.name}:{number}: English first, then Korean after ' · '")
+    for name, expected in SEED_STEPS.items():
+        if steps_seen.get(name) != expected:
+            problems.append(f"{path.name}: {name} has steps {steps_seen.get(name)}, "
+                            f"expected {expected}")
+    return problems
+
+
+def test_seeds_walks_every_step_in_both_languages() -> None:
+    assert _seed_step_problems(ROOT / "docs" / "seeds.md") == []
+
+
+def test_the_seeds_check_notices_a_missing_step_or_language(tmp_path: Path) -> None:
+    doc = tmp_path / "seeds.md"
+    titles = ["## Part 1 · 1부"] + [f"### {i}. Step · 단계" for i in range(11)]
+    titles += ["## Part 2 · 2부"] + [f"### {i}. Step · 단계" for i in range(1, 11)]
+    doc.write_text("\n".join(titles) + "\n")
+    assert _seed_step_problems(doc) == []
+    doc.write_text("\n".join(t for t in titles if t != "### 4. Step · 단계")
+                   .replace("### 7. Step · 단계", "### 7. Step · Step") + "\n")
+    problems = _seed_step_problems(doc)
+    assert any("English first, then Korean" in p for p in problems), problems
+    assert any("Part 1 has steps [0, 1, 2, 3, 5" in p for p in problems), problems
 
 
 def _environment(tmp: Path, doc: Doc) -> dict[str, str]:
