@@ -1,10 +1,11 @@
 """YAML store (sops stores/yaml/store.go on go-yaml v3).
 
-Reading uses libyaml's event stream (fast, with positions) and recovers comments from the text
-between events, placing them where sops places go-yaml's head/line/foot comments: a full-line
-comment becomes a comment item before the next key or list item at its level (or at the end of
-the block it is indented into); a trailing comment ``key: v  # c`` moves before its key; one
-after a flow collection moves to the collection's start. Anchors and aliases are expanded; a
+Reading uses libyaml's event stream (fast, with positions). A text with comments is read as
+sops reads it: ``yaml_comments`` gives each event go-yaml's head, line and foot comments and
+``yaml_tree`` builds go-yaml's nodes and walks them into sops' tree. A text without comments
+(no "#" anywhere, as in most encrypted files) is built straight from the events by
+``_Builder``, which also keeps a simpler, position-based comment placement as a fallback should
+the comment replay ever not line up with libyaml's events. Anchors and aliases are expanded; a
 ``<<`` merge key stays an ordinary key holding the expanded mapping."""
 
 from __future__ import annotations
