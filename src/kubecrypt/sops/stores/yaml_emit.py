@@ -257,6 +257,8 @@ class Emitter:
             lead = prefix if prefix is not None else pad
             prefix = None
             if isinstance(k, Comment):
+                if lead == pad:
+                    self._below_foot(indent)
                 out.append(lead + "#" + k.value + "\n")
                 comments_since = True
                 continue
@@ -264,7 +266,7 @@ class Emitter:
                 out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
             pending = []
             comments_since = False
-            if prefix is None and lead == pad:
+            if lead == pad:
                 self._below_foot(indent)
             if _complex_key(k):
                 self._complex_entry(k, v, indent, lead)
