@@ -43,7 +43,7 @@ SHAPES = {
     "foot-after-empty-list": b"f:\n  x: [] # a\n  # b\nn: 1\ne: [] # c\n# d\n",
     # a list ending with a mapping: its foot waits for the next value go-yaml writes
     "foot-of-a-last-mapping-item": b"w:\n  - - ~\n    - {k: v}\n    # p\nx: 1\n",
-    "blank-line-below-a-foot": b"w:\n  - {k: v}\n  # a\nx: 1 # b\ny: 2\n",
+    "blank-line-below-a-foot": b"w:\n  - {k: v}\n  # a\nx: 1\ny: 2 # b\n",
     "foot-of-an-alias-item": b"a: &a1 # a\n  k: v\n  # foot\nb: &a2 # b\n  - *a1 # c\n"
                              b"  # foot2\nc: *a2\n",
     # comments inside and after empty flow collections
