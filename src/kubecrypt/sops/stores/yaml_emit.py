@@ -351,12 +351,16 @@ class Emitter:
             end -= 1
         last = lst[end - 1] if end else None
         deferred: list[Comment] = []
-        if end < len(lst) and isinstance(last, Branch) and any(
-                not isinstance(k, Comment) for k, _ in last):
+        if end < len(lst) and (
+                (isinstance(last, Branch) and any(not isinstance(k, Comment) for k, _ in last))
+                or (isinstance(last, list) and _has_items(last))):
             deferred = [c for c in lst[end:] if isinstance(c, Comment)]
             lst = lst[:end]
-        for v in lst:
+        for i, v in enumerate(lst):
             lead = prefix if prefix is not None else pad
+            if i == end - 1 and end < len(lst):
+                # the last item's own foot comment replaces a foot still waiting
+                self.pending_foot = []
             if isinstance(v, Comment):
                 if is_encrypted(v.value):
                     # sops stores encrypted comments of a list as list elements.
