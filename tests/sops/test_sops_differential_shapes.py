@@ -2,8 +2,8 @@
 found differences in. The YAML and INI texts are written here, not by kubecrypt's emitter, so
 the generator never shares kubecrypt's assumptions: comments at every position a YAML node can
 carry one (head, line, foot; after ``- ``, after an anchor, after a block scalar header, at the
-end of a list), empty flow collections, anchors and aliases, block scalars with headers, big
-integers; INI sections in any order with ``DEFAULT`` anywhere, duplicate keys, multi-line and
+end of a list, below an empty line), flow collections empty and not, anchors and aliases, block
+scalars with headers, big integers; INI sections in any order with ``DEFAULT`` anywhere, duplicate keys, multi-line and
 quoted values; JSON with lone surrogates; every selection flag alone and in pairs; and the
 commands (``--extract``, ``set``, ``unset``, ``exec-env``, ``rotate``, ``edit`` with a
 scripted EDITOR, ``updatekeys``). Both directions every time (``sopsdiff.compare``).
