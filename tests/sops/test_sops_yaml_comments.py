@@ -46,6 +46,7 @@ SHAPES = {
     "foot-of-a-last-list-item": b"p: &a0 # a\n  - 0 # a\n  - [a, 1] # a\n  # a\npx: *a0 # aa\n",
     "waiting-foot-replaced": b"y: &a0\n  - # a\n    - {k: v} # a\n    # b\n  - c # d\n  # e\n"
                              b"yx: *a0\n",
+    "waiting-foot-at-the-end": b"a: &a0\n  - # a\n    - [a, 1] # b\n    # c\n  # d\nax: *a0\n# e\n",
     "blank-line-below-a-foot": b"w:\n  - {k: v}\n  # a\nx: 1\ny: 2 # b\n",
     "foot-of-an-alias-item": b"a: &a1 # a\n  k: v\n  # foot\nb: &a2 # b\n  - *a1 # c\n"
                              b"  # foot2\nc: *a2\n",

@@ -157,19 +157,18 @@ class Emitter:
         # its next foot-comment point (after the next value it writes, or the document's end);
         # the next line at the indentation that comment was written at is one blank line below.
         self.pending_foot: list[Comment] = []
-        self.foot_indent = -1
+        self.foot_at = (-1, -1)  # (indentation, output length) right after a waiting foot
 
     def _flush_foot(self, indent: int) -> None:
         if self.pending_foot:
             pad = " " * indent
             self.out.extend(pad + "#" + c.value + "\n" for c in self.pending_foot)
             self.pending_foot = []
-            self.foot_indent = indent
+            self.foot_at = (indent, len(self.out))
 
     def _below_foot(self, indent: int) -> None:
-        if self.foot_indent == indent:
+        if self.foot_at == (indent, len(self.out)):
             self.out.append("\n")
-        self.foot_indent = -1
 
     # ------------------------------------------------------------ scalars
     def scalar(self, v: object, key: bool = False) -> str:
@@ -412,7 +411,6 @@ class Emitter:
         if self.pending_foot:  # at the document's end, one blank line below
             self.out.append("\n")
             self._flush_foot(0)
-        self.foot_indent = -1
 
     def text(self) -> str:
         return "".join(self.out)
