@@ -1,22 +1,31 @@
 """The ``kubecrypt`` console entry point.
 
-``kubecrypt sops decrypt FILE`` and ``kubecrypt sops encrypt --age R FILE`` are what people
-(and CI) run most, and their start-up dominates on small files; those plain forms are answered
-by :mod:`kubecrypt.cli.sops_fast` without importing click. Everything else, and every form the
-fast path does not recognise, goes to the click application in :mod:`kubecrypt.cli.app`."""
+``kubecrypt sops decrypt FILE`` and ``kubecrypt sops encrypt --age R FILE`` (or sops' older
+``-d``/``-e`` spelling) are what people (and CI) run most, and their start-up dominates on small
+files; those plain forms are answered by :mod:`kubecrypt.cli.sops_fast` without importing
+click. Everything else, and every form the fast path does not recognise, goes to the click
+application in :mod:`kubecrypt.cli.app`."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
+# The sub-commands the fast path answers, by the word (or sops' older mode flag) after "sops".
+_FAST = {"decrypt": "decrypt", "encrypt": "encrypt",
+         "-d": "decrypt", "--decrypt": "decrypt", "-e": "encrypt", "--encrypt": "encrypt"}
+_MODE_FLAGS = ("-d", "--decrypt", "-e", "--encrypt", "-r", "--rotate")
+
 
 def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) > 2 and args[0] == "sops" and args[1] in ("decrypt", "encrypt"):
+    command = _FAST.get(args[1]) if len(args) > 2 and args[0] == "sops" else None
+    # ``sops -d FILE`` is ``sops decrypt FILE`` (cli.sops.legacy_args); a second mode flag
+    # anywhere is click's to refuse.
+    if command and not (args[1].startswith("-") and any(a in _MODE_FLAGS for a in args[2:])):
         from kubecrypt.cli.sops_fast import run
 
-        code = run(args[1:])
+        code = run([command, *args[2:]])
         if code is not None:
             sys.exit(code)
     from kubecrypt.cli.app import main as app_main
