@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -210,3 +211,48 @@ def test_fast_path_imports_nothing_heavy(config: bool, files: tuple[Path, Path, 
         assert "kubecrypt.cli.sops_fast" in mods  # the probe did run the command
         assert {"yaml", "pyrage", "kubecrypt.sops.stores.yaml"} <= mods
         assert sorted(m for m in HEAVY if m in mods) == [], args
+
+
+# ---------------------------------------------------------------- how the process ends
+
+def _console(args: list[str], env: dict[str, str], pre: str = "",
+             stdout: int | IO[bytes] = subprocess.PIPE) -> subprocess.CompletedProcess[bytes]:
+    """As the console script runs it: ``main()`` reads sys.argv and ends the process."""
+    code = f"{pre}from kubecrypt.cli import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("case", ["ok", "missing", "nokey"])
+def test_console_exit_keeps_output_and_code(case: str, files: tuple[Path, Path, dict[str, str]],
+                                            tmp_path: Path) -> None:
+    """The fast path ends without interpreter finalization: same bytes and exit code as click."""
+    _, enc, env = files
+    target = str(tmp_path / "nope.yaml") if case == "missing" else str(enc)
+    if case == "nokey":
+        env = {**env, "SOPS_AGE_KEY_FILE": str(tmp_path / "none.txt")}
+    fast, slow = _console(["sops", "decrypt", target], env), _slow(["sops", "decrypt", target], env)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (
+        slow.returncode, slow.stdout, slow.stderr)
+    assert (fast.returncode == 0) == (case == "ok")
+
+
+def test_console_exit_still_runs_atexit_handlers(files: tuple[Path, Path, dict[str, str]]) -> None:
+    _, enc, env = files
+    pre = "import atexit\natexit.register(lambda: print('handler ran'))\n"
+    out = _console(["sops", "decrypt", str(enc)], env, pre)
+    assert out.returncode == 0
+    assert out.stdout.startswith(b"kind: Secret\n") and out.stdout.endswith(b"handler ran\n")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["decrypt"], ["-d"], ["decrypt", "--ignore-mac"]])
+def test_full_stdout_is_one_sentence(args: list[str],
+                                     files: tuple[Path, Path, dict[str, str]]) -> None:
+    """sops: exit 1 and one line when stdout cannot be written; so do both of our paths."""
+    _, enc, env = files
+    with open("/dev/full", "wb") as full:
+        out = _console(["sops", *args, str(enc)], env, stdout=full)
+    assert out.returncode == 1
+    assert out.stderr == (b"error: Could not write the output to standard output: "
+                          b"No space left on device.\n")

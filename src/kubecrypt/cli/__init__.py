@@ -9,7 +9,7 @@ application in :mod:`kubecrypt.cli.app`."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 # The sub-commands the fast path answers, by the word (or sops' older mode flag) after "sops".
 _FAST = {"decrypt": "decrypt", "encrypt": "encrypt",
@@ -27,10 +27,35 @@ def main(argv: list[str] | None = None) -> Any:
 
         code = run([command, *args[2:]])
         if code is not None:
+            if argv is None:  # this process is the command: nothing runs after it
+                _exit_now(code)
             sys.exit(code)
     from kubecrypt.cli.app import main as app_main
 
     return app_main(args)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Ends a finished fast-path command without interpreter finalization: output is flushed
+    and ``atexit`` handlers run as usual, but freeing every module and object (and OpenSSL's
+    cleanup) only to exit costs ~5-8 ms, a sixth of a small file's run. Falls back to a normal
+    exit when another thread is alive (finalization would wait for it) or output cannot be
+    flushed."""
+    import atexit
+    import os
+
+    threading = sys.modules.get("threading")
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is None or (threading is not None and threading.active_count() > 1):
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        run_handlers()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)
 
 
 def __getattr__(name: str) -> Any:

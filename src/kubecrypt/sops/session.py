@@ -118,6 +118,19 @@ class FileJob:
                            mac_only_encrypted=mac)
 
 
+def write_stdout(data: bytes) -> None:
+    """The output on stdout; a full disk or closed descriptor is one sentence and exit 1, as
+    in sops (a closed pipe stays the caller's BrokenPipeError: exit 1, nothing printed)."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise SopsError(
+            f"Could not write the output to standard output: {exc.strerror or exc}.") from None
+
+
 def kms_context(value: str | None) -> dict[str, str] | None:
     """``--encryption-context key:value,...`` (sops rejects a malformed one outright)."""
     if not value:
