@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> Any:
 def _exit_now(code: int) -> NoReturn:
     """Ends a finished fast-path command without interpreter finalization: output is flushed
     and ``atexit`` handlers run as usual, but freeing every module and object (and OpenSSL's
-    cleanup) only to exit costs ~5-8 ms, a sixth of a small file's run. Falls back to a normal
-    exit when another thread is alive (finalization would wait for it) or output cannot be
-    flushed."""
+    cleanup) only to exit costs 5-8 ms, a tenth of a small file's run (bench/sops.py). Falls
+    back to a normal exit when another thread is alive (finalization would wait for it) or
+    output cannot be flushed."""
     import atexit
     import os
 
