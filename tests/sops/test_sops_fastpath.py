@@ -256,3 +256,20 @@ def test_full_stdout_is_one_sentence(args: list[str],
     assert out.returncode == 1
     assert out.stderr == (b"error: Could not write the output to standard output: "
                           b"No space left on device.\n")
+
+
+def test_cyclic_gc_is_off_only_for_a_fast_path_process(
+        files: tuple[Path, Path, dict[str, str]]) -> None:
+    """The fast path turns the collector off for its own short process; a command it hands to
+    click gets the collector back, and an in-process caller's collector is never touched."""
+    _, enc, env = files
+    pre = "import atexit, gc\natexit.register(lambda: print('gc', gc.isenabled()))\n"
+    fast = _console(["sops", "decrypt", str(enc)], env, pre)
+    assert fast.returncode == 0 and fast.stdout.endswith(b"gc False\n")
+    clicked = _console(["sops", "decrypt", "--ignore-mac", str(enc)], env, pre)
+    assert clicked.returncode == 0 and clicked.stdout.endswith(b"gc True\n")
+    code = ("import gc, sys\nfrom kubecrypt.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    print('gc', gc.isenabled())\n")
+    lib = subprocess.run([sys.executable, "-c", code, "sops", "decrypt", str(enc)], env=env,
+                         capture_output=True, timeout=60, check=False)
+    assert lib.stdout.endswith(b"gc True\n")
