@@ -16,7 +16,8 @@ from typing import Any
 import grpc
 
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
-from kubecrypt.kms.endpoint import grpc_target, socket_path
+from kubecrypt.grpcsocket import grpc_target
+from kubecrypt.kms.endpoint import socket_path
 from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
 from kubecrypt.kms.service import EncryptResponse, KMSv1Service, KMSv2Service, StatusResponse
 
