@@ -49,6 +49,17 @@ class UnixSocket:
         self.abstract = path.startswith("@")
         self._inode: int | None = None
 
+    def serve(self, server: grpc.Server) -> None:
+        """Binds ``server`` to the socket, starts it, and claims the socket file."""
+        self.bind(server)
+        server.start()
+        self.claim()
+
+    def shutdown(self, server: grpc.Server, grace: float) -> None:
+        """Stops ``server`` (in-flight calls get ``grace`` seconds), then removes our socket."""
+        server.stop(grace).wait()
+        self.remove()
+
     def bind(self, server: grpc.Server) -> None:
         """Clears a stale socket, creates the directory, and binds ``server`` to the socket."""
         if not self.abstract:

@@ -132,9 +132,7 @@ class ProviderServer:
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        self._socket.bind(self._server)
-        self._server.start()
-        self._socket.claim()
+        self._socket.serve(self._server)
         log.info("serving the Secrets Store CSI provider %r on %s (SecretProviderClass "
                  "spec.provider: %s)", self.name, self.path, self.name)
 
@@ -142,8 +140,7 @@ class ProviderServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self._server.stop(grace).wait()
-        self._socket.remove()
+        self._socket.shutdown(self._server, grace)
         if self.metrics is not None:
             self.metrics.close()
         log.info("stopped")

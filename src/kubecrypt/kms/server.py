@@ -319,9 +319,7 @@ class PluginServer:
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        self._socket.bind(self._server)
-        self._server.start()
-        self._socket.claim()
+        self._socket.serve(self._server)
         try:
             key_id = self.bounded.call(self.backend.status,
                                        time.monotonic() + STARTUP_STATUS_SECONDS, "Status")
@@ -335,8 +333,7 @@ class PluginServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self._server.stop(grace).wait()
-        self._socket.remove()
+        self._socket.shutdown(self._server, grace)
         self.bounded.shutdown()
         with contextlib.suppress(Exception):
             self.backend.close()
