@@ -280,6 +280,20 @@ def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
     return h.finalize().hex().upper()
 
 
+def _decrypt_comment(cipher: Cipher, value: str, aad: str) -> object | None:
+    """A comment's plaintext. go-yaml reads some comments sops writes (foot comments of
+    nested blocks) into a deeper node than the one they were encrypted in, so their path no
+    longer matches and sops 3.11 leaves them encrypted; kubecrypt also tries the enclosing
+    paths, where the comment was encrypted (docs/sops.md)."""
+    keys = aad[:-1].split(":") if aad != ":" else []
+    for n in range(len(keys), -1, -1):
+        try:
+            return cipher.decrypt(value, ":".join(keys[:n]) + ":")
+        except CipherError:
+            continue
+    return None
+
+
 def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
                  mac_only_encrypted: bool) -> str:
     """Decrypts the selected values in place; returns the MAC recomputed over the plaintext."""
@@ -291,9 +305,8 @@ def decrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
             return v
         if isinstance(v, Comment):
             if selected and is_encrypted(v.value):
-                try:
-                    out = cipher.decrypt(v.value, aad)
-                except CipherError:
+                out = _decrypt_comment(cipher, v.value, aad)
+                if out is None:
                     return v  # sops keeps an undecryptable comment as it is, with a warning
                 return out if isinstance(out, Comment) else Comment(str(out))
             return v

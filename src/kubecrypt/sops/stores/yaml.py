@@ -1,10 +1,11 @@
 """YAML store (sops stores/yaml/store.go on go-yaml v3).
 
-Reading uses libyaml's event stream (fast, with positions) and recovers comments from the text
-between events, placing them where sops places go-yaml's head/line/foot comments: a full-line
-comment becomes a comment item before the next key or list item at its level (or at the end of
-the block it is indented into); a trailing comment ``key: v  # c`` moves before its key; one
-after a flow collection moves to the collection's start. Anchors and aliases are expanded; a
+Reading uses libyaml's event stream (fast, with positions). A text with comments is read as
+sops reads it: ``yaml_comments`` gives each event go-yaml's head, line and foot comments and
+``yaml_tree`` builds go-yaml's nodes and walks them into sops' tree. A text without comments
+(no "#" anywhere, as in most encrypted files) is built straight from the events by
+``_Builder``, which also keeps a simpler, position-based comment placement as a fallback should
+the comment replay ever not line up with libyaml's events. Anchors and aliases are expanded; a
 ``<<`` merge key stays an ordinary key holding the expanded mapping."""
 
 from __future__ import annotations
@@ -261,7 +262,16 @@ class _Builder:
 
 
 def load_documents(text: str) -> list[Branch]:
-    return _Builder(text, _events(text)).documents()
+    events = _events(text)
+    if "#" in text:
+        # Only a text with comments needs go-yaml's comment model (imported on demand).
+        from kubecrypt.sops.stores import yaml_tree
+        from kubecrypt.sops.stores.yaml_comments import event_comments
+
+        comments = event_comments(text, events)
+        if comments is not None:
+            return yaml_tree.load(events, comments)
+    return _Builder(text, events).documents()
 
 
 def _decode(data: bytes) -> str:
@@ -309,7 +319,8 @@ class YAMLStore(Store):
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
         docs = [Branch([*b, ("sops", metadata)]) for b in branches] or [
             Branch([("sops", metadata)])]
-        return self.emit_plain(docs)
+        return emit_documents(docs, self.indent or 4, encrypted=True).encode(
+            "utf-8", "surrogateescape")
 
     def emit_value(self, value: object) -> bytes:
         return emit_value(value, self.indent or 4).encode("utf-8", "surrogateescape")

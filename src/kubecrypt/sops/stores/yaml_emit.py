@@ -109,6 +109,18 @@ def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object
     return (v[len(head):] if head else v), head
 
 
+def _drop_overwritten_head(v: list[object]) -> list[object]:
+    """A mapping value's sequence whose first item is a sequence with head comments of its
+    own: go-yaml's emitter replaces the outer head comment (still pending after ``key:``) by
+    the item's, so the outer one is not written."""
+    _, head = _split_head_comments(v)
+    if head and len(head) < len(v):
+        first = v[len(head)]
+        if isinstance(first, list) and _split_head_comments(first)[1]:
+            return v[len(head):]
+    return v
+
+
 def _has_items(v: list[object]) -> bool:
     return any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v)
 
@@ -137,9 +149,26 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
 
 
 class Emitter:
-    def __init__(self, indent: int = 4) -> None:
+    def __init__(self, indent: int = 4, encrypted: bool = False) -> None:
         self.w = indent if indent and indent > 0 else 4
         self.out: list[str] = []
+        self.encrypted = encrypted
+        # go-yaml's emitter writes the foot comment of a mapping that ends a sequence only at
+        # its next foot-comment point (after the next value it writes, or the document's end);
+        # the next line at the indentation that comment was written at is one blank line below.
+        self.pending_foot: list[Comment] = []
+        self.foot_at = (-1, -1)  # (indentation, output length) right after a waiting foot
+
+    def _flush_foot(self, indent: int) -> None:
+        if self.pending_foot:
+            pad = " " * indent
+            self.out.extend(pad + "#" + c.value + "\n" for c in self.pending_foot)
+            self.pending_foot = []
+            self.foot_at = (indent, len(self.out))
+
+    def _below_foot(self, indent: int) -> None:
+        if self.foot_at == (indent, len(self.out)):
+            self.out.append("\n")
 
     # ------------------------------------------------------------ scalars
     def scalar(self, v: object, key: bool = False) -> str:
@@ -155,6 +184,11 @@ class Emitter:
         if isinstance(v, int):
             return str(v)
         if isinstance(v, float):
+            if v == 0 and self.encrypted and math.copysign(1.0, v) < 0:
+                # go-yaml writes -0.0 as "-0", which reads back as the integer 0: a value left
+                # unencrypted then fails sops' own MAC check (docs/sops.md). In an encrypted
+                # file kubecrypt keeps it a float.
+                return "-0.0"
             return format_float_g(v) if not math.isnan(v) else ".nan"
         raw = None if key else _raw_bytes(v)
         if raw is not None:
@@ -213,12 +247,26 @@ class Emitter:
         out = self.out
         pad = " " * indent
         prefix = first_prefix
-        for n, (k, v) in enumerate(b):
+        # go-yaml keeps an empty sequence's head comment pending: the next key writes it unless
+        # that key has a head comment of its own; the mapping's end writes it after the last
+        # key's foot comment, one blank line below it.
+        pending: list[object] = []
+        comments_since = False
+        for k, v in b:
             lead = prefix if prefix is not None else pad
             prefix = None
             if isinstance(k, Comment):
+                if lead == pad:
+                    self._below_foot(indent)
                 out.append(lead + "#" + k.value + "\n")
+                comments_since = True
                 continue
+            if pending and not comments_since:
+                out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
+            pending = []
+            comments_since = False
+            if lead == pad:
+                self._below_foot(indent)
             if _complex_key(k):
                 self._complex_entry(k, v, indent, lead)
                 continue
@@ -230,20 +278,23 @@ class Emitter:
                     out.append(lead + ks + ": " + self._flow_comments(v, indent))
                 else:
                     out.append(lead + ks + ":\n")
+                    self._flush_foot(indent)
                     self.mapping(v, self._nested(indent))
             elif isinstance(v, list):
                 if _has_items(v):
                     out.append(lead + ks + ":\n")
-                    self.sequence(v, self._nested(indent))
+                    self._flush_foot(indent)
+                    self.sequence(_drop_overwritten_head(v), self._nested(indent))
                 else:
                     out.append(lead + ks + ": []\n")
-                    # go-yaml writes an empty sequence's head comment after it, unless the
-                    # next key brings a head comment of its own: then that one wins.
-                    if not (n + 1 < len(b) and isinstance(b[n + 1][0], Comment)):
-                        for c in v:
-                            out.append(pad + "#" + c.value + "\n")
+                    pending = list(v)
             else:
                 out.append(lead + ks + ": " + self._value_text(v, indent))
+                self._flush_foot(indent)
+        if pending:
+            if comments_since:
+                out.append("\n")
+            out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
 
     def _flow_comments(self, b: Branch, indent: int) -> str:
         """A mapping holding only comments: go-yaml keeps it an empty flow mapping and writes
@@ -291,8 +342,24 @@ class Emitter:
         out = self.out
         pad = " " * indent
         prefix = first_prefix
-        for v in lst:
+        end = len(lst)
+        while end:
+            c = lst[end - 1]
+            if not isinstance(c, Comment) or is_encrypted(c.value):
+                break
+            end -= 1
+        last = lst[end - 1] if end else None
+        deferred: list[Comment] = []
+        if end < len(lst) and (
+                (isinstance(last, Branch) and any(not isinstance(k, Comment) for k, _ in last))
+                or (isinstance(last, list) and _has_items(last))):
+            deferred = [c for c in lst[end:] if isinstance(c, Comment)]
+            lst = lst[:end]
+        for i, v in enumerate(lst):
             lead = prefix if prefix is not None else pad
+            if i == end - 1 and end < len(lst):
+                # the last item's own foot comment replaces a foot still waiting
+                self.pending_foot = []
             if isinstance(v, Comment):
                 if is_encrypted(v.value):
                     # sops stores encrypted comments of a list as list elements.
@@ -328,6 +395,10 @@ class Emitter:
                     out.append(lead + "- " + self._binary_block(v, indent + 2))
                 else:
                     out.append(lead + "- " + sv + "\n")
+                if not deferred:
+                    self._flush_foot(indent)
+        if deferred:
+            self.pending_foot = deferred
 
     def document(self, b: Branch) -> None:
         if any(not isinstance(k, Comment) for k, _ in b):
@@ -337,13 +408,16 @@ class Emitter:
                 if isinstance(k, Comment):
                     self.out.append("#" + k.value + "\n")
             self.out.append("{}\n")
+        if self.pending_foot:  # at the document's end, one blank line below
+            self.out.append("\n")
+            self._flush_foot(0)
 
     def text(self) -> str:
         return "".join(self.out)
 
 
-def emit_documents(branches: list[Branch], indent: int = 4) -> str:
-    e = Emitter(indent)
+def emit_documents(branches: list[Branch], indent: int = 4, encrypted: bool = False) -> str:
+    e = Emitter(indent, encrypted)
     for i, b in enumerate(branches):
         if i:
             e.out.append("---\n")

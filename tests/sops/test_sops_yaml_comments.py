@@ -1,0 +1,145 @@
+"""Issue 14 item 5: YAML comments at every position go-yaml v3 gives a node one, read and written
+as sops 3.11 does. Each shape runs both tools against the real sops (``sopsdiff.compare``:
+each tool encrypts; sops' own decryption is the reference; kubecrypt decrypting sops' file and
+sops decrypting kubecrypt's file must both give it). The unit tests pin go-yaml's head, line
+and foot attachment (``yaml_comments``) and sops' walk of it (``yaml_tree``) without sops. The
+last test is a shape the comment generators found where sops breaks its own file (-0.0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubecrypt.sops.stores.yaml import _events, load_documents
+from kubecrypt.sops.stores.yaml_comments import event_comments
+from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import Comment
+
+from .conftest import AgeKey
+from .sopsdiff import compare, env_for, kc, sops
+
+# Each shape differed from sops before comments followed go-yaml's model, except where noted.
+SHAPES = {
+    # a block scalar header holds the scalar's line comment (matched before too: a guard)
+    "block-scalar-header": b"a: &s |- # note\n  text\nb:\n  - *s\n  - > # f\n    t\n    # in\n"
+                           b"  # foot\n",
+    # after an anchor: the line comment goes to the first node that takes comments, and a
+    # sequence's end line comment replaces it
+    "after-anchor": b"a: &a0 # anchor\n  - [] # flow\n  - {}\n  # end\nax: *a0\n",
+    "after-anchor-mapping": b"b: &x # c\n  - k: v # kv\n    # foot kv\n  # foot\nc: *x # alias\n",
+    # end of a list, nested lists and the mapping around them
+    "end-of-list": b"l:\n  - k: v\n    # foot kv\n  # end of list\n",
+    "end-of-nested-lists": b"l:\n  - a\n  - - b\n    # end inner\n  # end outer\n",
+    # after ``- ``: a head comment of the collection under it
+    "after-dash": b"l:\n  - # h\n    - # h2\n      - a\n",
+    # head comments of nested lists: the outer one gives way to the first item's own
+    "head-of-nested-lists": b"l:\n  # x\n  - # y\n    - a\n  # z\n  - - b\n",
+    # after an anchored key and after an alias
+    "after-anchored-key": b"a: &a0 # a\n  - {} # b\n  # c\nax: *a0 # d\n",
+    # foot comments of nested blocks
+    "foot-of-nested-blocks": b"f:\n  - g:\n      h: 1\n      # foot h\n    # foot g\n  # foot f\n",
+    "foot-of-nested-mapping": b"b: &x # c\n  k:\n    - 1 # one\n  # foot k\nc: *x\n",
+    "foot-after-empty-list": b"f:\n  x: [] # a\n  # b\nn: 1\ne: [] # c\n# d\n",
+    # a list ending with a mapping: its foot waits for the next value go-yaml writes
+    "foot-of-a-last-mapping-item": b"w:\n  - - ~\n    - {k: v}\n    # p\nx: 1\n",
+    "foot-of-a-last-list-item": b"p: &a0 # a\n  - 0 # a\n  - [a, 1] # a\n  # a\npx: *a0 # aa\n",
+    "waiting-foot-replaced": b"y: &a0\n  - # a\n    - {k: v} # a\n    # b\n  - c # d\n  # e\n"
+                             b"yx: *a0\n",
+    "waiting-foot-at-the-end": b"a: &a0\n  - # a\n    - [a, 1] # b\n    # c\n  # d\nax: *a0\n# e\n",
+    "blank-line-below-a-foot": b"w:\n  - {k: v}\n  # a\nx: 1\ny: 2 # b\n",
+    "foot-of-an-alias-item": b"a: &a1 # a\n  k: v\n  # foot\nb: &a2 # b\n  - *a1 # c\n"
+                             b"  # foot2\nc: *a2\n",
+    # comments inside and after empty flow collections
+    "empty-flow": b"k: [ # c\n]\nl: { # d\n}\nm:\n  - { # e\n    }\n  - [\n    # f\n    ]\nz: [] # kept\n",
+}
+
+
+@pytest.mark.parametrize("text", list(SHAPES.values()), ids=list(SHAPES))
+def test_comment_positions_match_sops_both_ways(text: bytes, age_keys: dict[str, AgeKey]) -> None:
+    want = compare(text, "yaml", age_keys["k1"])
+    assert want is not None and b"#" in want
+
+
+def test_foot_comment_that_sops_cannot_decrypt_is_decrypted(
+        age_keys: dict[str, AgeKey]) -> None:
+    """sops writes ``# b`` as the mapping's foot; go-yaml reads it back into the list before it,
+    whose path differs, so sops leaves it encrypted. kubecrypt reads it where go-yaml does and
+    decrypts it with the enclosing path (docs/sops.md); ``compare`` accepts exactly that."""
+    want = compare(b"m:\n  x: [] # a\n  # b\nn: 1\n", "yaml", age_keys["k1"])
+    assert want is not None and b"#ENC[AES256_GCM" in want and b"# a" in want
+
+
+def _comments_of(text: str) -> list[tuple[str, object, tuple[str, str, str]]]:
+    events = _events(text)
+    comments = event_comments(text, events)
+    assert comments is not None
+    return [(type(e).__name__, getattr(e, "value", None), c)
+            for e, c in zip(events, comments, strict=True) if any(c)]
+
+
+def test_go_yaml_head_line_and_foot_attachment() -> None:
+    assert _comments_of("# doc\n\n# head\na: 1 # line\n# next\nb:\n  c: 2\n  # foot\n# end\n") == [
+        ("DocumentStartEvent", None, ("# doc", "", "")),
+        ("ScalarEvent", "a", ("# head", "", "")),
+        ("ScalarEvent", "1", ("", "# line", "")),
+        ("ScalarEvent", "b", ("# next", "", "")),
+        ("ScalarEvent", "2", ("", "", "# foot")),
+        ("MappingEndEvent", None, ("", "", "# end")),
+    ]
+
+
+def test_sequence_end_line_comment_replaces_the_anchor_comment() -> None:
+    # go-yaml: the comment after ``&a0`` is the line comment of the first node taking comments
+    # (the ``[]``), whose end event's line comment then replaces it.
+    assert _comments_of("x: &a0 # lost\n  - [] # kept\n") == [
+        ("SequenceStartEvent", None, ("", "# lost", "")),
+        ("SequenceEndEvent", None, ("", "# kept", "")),
+    ]
+    assert load_documents("x: &a0 # lost\n  - [] # kept\n") == [
+        Branch([("x", [Comment(" kept"), []])])]
+
+
+def test_stem_comment_after_dash_belongs_to_the_nested_collection() -> None:
+    assert _comments_of("l:\n  # x\n  - # y\n    k: v\n") == [
+        ("MappingStartEvent", None, ("# x", "", "")),
+        ("ScalarEvent", "k", ("# y", "", "")),
+    ]
+
+
+def test_alias_repeats_its_anchors_comments_as_sops_walks_it() -> None:
+    docs = load_documents("a: &a # x\n  k: v # y\nb: *a # z\n")
+    # "# x" is the line comment of key k (the first node after the anchor taking comments), a
+    # value's line comment goes before its key, and the alias walks the anchor's node again.
+    inner = Branch([(Comment(" x"), None), (Comment(" y"), None), ("k", "v")])
+    assert docs == [Branch([("a", inner), (Comment(" z"), None), ("b", inner)])]
+
+
+def test_comment_after_a_byte_order_mark_is_kept() -> None:
+    # go-yaml skips a BOM at the start of a line before it scans comments.
+    assert load_documents("\ufeff# bom\na: 1\n") == [Branch([(Comment(" bom"), None), ("a", 1)])]
+
+
+def test_unencrypted_negative_zero_keeps_the_file_openable(age_keys: dict[str, AgeKey],
+                                                           tmp_path: Path) -> None:
+    """Where sops is wrong: a float -0.0 left unencrypted is written "-0", read back as the
+    integer 0, and sops' own file fails its MAC (exit 51). kubecrypt writes "-0.0" there, so its
+    file opens in both tools (docs/sops.md)."""
+    text = b"a: -0.0\nb: x\n"
+    src = tmp_path / "p.yaml"
+    src.write_bytes(text)
+    env = env_for(age_keys["k1"], str(tmp_path))
+    args = ["--age", age_keys["k1"].recipient, "--encrypted-regex", "^b$", str(src)]
+    theirs = sops("encrypt", *args, env=env, cwd=tmp_path)
+    ours = kc("encrypt", *args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0 and ours.returncode == 0, (theirs.stderr, ours.stderr)
+    assert theirs.stdout.startswith(b"a: -0\n") and ours.stdout.startswith(b"a: -0.0\n")
+    (tmp_path / "s.yaml").write_bytes(theirs.stdout)
+    (tmp_path / "k.yaml").write_bytes(ours.stdout)
+    assert sops("decrypt", str(tmp_path / "s.yaml"), env=env, cwd=tmp_path).returncode == 51
+    assert kc("decrypt", str(tmp_path / "s.yaml"), env=env, cwd=tmp_path).returncode == 51
+    for tool in (sops, kc):
+        r = tool("decrypt", str(tmp_path / "k.yaml"), env=env, cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout == b"a: -0\nb: x\n", r.stderr
+    # and the differential harness accepts exactly this difference
+    assert compare(text, "yaml", age_keys["k1"], ["--encrypted-regex", "^b$"]) == b"a: -0\nb: x\n"
