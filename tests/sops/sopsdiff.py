@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from .conftest import AgeKey
 
 
@@ -74,7 +76,8 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             return _kubecrypt_file_opens_alike(wd, ext, env, want.returncode)
         assert want.returncode == 0, (text, want.stderr)
         got = kc("decrypt", str(wd / f"s.{ext}"), env=env, cwd=wd)
-        assert same_or_sops_left_comments_encrypted(want.stdout, got.stdout), (
+        assert same_or_sops_left_comments_encrypted(want.stdout, got.stdout) or (
+            sops_printed_yaml_that_reads_back_otherwise(text, ext, want.stdout, got.stdout)), (
             text, "kubecrypt decrypting sops' file", got.stderr)
         back = sops("decrypt", str(wd / f"k.{ext}"), env=env, cwd=wd)
         assert _ENC_COMMENT.sub(b"#ENC[...]", back.stdout) == _ENC_COMMENT.sub(
@@ -104,6 +107,29 @@ def same_or_sops_left_comments_encrypted(want: bytes, got: bytes) -> bool:
         if not (_ENC_COMMENT.fullmatch(a.strip()) and b.startswith(b" " * indent + b"#")):
             return False
     return True
+
+
+# sops 3.11 can print decrypted YAML that no longer reads back as the data it encrypted: a
+# comment waiting after a list that ends with a collection, followed by an empty flow item
+# (``a:\n  - - [a, 1]\n    # c\n  - {}\n``), comes out as ``-``, the comment, then ``{}`` at
+# column 0. kubecrypt prints YAML that reads back as the input (docs/sops.md). Accepted exactly
+# when sops' output does not load as the input's data and kubecrypt's does; the encrypted files
+# themselves must still decrypt alike in sops (checked by the caller).
+def sops_printed_yaml_that_reads_back_otherwise(text: bytes, ext: str, want: bytes,
+                                                got: bytes) -> bool:
+    if ext not in ("yaml", "yml"):
+        return False
+    try:
+        original = list(yaml.safe_load_all(text))
+        mine = list(yaml.safe_load_all(got))
+    except yaml.YAMLError:
+        return False
+    if mine != original:
+        return False
+    try:
+        return list(yaml.safe_load_all(want)) != original
+    except yaml.YAMLError:
+        return True
 
 
 # sops 3.11 writes an unencrypted float -0.0 as "-0", which it reads back as the integer 0, so

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubecrypt.sops.stores.yaml import _events, load_documents
 from kubecrypt.sops.stores.yaml_comments import event_comments
@@ -68,6 +69,35 @@ def test_foot_comment_that_sops_cannot_decrypt_is_decrypted(
     decrypts it with the enclosing path (docs/sops.md); ``compare`` accepts exactly that."""
     want = compare(b"m:\n  x: [] # a\n  # b\nn: 1\n", "yaml", age_keys["k1"])
     assert want is not None and b"#ENC[AES256_GCM" in want and b"# a" in want
+
+
+def test_comment_before_an_empty_flow_item_sops_prints_yaml_that_does_not_read_back(
+        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """Where sops is wrong: a comment waiting after a list that ends with a collection, then an
+    empty flow item, is printed by sops as ``-``, the comment and ``{}`` at column 0, which is
+    not the YAML that was encrypted (here not YAML at all). Both encrypted files are alike
+    (sops prints the same for each); kubecrypt prints YAML that reads back as the input
+    (docs/sops.md), and ``compare`` accepts exactly that."""
+    text = b"a:\n  - - [a, 1]\n    # c\n  - {}\n"
+    src = tmp_path / "p.yaml"
+    src.write_bytes(text)
+    env = env_for(age_keys["k1"], str(tmp_path))
+    out = {}
+    for name, tool in (("s", sops), ("k", kc)):
+        r = tool("encrypt", "--age", age_keys["k1"].recipient, str(src), env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        (tmp_path / f"{name}.yaml").write_bytes(r.stdout)
+        out[name] = {t.__name__: t("decrypt", str(tmp_path / f"{name}.yaml"), env=env,
+                                   cwd=tmp_path) for t in (sops, kc)}
+    theirs = out["s"]["sops"].stdout
+    assert out["k"]["sops"].stdout == theirs  # sops reads both files alike
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(theirs)
+    for name in "sk":
+        mine = out[name]["kc"]
+        assert mine.returncode == 0 and b"# c" in mine.stdout, mine.stderr
+        assert yaml.safe_load(mine.stdout) == yaml.safe_load(text)
+    assert compare(text, "yaml", age_keys["k1"]) == theirs
 
 
 def _comments_of(text: str) -> list[tuple[str, object, tuple[str, str, str]]]:
