@@ -48,10 +48,13 @@ def kc(*args: str, env: dict[str, str], cwd: Path | None = None,
 
 
 def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
-            config: str | None = None) -> bytes | None:
+            config: str | None = None, out_ext: str | None = None,
+            dec_args: Sequence[str] = ()) -> bytes | None:
     """Encrypts ``text`` with both tools (same flags, same .sops.yaml) and checks the four
     decryptions; returns sops' plaintext, or None when sops refuses the input (then kubecrypt
-    must refuse it with the same exit code)."""
+    must refuse it with the same exit code). ``out_ext`` names the encrypted files when
+    ``args`` convert (``--output-type``); ``dec_args`` go to every decryption (where sops
+    refuses to decrypt its own file with them, kubecrypt must refuse both files the same way)."""
     with tempfile.TemporaryDirectory() as d:
         wd = Path(d)
         env = env_for(key, d)
@@ -67,14 +70,21 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             assert b"Traceback" not in ours.stderr
             return None
         assert ours.returncode == 0, (text, ours.stderr)
-        (wd / f"s.{ext}").write_bytes(theirs.stdout)
-        (wd / f"k.{ext}").write_bytes(ours.stdout)
-        want = sops("decrypt", str(wd / f"s.{ext}"), env=env, cwd=wd)
+        out_ext = out_ext or ext
+        (wd / f"s.{out_ext}").write_bytes(theirs.stdout)
+        (wd / f"k.{out_ext}").write_bytes(ours.stdout)
+        want = sops("decrypt", *dec_args, str(wd / f"s.{out_ext}"), env=env, cwd=wd)
+        if dec_args and want.returncode != 0:
+            for f in ("s", "k"):
+                r = kc("decrypt", *dec_args, str(wd / f"{f}.{out_ext}"), env=env, cwd=wd)
+                assert r.returncode == want.returncode, (text, f, want.stderr, r.stderr)
+                assert b"Traceback" not in r.stderr
+            return None
         assert want.returncode == 0, (text, want.stderr)
-        got = kc("decrypt", str(wd / f"s.{ext}"), env=env, cwd=wd)
+        got = kc("decrypt", *dec_args, str(wd / f"s.{out_ext}"), env=env, cwd=wd)
         assert same_or_sops_left_comments_encrypted(want.stdout, got.stdout), (
             text, "kubecrypt decrypting sops' file", got.stderr)
-        back = sops("decrypt", str(wd / f"k.{ext}"), env=env, cwd=wd)
+        back = sops("decrypt", *dec_args, str(wd / f"k.{out_ext}"), env=env, cwd=wd)
         assert _ENC_COMMENT.sub(b"#ENC[...]", back.stdout) == _ENC_COMMENT.sub(
             b"#ENC[...]", want.stdout), (text, "sops decrypting kubecrypt's file", back.stderr)
         return want.stdout

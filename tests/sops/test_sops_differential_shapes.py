@@ -36,7 +36,14 @@ _plain = st.one_of(
     st.integers(2**63, 2**64 + 5).map(str),                  # uint64 (refused) and beyond
     st.sampled_from(["true", "false", "null", "~", "1.5", "1e+30", "-0.0", "0x1F", "0o17",
                      "1234567890123456789.0", "2001-12-14t21:59:43.10-05:00", '"quoted # x"',
-                     "'single'", '"multi\\nline"', '""']))
+                     "'single'", '"multi\\nline"', '""']),
+    # floats as people write them and as Go formats float64 (go-yaml writes them back)
+    st.floats(allow_nan=False, allow_infinity=False).flatmap(
+        lambda x: st.sampled_from([repr(x), f"{x:e}", f"{x:g}", f"{x:.17g}"])),
+    st.sampled_from([".inf", "-.Inf", ".NaN", "1_000", "0b101", "+12", "012", "1.", ".5",
+                     "1e3", "1E3", "-1.5e-7", "0.0", "1.0e+16", "4.9e-324",
+                     "1.7976931348623157e308", "123456789012345678901234567890",
+                     "0x7FFFFFFFFFFFFFFF", "-0x10", "+.5"]))
 
 
 # --------------------------------------------------------------------------------- YAML text
@@ -62,17 +69,23 @@ def _yaml_node(draw: st.DrawFn, depth: int = 0) -> dict[str, object]:
 
 class _Writer:
     """Writes a node tree as block YAML (2-space indent) and decorates it with comments,
-    anchors and aliases chosen by hypothesis."""
+    anchors and aliases chosen by hypothesis (``comments=False``: no comments at all)."""
 
-    def __init__(self, draw: st.DrawFn) -> None:
+    def __init__(self, draw: st.DrawFn, comments: bool = True) -> None:
         self.draw = draw
+        self.comments = comments
         self.lines: list[str] = []
         self.anchors: list[str] = []
 
+    def comment_here(self, one_in: int) -> bool:
+        return self.comments and self.draw(st.integers(0, one_in - 1)) == 0
+
     def maybe_comment(self) -> str:
-        return " # " + self.draw(_comment) if self.draw(st.integers(0, 4)) == 0 else ""
+        return " # " + self.draw(_comment) if self.comment_here(5) else ""
 
     def head_comments(self, indent: int) -> None:
+        if not self.comments:
+            return
         for _ in range(self.draw(st.integers(0, 1)) if self.draw(st.booleans()) else 0):
             self.lines.append(" " * indent + "# " + self.draw(_comment))
 
@@ -106,13 +119,13 @@ class _Writer:
                 self.head_comments(indent)
             lead = first if (first is not None and i == 0) else " " * indent
             self.value(child, f"{lead}{key}:", indent)
-        if self.draw(st.integers(0, 4)) == 0:  # a foot comment at this level
+        if self.comment_here(5):  # a foot comment at this level
             self.lines.append(" " * indent + "# " + self.draw(_comment))
 
     def sequence(self, node: dict[str, object], indent: int) -> None:
         for child in node["items"]:  # type: ignore[attr-defined]
             self.head_comments(indent)
-            if self.draw(st.integers(0, 5)) == 0 and child["k"] in ("map", "seq"):
+            if child["k"] in ("map", "seq") and self.comment_here(6):
                 # ``- # comment`` then the item on the next lines
                 self.lines.append(" " * indent + "- # " + self.draw(_comment))
                 if child["k"] == "map":
@@ -121,7 +134,7 @@ class _Writer:
                     self.sequence(child, indent + 2)
                 continue
             self.value(child, " " * indent + "-", indent)
-        if self.draw(st.integers(0, 3)) == 0:  # end of list
+        if self.comment_here(4):  # end of list
             self.lines.append(" " * indent + "# " + self.draw(_comment))
 
 

@@ -405,14 +405,22 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 def filestatus(file: str, input_type: str | None) -> None:
     """Print {"encrypted":true} or {"encrypted":false} without any key."""
-    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.errors import CouldNotReadEncrypted, MetadataNotFound, SopsError
+    from kubecrypt.sops.metadata import Metadata
+    from kubecrypt.sops.ops import load_encrypted
 
-    job = _job(file, input_type)
+    # As sops: a file without sops metadata is not encrypted; one that cannot be read, does not
+    # parse, or whose metadata is damaged fails (exit 1) rather than being called either.
     try:
-        job.store().load_encrypted(job.read())
+        job = _job(file, input_type)
+        _, raw = load_encrypted(job.read(), job.store())
+        if not Metadata.from_tree(raw).key_groups:
+            raise CouldNotReadEncrypted("No keys found in file.")
         enc = True
-    except SopsError:
+    except MetadataNotFound:
         enc = False
+    except SopsError as exc:
+        raise CouldNotReadEncrypted(f"Cannot check the file status: {exc}") from None
     click.echo('{"encrypted":%s}' % ("true" if enc else "false"))
 
 

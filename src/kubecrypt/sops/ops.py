@@ -16,6 +16,8 @@ from kubecrypt.sops.datakey import (
     wrap_data_key,
 )
 from kubecrypt.sops.errors import (
+    CouldNotReadEncrypted,
+    CouldNotReadInput,
     CouldNotWriteOutput,
     FileAlreadyEncrypted,
     MacMismatch,
@@ -87,11 +89,20 @@ def encrypt(data: bytes, store: Store, spec: EncryptSpec,
     return _emit(out_store if out_store is not None else store, branches, md)
 
 
+def load_encrypted(data: bytes, store: Store) -> tuple[list[Branch], object]:
+    """The store's tree and raw metadata of an encrypted file; a file that does not parse
+    fails with exit 1 as in sops (whose LoadEncryptedFile returns the error unwrapped)."""
+    try:
+        return store.load_encrypted(data)
+    except CouldNotReadInput as exc:
+        raise CouldNotReadEncrypted(str(exc)) from None
+
+
 def open_file(data: bytes, store: Store, ignore_mac: bool = False,
               order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER,
               keep_ivs: bool = False) -> Opened:
     """Decrypts and verifies; raises with sops' exit codes (25 value, 51 MAC, 128 key)."""
-    branches, raw_md = store.load_encrypted(data)
+    branches, raw_md = load_encrypted(data, store)
     # A binary file records no selection, but sops reads it as the default suffix and writes
     # that back whenever it re-emits the file (rotate, edit, set, updatekeys).
     md = Metadata.from_tree(raw_md)
@@ -188,7 +199,7 @@ def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup],
                order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes, list[str]]:
     """Re-wraps the same data key for the given groups; values, MAC and lastmodified stay.
     Returns (new bytes, the changes; none means the file already matches)."""
-    branches, raw_md = store.load_encrypted(data)
+    branches, raw_md = load_encrypted(data, store)
     md = Metadata.from_tree(raw_md)
     threshold = threshold_after_update(md.shamir_threshold, key_groups)
     changes = describe_key_changes(md.key_groups, md.shamir_threshold, key_groups, threshold)

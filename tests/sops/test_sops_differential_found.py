@@ -1,0 +1,72 @@
+"""Differences the differential runs (``test_sops_differential_*.py`` in explore mode) found,
+each reduced to its smallest example and run against the real sops 3.11."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import AgeKey
+from .sopsdiff import env_for, kc, sops
+
+# ------------------------------------------------------------ an encrypted file that does not parse
+
+_COMMANDS = [["decrypt"], ["decrypt", "--extract", '["a"]'], ["rotate", "-i"],
+             ["set", "@", '["a"]', "1"], ["unset", "@", '["a"]'], ["updatekeys", "-y"],
+             ["exec-env", "@", "true"], ["edit"], ["filestatus"]]
+
+
+@pytest.mark.parametrize("ext", ["yaml", "json", "env", "ini", "bin"])
+@pytest.mark.parametrize("cmd", _COMMANDS, ids=lambda c: c[0] + ("-x" if len(c) == 3 else ""))
+def test_an_encrypted_file_that_does_not_parse_exits_1_like_sops(
+        ext: str, cmd: list[str], tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops returns the store's error unwrapped (exit 1); reading a plaintext file it is exit 2.
+    env = {**env_for(age_keys["k1"], str(tmp_path)), "EDITOR": "true"}
+    f = tmp_path / f"bad.{ext}"
+    f.write_bytes(b"{")
+    args = [a if a != "@" else f.name for a in cmd]
+    if "@" not in cmd:
+        args.append(f.name)
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    ours = kc(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 1, theirs.stderr
+    assert ours.returncode == 1, ours.stderr
+    assert b"Traceback" not in ours.stderr and f.read_bytes() == b"{"
+
+
+@pytest.mark.parametrize(("name", "text", "encrypted"), [
+    ("p.yaml", b"a: 1\n", False),
+    ("p.yaml", b"", False),
+    ("p.yaml", b"sops: null\n", False),
+    ("p.yaml", b"sops: 1\n", None),                            # damaged metadata
+    ("p.yaml", b"sops: {}\n", None),
+    ("p.json", b"{", None),                                    # does not parse
+    ("p.bin", b'{"data": "x", "sops": {"version": "3.11.0", '
+              b'"lastmodified": "2020-01-01T00:00:00Z", "mac": "x"}}', None),  # no keys
+    ("missing.yaml", None, None),
+])
+def test_filestatus_fails_like_sops_on_a_damaged_file(
+        name: str, text: bytes | None, encrypted: bool | None, tmp_path: Path,
+        age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    if text is not None:
+        (tmp_path / name).write_bytes(text)
+    theirs = sops("filestatus", name, env=env, cwd=tmp_path)
+    ours = kc("filestatus", name, env=env, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+    if encrypted is None:
+        assert ours.returncode == 1 and ours.stdout == b""
+        assert b"Traceback" not in ours.stderr
+    else:
+        assert ours.stdout == b'{"encrypted":%s}\n' % (b"true" if encrypted else b"false")
+
+
+def test_filestatus_of_a_file_sops_encrypted(tmp_path: Path,
+                                             age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: 1\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "e.yaml").write_bytes(enc.stdout)
+    ours = kc("filestatus", "e.yaml", env=env, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (0, b'{"encrypted":true}\n')
