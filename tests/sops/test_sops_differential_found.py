@@ -70,3 +70,50 @@ def test_filestatus_of_a_file_sops_encrypted(tmp_path: Path,
     (tmp_path / "e.yaml").write_bytes(enc.stdout)
     ours = kc("filestatus", "e.yaml", env=env, cwd=tmp_path)
     assert (ours.returncode, ours.stdout) == (0, b'{"encrypted":true}\n')
+
+
+# ------------------------------------------------- the output format comes from the file name
+
+@pytest.mark.parametrize("cmd", [
+    ["decrypt", "--input-type", "yaml", "e.txt"],                   # binary output: exit 4
+    ["decrypt", "--input-type", "yaml", "--extract", '["a"]', "e.txt"],   # exit 4
+    ["decrypt", "--input-type", "yaml", "--extract", '["s"]', "e.txt"],   # a string: raw
+    ["decrypt", "--input-type", "yaml", "--output-type", "json", "e.txt"],
+    ["exec-file", "--input-type", "yaml", "e.txt", "cat {}"],
+    ["rotate", "-i", "--input-type", "yaml", "e.txt"],              # written back as JSON
+    ["set", "--input-type", "yaml", "e.txt", '["a"]', "2"],
+    ["unset", "--input-type", "yaml", "e.txt", '["a"]'],
+    ["rotate", "--output-type", "json", "e.yaml"],
+    ["set", "--output-type", "json", "e.yaml", '["a"]', "2"],
+    ["unset", "--output-type", "json", "e.yaml", '["a"]'],
+    ["encrypt", "--age", "@", "--input-type", "yaml", "p.txt"],
+])
+def test_output_format_follows_the_file_name_like_sops(
+        cmd: list[str], tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops: without --output-type the output store is the one of the file's name, whatever
+    # --input-type says (kubecrypt used the input type).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    args = [age_keys["k1"].recipient if a == "@" else a for a in cmd]
+    (tmp_path / "p.txt").write_bytes(b"a: 1\ns: x\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "--input-type", "yaml",
+               "--output-type", "yaml", "p.txt", env=env, cwd=tmp_path)
+    assert enc.returncode == 0, enc.stderr
+    results = []
+    for tool in (sops, kc):
+        for name in ("e.txt", "e.yaml"):
+            (tmp_path / name).write_bytes(enc.stdout)
+        r = tool(*args, env=env, cwd=tmp_path)
+        assert b"Traceback" not in r.stderr
+        out = r.stdout
+        if cmd[0] in ("encrypt", "rotate") and out:  # fresh keys: compare format and content
+            (tmp_path / "o.txt").write_bytes(out)
+            out = out[:1] + sops("decrypt", "--input-type", "json" if out[:1] == b"{" else "yaml",
+                                 "--output-type", "yaml", "o.txt", env=env, cwd=tmp_path).stdout
+        files = []
+        for name in ("e.txt", "e.yaml"):
+            data = (tmp_path / name).read_bytes()
+            plain = sops("decrypt", "--input-type", "json" if data[:1] == b"{" else "yaml",
+                         "--output-type", "yaml", name, env=env, cwd=tmp_path)
+            files.append((data[:1], plain.returncode, plain.stdout))
+        results.append((r.returncode, out, files))
+    assert results[0] == results[1]

@@ -296,7 +296,8 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit),
                    split_list(rm_kms), kctx, prof, split_list(rm_gcp_kms),
                    split_list(rm_azure_kv))
-    data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order))
+    data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order),
+                     out_store=job.store(job.out_fmt))
     _write(job, data, in_place, output)
 
 
@@ -344,7 +345,7 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
 @click.option("--value-stdin", is_flag=True, help="Read the JSON value from stdin.")
 @click.option("--idempotent", is_flag=True, help="Do not rewrite the file if nothing changes.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
-@_fmt_option("--output-type", "ignored (kept for sops compatibility)")
+@_fmt_option("--output-type", "format FILE is written back in (default: from its name)")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
 @click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
@@ -356,7 +357,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import json_value, parse_path, set_value
 
-    job = _job(file, input_type, config=_cfg(ctx, None))
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
@@ -372,7 +373,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     changed = set_value(opened.branches, parse_path(index), json_value(text))
     if idempotent and not changed:
         return
-    atomic_write(file, reseal(opened, store))
+    atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
 @sops.command()
@@ -380,24 +381,25 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
 @click.argument("index")
 @click.option("--idempotent", is_flag=True, help="A missing key is not an error.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@_fmt_option("--output-type", "format FILE is written back in (default: from its name)")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
 @click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
 def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_type: str | None,
-          ignore_mac: bool, decryption_order: str | None) -> None:
+          output_type: str | None, ignore_mac: bool, decryption_order: str | None) -> None:
     """Remove the key or list element at INDEX, in place."""
     from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import parse_path, unset_value
 
-    job = _job(file, input_type, config=_cfg(ctx, None))
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     store = job.store()
     opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
     if not unset_value(opened.branches, parse_path(index)):
         if idempotent:
             return
         raise SopsError(f"Error unsetting value: component {index} not found in {file}.")
-    atomic_write(file, reseal(opened, store))
+    atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
 @sops.command()

@@ -147,7 +147,7 @@ def reseal(opened: Opened, store: Store) -> bytes:
 def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
            remove: list[MasterKey] | None = None,
            order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER,
-           rand: RandomSource = system_random) -> bytes:
+           rand: RandomSource = system_random, out_store: Store | None = None) -> bytes:
     """New data key; ``add`` joins group 0, ``remove`` leaves every group (sops rotate)."""
     opened = open_file(data, store, order=order, keep_ivs=True)
     md = opened.metadata
@@ -166,7 +166,7 @@ def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
     cipher.stash = stash
     cipher.use_stash = True
     _seal(opened.branches, md, cipher)
-    return _emit(store, opened.branches, md)
+    return _emit(out_store or store, opened.branches, md)
 
 
 def threshold_after_update(old_thr: int, new_groups: list[KeyGroup]) -> int:
