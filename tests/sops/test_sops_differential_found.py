@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import AgeKey
-from .sopsdiff import env_for, kc, sops
+from .sopsdiff import compare, env_for, kc, sops
 
 # ------------------------------------------------------------ an encrypted file that does not parse
 
@@ -117,3 +117,62 @@ def test_output_format_follows_the_file_name_like_sops(
             files.append((data[:1], plain.returncode, plain.stdout))
         results.append((r.returncode, out, files))
     assert results[0] == results[1]
+
+
+# --------------------------------------------- repeated keys the output format cannot hold
+
+@pytest.mark.parametrize(("name", "text", "out"), [
+    ("p.ini", b"a = 1\n[DEFAULT]\nb = 2\n", "yaml"),       # implicit and explicit DEFAULT
+    ("p.ini", b"[s]\na = 1\n[s]\nb = 2\n", "yaml"),         # one section name twice
+    ("p.json", b'{"s": 1, "s": 2}', "yaml"),
+    ("p.json", b'{"s": {"a": "1", "a": "2"}}', "ini"),      # go-ini keeps the last: MAC
+])
+def test_a_repeated_key_the_output_cannot_hold_is_refused(
+        name: str, text: bytes, out: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: it writes the file, and then neither tool can open it.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / name).write_bytes(text)
+    args = ["encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, name]
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0
+    (tmp_path / f"s.{out}").write_bytes(theirs.stdout)
+    assert sops("decrypt", f"s.{out}", env=env, cwd=tmp_path).returncode != 0
+    ours = kc(*args, "--output", f"k.{out}", env=env, cwd=tmp_path)
+    assert ours.returncode == 4 and b"appears twice" in ours.stderr, ours.stderr
+    assert b"Traceback" not in ours.stderr and not (tmp_path / f"k.{out}").exists()
+
+
+@pytest.mark.parametrize(("name", "text", "out"), [
+    ("p.json", b'{"s": {"a": "1", "a": "2"}}', "json"),     # JSON holds it: kept as sops
+    ("p.json", b'{"s": "1", "s": "2"}', "dotenv"),
+    ("p.ini", b"[s]\na = 1\n[s]\nb = 2\n", "json"),
+    ("p.ini", b"[s]\na = 1\n[s]\nb = 2\n", "ini"),
+])
+def test_a_repeated_key_the_output_holds_is_kept_like_sops(
+        name: str, text: bytes, out: str, age_keys: dict[str, AgeKey]) -> None:
+    ext = {"dotenv": "env"}.get(out, out)
+    assert compare(text, name.split(".")[1], age_keys["k1"], ["--output-type", out],
+                   out_ext=ext) is not None
+
+
+def test_json_integers_beyond_float64_precision_differ_only_as_documented(
+        age_keys: dict[str, AgeKey]) -> None:
+    # sops 3.11 prints its own file's -2^56 through float64; kubecrypt's file keeps it exact.
+    text = b'{"a": -72057594037927936, "b": [9007199254740993], "c": 1}'
+    want = compare(text, "json", age_keys["k1"])
+    assert want == b'{\n\t"a": -72057594037927940,\n\t"b": [\n\t\t9007199254740992\n\t],\n' \
+                   b'\t"c": 1\n}\n'
+    assert compare(text, "json", age_keys["k1"], ["--output-type", "yaml"],
+                   out_ext="yaml") is not None
+
+
+def test_the_int64_allowance_accepts_nothing_broader() -> None:
+    from .sopsdiff import same_or_kubecrypt_kept_json_int64 as same
+
+    assert same(b"\t-72057594037927940,", b"\t-72057594037927936,", True)
+    assert same(b"a: -7.205759403792794e+16", b"a: -72057594037927936", True)
+    assert not same(b"\t-72057594037927940,", b"\t-72057594037927936,", False)  # not JSON
+    assert not same(b"a: 1", b"a: 2", True)
+    assert not same(b"a: 9007199254740990", b"a: 9007199254740991", True)  # below 2^53
+    assert not same(b"a: 72057594037927940", b"b: 72057594037927936", True)  # key differs
+    assert not same(b"a: 7.2e+16", b"a: 72057594037927936", True)  # not the same float

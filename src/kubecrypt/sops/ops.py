@@ -19,6 +19,7 @@ from kubecrypt.sops.errors import (
     CouldNotReadEncrypted,
     CouldNotReadInput,
     CouldNotWriteOutput,
+    ErrorDumpingTree,
     FileAlreadyEncrypted,
     MacMismatch,
     NeedAtLeastOneDocument,
@@ -27,7 +28,7 @@ from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup, Metadata
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch, Selection, decrypt_tree, encrypt_tree
-from kubecrypt.sops.values import now_rfc3339, parse_lastmodified
+from kubecrypt.sops.values import Comment, now_rfc3339, parse_lastmodified
 
 
 @dataclass
@@ -61,7 +62,33 @@ def _seal(branches: list[Branch], md: Metadata, cipher: Cipher) -> None:
 
 
 def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
+    _refuse_repeated_keys(store, branches)
     return store.emit_encrypted(branches, md.to_branch(empty_as_null=store.name != "yaml"))
+
+
+def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
+    """A key repeated in one mapping (JSON allows it; two INI sections of one name) cannot be
+    written at the top of a YAML file (sops reads its metadata from that mapping and refuses a
+    repeated key there) nor inside an INI section (go-ini keeps the last value, so the MAC no
+    longer matches). sops 3.11 writes such a file and then neither tool can open it; refuse
+    before anything is written."""
+    if store.name == "yaml":
+        mappings = list(branches)
+    elif store.name == "ini":
+        mappings = [v for b in branches for _, v in b if isinstance(v, Branch)]
+    else:
+        return
+    for m in mappings:
+        seen: set[object] = set()
+        for k, _ in m:
+            if isinstance(k, Comment):
+                continue
+            if k in seen:
+                raise ErrorDumpingTree(
+                    f"Error dumping file: the key {k!r} appears twice in one mapping, and an "
+                    f"encrypted {store.name.upper()} file holding that could not be opened "
+                    "again; rename or merge one of them, or keep the input format.")
+            seen.add(k)
 
 
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,
