@@ -176,3 +176,21 @@ def test_the_int64_allowance_accepts_nothing_broader() -> None:
     assert not same(b"a: 9007199254740990", b"a: 9007199254740991", True)  # below 2^53
     assert not same(b"a: 72057594037927940", b"b: 72057594037927936", True)  # key differs
     assert not same(b"a: 7.2e+16", b"a: 72057594037927936", True)  # not the same float
+
+
+# ------------------------------------------------------------------ --extract with JSON output
+
+@pytest.mark.parametrize("key", ["i", "f", "b", "n", "l", "e", "big", "s"])
+@pytest.mark.parametrize("name", ["v.json", "v.yaml"])
+def test_extract_as_json_writes_no_trailing_newline_like_sops(
+        key: str, name: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / name).write_bytes(b'{"i": 9, "f": 1.5, "b": true, "n": null, "e": [], '
+                                  b'"l": [1, "a", {"x": 1}], "big": 1e+30, "s": "str"}')
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, name, env=env, cwd=tmp_path)
+    (tmp_path / ("e." + name)).write_bytes(enc.stdout)
+    args = ["decrypt", "--output-type", "json", "--extract", f'["{key}"]', "e." + name]
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    ours = kc(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0 and not theirs.stdout.endswith(b"\n")
+    assert (ours.returncode, ours.stdout) == (0, theirs.stdout)

@@ -256,8 +256,8 @@ _simple_doc = st.lists(st.tuples(_word.filter(lambda w: w != "sops"), st.one_of(
     st.dictionaries(_word, _word, min_size=1, max_size=2))), min_size=1, max_size=4,
     unique_by=lambda t: t[0])
 
-_COMMANDS = ["extract", "set", "set-append", "unset", "exec-env", "rotate", "edit",
-             "updatekeys"]
+_COMMANDS = ["extract", "set", "set-append", "set-new", "unset", "unset-missing", "exec-env",
+             "rotate", "edit", "updatekeys", "filestatus", "extract-json"]
 
 
 def _yaml_of(doc: list[tuple[str, object]]) -> bytes:
@@ -265,8 +265,9 @@ def _yaml_of(doc: list[tuple[str, object]]) -> bytes:
 
 
 @_SETTINGS
-@given(doc=_simple_doc, command=st.sampled_from(_COMMANDS), pick=st.integers(0, 10))
-def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: int,
+@given(doc=_simple_doc, command=st.sampled_from(_COMMANDS), pick=st.integers(0, 10),
+       ext=st.sampled_from(["yaml", "json"]))
+def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: int, ext: str,
                              age_keys: dict[str, AgeKey]) -> None:
     key, value = doc[pick % len(doc)]
     path = f'["{key}"]'
@@ -277,20 +278,24 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
     with tempfile.TemporaryDirectory() as d:
         wd = Path(d)
         env = env_for(age_keys["k1"], d)
-        (wd / "p.yaml").write_bytes(_yaml_of(doc))
+        (wd / f"p.{ext}").write_bytes(_yaml_of(doc))
         (wd / ".sops.yaml").write_text(
             f"creation_rules:\n  - age: {age_keys['k1'].recipient},{age_keys['k2'].recipient}\n")
-        enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=wd)
+        enc = sops("encrypt", "--age", age_keys["k1"].recipient, f"p.{ext}", env=env, cwd=wd)
         assert enc.returncode == 0, enc.stderr
         results = []
         for name, tool in (("s", sops), ("k", kc)):
-            f = wd / f"{name}.yaml"
+            f = wd / f"{name}.{ext}"
             f.write_bytes(enc.stdout)
             args: list[str] = {
                 "extract": ["decrypt", "--extract", path, f.name],
                 "set": ["set", f.name, path, '"new"'],
                 "set-append": ["set", f.name, path, '{"n": 1}'],
+                "set-new": ["set", f.name, f'["{key}x"]["n"]', "[1, 2.5]"],
                 "unset": ["unset", f.name, path],
+                "unset-missing": ["unset", f.name, f'["{key}x"]'],
+                "filestatus": ["filestatus", f.name],
+                "extract-json": ["decrypt", "--output-type", "json", "--extract", path, f.name],
                 "exec-env": ["exec-env", f.name, "env | grep -v '^_=' | sort"],
                 "rotate": ["rotate", "-i", "--add-age", age_keys["k3"].recipient, f.name],
                 "edit": ["edit", f.name],
@@ -299,7 +304,9 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
             run_env = env
             if command == "edit":
                 editor = wd / "ed.sh"
-                editor.write_text("#!/bin/sh\nprintf 'added: 1\\n' >> \"$1\"\n")
+                editor.write_text(  # a change that keeps the file valid YAML or JSON
+                    "#!/bin/sh\nprintf 'added: 1\\n' >> \"$1\"\n" if ext == "yaml" else
+                    "#!/bin/sh\nsed -i '1s/^{/{\"added\": 1,/' \"$1\"\n")
                 editor.chmod(0o755)
                 run_env = {**env, "EDITOR": str(editor)}
             if command == "exec-env":
@@ -313,6 +320,7 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
                 out = b"\n".join(ln for ln in out.splitlines()
                                  if ln.split(b"=", 1)[0].decode() in keys)
             plain = sops("decrypt", f.name, env=env, cwd=wd)
-            results.append((r.returncode, out if command in ("extract", "exec-env") else b"",
+            results.append((r.returncode, out if command in (
+                "extract", "exec-env", "filestatus", "extract-json") else b"",
                             plain.returncode, plain.stdout))
         assert results[0] == results[1], (doc, command, path)
