@@ -69,9 +69,15 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             assert ours.returncode == theirs.returncode, (text, theirs.stderr, ours.stderr)
             assert b"Traceback" not in ours.stderr
             return None
-        assert ours.returncode == 0, (text, ours.stderr)
         out_ext = out_ext or ext
         (wd / f"s.{out_ext}").write_bytes(theirs.stdout)
+        if ours.returncode == 4 and b"appears twice in one mapping" in ours.stderr:
+            # Deliberate (docs/sops.md): sops writes a repeated key where the output cannot
+            # hold it, and cannot open its own file again; kubecrypt refuses to write it.
+            bad = sops("decrypt", str(wd / f"s.{out_ext}"), env=env, cwd=wd)
+            assert bad.returncode != 0, (text, "kubecrypt refused a file sops can open")
+            return None
+        assert ours.returncode == 0, (text, ours.stderr)
         (wd / f"k.{out_ext}").write_bytes(ours.stdout)
         want = sops("decrypt", *dec_args, str(wd / f"s.{out_ext}"), env=env, cwd=wd)
         if dec_args and want.returncode != 0:
