@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from docs.docrun import (
     shell_blocks,
     steps,
 )
+from moto_kms import Moto, moto  # noqa: F401 - moto: the moto_server fixture, for docs/sops.md
 
 ROOT = Path(__file__).resolve().parents[2]
 DIRECTIVES = {"skip", "exit", "output"}
@@ -48,22 +50,29 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
+# What a service the reader already has adds to a doc's run: (environment, substitutions).
+Fill = tuple[dict[str, str], dict[str, str]]
+
+
 @dataclass
 class Doc:
     """How a doc is run: what the reader's terminal has besides the doc's own commands (an
-    ``EDITOR``), placeholders the doc asks the reader to fill, and checks on what it left."""
+    ``EDITOR``), placeholders the doc asks the reader to fill, and checks on what it left.
+    ``services`` gives what the doc says the reader must already have (AWS keys and
+    credentials: here a local ``moto_server``), from the test's fixtures."""
 
     env: dict[str, str] = field(default_factory=dict)
     substitutions: dict[str, str] = field(default_factory=dict)
-    after: Callable[[Path], None] | None = None
+    after: Callable[[Path, dict[str, str]], None] | None = None
     timeout: float = 240
+    services: Callable[[pytest.FixtureRequest, Path], Fill] | None = None
 
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _readme_after(work: Path) -> None:
+def _readme_after(work: Path, env: dict[str, str]) -> None:
     # What the README says is 0600 is 0600 (the issue found a key file that was 0644).
     for name in ("encryption-config.yaml", "keyring.json", "age.txt"):
         assert _mode(work / name) == 0o600, f"{name} is {oct(_mode(work / name))}"
@@ -76,6 +85,47 @@ def _readme_after(work: Path) -> None:
 # An editor that changes one value, so `sops edit` has something to re-encrypt.
 _EDITOR = "#!/bin/sh\nsed -i 's/^\\( *token: \\).*/\\1bjN3LXQwa2Vu/' \"$1\"\n"
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rotate_services(request: pytest.FixtureRequest, tmp: Path) -> Fill:
+    # The doc starts its own OpenBao dev server on Vault's usual port; the test moves it to a
+    # free one, since other tests run `bao server -dev` on this machine at the same time.
+    return {}, {"127.0.0.1:8200": f"127.0.0.1:{_free_port()}"}
+
+
+# The ARN the doc shows, as a reader would fill it in.
+SEED_ARN = "arn:aws:kms:region:account-id:key/key-id"
+
+
+def _sops_services(request: pytest.FixtureRequest, tmp: Path) -> Fill:
+    """AWS for the doc's KMS block: a local moto_server reached through the standard endpoint
+    variables (which boto3 and sops' Go SDK both honour), three KMS keys, and the ``team``
+    profile the doc names, in the reader's ``~/.aws``-like files."""
+    server: Moto = request.getfixturevalue("moto")
+    old, new, other = (server.create_key() for _ in range(3))
+    aws = tmp / "aws"
+    aws.mkdir()
+    (aws / "config").write_text("[default]\nregion = us-east-1\n\n"
+                                "[profile team]\nregion = us-east-1\n")
+    (aws / "credentials").write_text("[default]\naws_access_key_id = test\n"
+                                     "aws_secret_access_key = test\n\n[team]\n"
+                                     "aws_access_key_id = team\naws_secret_access_key = team\n")
+    env = server.env(AWS_CONFIG_FILE=str(aws / "config"),
+                     AWS_SHARED_CREDENTIALS_FILE=str(aws / "credentials"),
+                     ARN=other, OLD_ARN=old, NEW_ARN=new)
+    return env, {SEED_ARN: old}
+
+
+def _sops_after(work: Path, env: dict[str, str]) -> None:
+    # `rotate --add-kms NEW --rm-kms OLD` left the file on the new KMS key alone.
+    text = (work / "encrypted-secret.yaml").read_text()
+    assert f"arn: {env['NEW_ARN']}" in text and env["OLD_ARN"] not in text, text
+
+
 RUN: dict[str, Doc] = {
     "README.md": Doc(env={"EDITOR": "{tmp}/editor"}, after=_readme_after),
     "docs/controller.md": Doc(timeout=120),
@@ -84,11 +134,12 @@ RUN: dict[str, Doc] = {
     "docs/doctor.md": Doc(timeout=120),
     "docs/kms.md": Doc(timeout=90),
     "docs/lab.md": Doc(timeout=120),
-    "docs/rotate.md": Doc(timeout=180),
+    "docs/rotate.md": Doc(timeout=180, services=_rotate_services),
     "docs/sealed.md": Doc(timeout=120),
     "docs/seeds.md": Doc(timeout=120, substitutions={
         "deploy/csi-provider/": f"{ROOT}/deploy/csi-provider/"}),
-    "docs/sops.md": Doc(env={"EDITOR": "{tmp}/editor"}, timeout=120),
+    "docs/sops.md": Doc(env={"EDITOR": "{tmp}/editor"}, timeout=120, services=_sops_services,
+                        after=_sops_after),
 }
 
 # Docs whose commands another doc's run covers.
@@ -265,14 +316,18 @@ def _environment(tmp: Path, doc: Doc) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUN))
-def test_doc_runs(name: str, tmp_path: Path) -> None:
+def test_doc_runs(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     doc = RUN[name]
+    env, substitutions = _environment(tmp_path, doc), dict(doc.substitutions)
+    if doc.services is not None:
+        more_env, more_subs = doc.services(request, tmp_path)
+        env.update(more_env)
+        substitutions.update(more_subs)
     editor = tmp_path / "editor"
     editor.write_text(_EDITOR)
     editor.chmod(0o755)
     work = tmp_path / "w"
-    run = DocRun(work, {**_environment(tmp_path, doc), "HOME": str(work)},
-                 doc.substitutions, timeout=doc.timeout)
+    run = DocRun(work, {**env, "HOME": str(work)}, substitutions, timeout=doc.timeout)
     timings = []
     try:
         for block, shown in steps(ROOT / name):
@@ -288,7 +343,7 @@ def test_doc_runs(name: str, tmp_path: Path) -> None:
                 mismatch = shape_mismatch(shown.text, result.output)
                 assert mismatch is None, f"{shown.where}: {mismatch}\n--- output\n{result.output}"
         if doc.after is not None:
-            doc.after(work)
+            doc.after(work, env)
     finally:
         run.close()
         left_up = _stop_labs(work, run.env)

@@ -197,8 +197,8 @@ def test_rotate_and_updatekeys(kc: Run, real_sops: Run, sops_env: dict[str, str]
     (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {k3.recipient}\n")
     r = kc("updatekeys", "-y", "s.yaml", env=env2, cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
-    assert f"+++ {k3.recipient}".encode() in r.stderr
-    assert f"--- {k2.recipient}".encode() in r.stderr
+    assert f"+++ {k3.recipient}".encode() in r.stdout
+    assert f"--- {k2.recipient}".encode() in r.stdout
     again = kc("updatekeys", "-y", "s.yaml", env=env2, cwd=tmp_path)
     assert again.returncode == 0 and b"already up to date" in again.stderr
     updated = enc_file.read_text()

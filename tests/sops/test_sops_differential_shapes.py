@@ -321,6 +321,6 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
                                  if ln.split(b"=", 1)[0].decode() in keys)
             plain = sops("decrypt", f.name, env=env, cwd=wd)
             results.append((r.returncode, out if command in (
-                "extract", "exec-env", "filestatus", "extract-json") else b"",
-                            plain.returncode, plain.stdout))
+                "extract", "exec-env", "updatekeys", "filestatus", "extract-json") else b"",
+                plain.returncode, plain.stdout))
         assert results[0] == results[1], (doc, command, path)

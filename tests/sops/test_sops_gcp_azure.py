@@ -244,7 +244,7 @@ def test_rotate_and_updatekeys(real_sops: Run, kc: Run, cloud: dict[str, str],
         f"    age: {k1.recipient}\n")
     r = kc("updatekeys", "-y", str(src), env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert f"+++ {gid}".encode() in r.stderr and f"+++ {kurl}".encode() in r.stderr
+    assert f"+++ {gid}".encode() in r.stdout and f"+++ {kurl}".encode() in r.stdout
     assert kc("decrypt", str(src), env=cloud).stdout == PLAIN
     r = kc("updatekeys", "-y", str(src), env=env, cwd=tmp_path)
     assert b"already up to date" in r.stderr  # the versioned URL compares equal

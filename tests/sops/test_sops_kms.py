@@ -209,12 +209,17 @@ def test_rotate_and_updatekeys_add_and_remove_kms(real_sops: Run, kc: Run, moto:
     # updatekeys: the rule now names a2 (and the age key); a2 is added, nothing else changes.
     (tmp_path / ".sops.yaml").write_text(
         f"creation_rules:\n  - kms: {a2}\n    age: {k1.recipient}\n")
+    # The change list is on stdout, as the real sops prints it for a copy of the same file.
+    theirs = tmp_path / "theirs.yaml"
+    theirs.write_bytes(src.read_bytes())
     r = kc("updatekeys", "-y", str(src), env=env, cwd=tmp_path)
-    assert r.returncode == 0 and f"+++ {a2}".encode() in r.stderr, r.stderr
+    assert r.returncode == 0 and f"+++ {a2}".encode() in r.stdout, r.stderr
+    assert r.stdout == real_sops("updatekeys", "-y", str(theirs), env=env, cwd=tmp_path).stdout
     assert real_sops("decrypt", str(src), env=no_age).stdout == PLAIN
     (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {k1.recipient}\n")
     r = kc("updatekeys", "-y", str(src), env=env, cwd=tmp_path)
-    assert r.returncode == 0 and f"--- {a2}".encode() in r.stderr, r.stderr
+    assert r.returncode == 0 and f"--- {a2}".encode() in r.stdout, r.stderr
+    assert r.stdout == real_sops("updatekeys", "-y", str(theirs), env=env, cwd=tmp_path).stdout
     assert a2.encode() not in src.read_bytes()
 
 

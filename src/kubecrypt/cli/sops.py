@@ -312,27 +312,9 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
 def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type: str | None,
                config: str | None) -> None:
     """Make the keys of FILES match their .sops.yaml creation rule (same data key)."""
-    from kubecrypt.sops.errors import SopsError
-    from kubecrypt.sops.ops import atomic_write
-    from kubecrypt.sops.ops import updatekeys as do_update
-    from kubecrypt.sops.rules import rule_for
+    from kubecrypt.cli.sops_updatekeys import run
 
-    for f in files:
-        job = _job(f, input_type, config=_cfg(ctx, config))
-        if job.config is None:
-            raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + f + ".")
-        rule = rule_for(job.config, f)
-        new, changes = do_update(job.read(), job.store(), rule.key_groups)
-        if not changes:
-            click.echo(f"File {f} already up to date", err=True)
-            continue
-        click.echo("The following changes will be made to the file's groups:", err=True)
-        click.echo("\n".join(changes), err=True)
-        if not yes and not click.confirm("Is this okay?", err=True):
-            click.echo(f"File {f} left unchanged", err=True)
-            continue
-        atomic_write(f, new)
-        click.echo(f"File {f} synced with new keys", err=True)
+    run(files, yes, input_type, _cfg(ctx, config), _job)
 
 
 # ---------------------------------------------------------------------------------- set / unset

@@ -205,21 +205,36 @@ def threshold_after_update(old_thr: int, new_groups: list[KeyGroup]) -> int:
 
 def describe_key_changes(old: list[KeyGroup], old_thr: int, new: list[KeyGroup],
                          new_thr: int) -> list[str]:
-    """Lines like sops' updatekeys diff (the threshold, then every group with ``+++ key`` /
-    ``--- key``); empty if nothing changes."""
+    """The lines sops' updatekeys prints (``PrettyPrintShamirDiff``, then ``PrettyPrintDiffs``):
+    the threshold (``shamir_threshold: N`` when kept, else ``+++``/``---``), then every group
+    with its kept keys (in the new group's order), ``+++ key`` and ``--- key``. Empty when no
+    key is added or removed and the threshold stays: the file is up to date (a new order of
+    the same keys is not a change, as in sops)."""
     lines: list[str] = []
-    if old_thr != new_thr:
-        lines += [f"+++ shamir_threshold: {new_thr}", f"--- shamir_threshold: {old_thr}"]
-    groups_changed = False
+    if old_thr > 0 and old_thr == new_thr:
+        lines.append(f"shamir_threshold: {new_thr}")
+    else:
+        lines += [f"+++ shamir_threshold: {new_thr}"] if new_thr > 0 else []
+        lines += [f"--- shamir_threshold: {old_thr}"] if old_thr > 0 else []
+    keys_change = False
     for i in range(max(len(old), len(new))):
         a = [k.ident() for k in old[i]] if i < len(old) else []
         b = [k.ident() for k in new[i]] if i < len(new) else []
-        groups_changed |= a != b
+        added, removed = [k for k in b if k not in a], [k for k in a if k not in b]
+        keys_change |= bool(added or removed)
         lines.append(f"Group {i + 1}")
-        lines += [f"    {k}" for k in a if k in b]
-        lines += [f"+++ {k}" for k in b if k not in a]
-        lines += [f"--- {k}" for k in a if k not in b]
-    return lines if groups_changed or old_thr != new_thr else []
+        lines += [f"    {k}" for k in b if k in a]
+        lines += [f"+++ {k}" for k in added]
+        lines += [f"--- {k}" for k in removed]
+    return lines if keys_change or old_thr != new_thr else []
+
+
+def updatekeys_changes(data: bytes, store: Store, key_groups: list[KeyGroup]) -> list[str]:
+    """What :func:`updatekeys` would change (its lines), read from the metadata alone: sops
+    shows them and asks before it recovers the data key."""
+    md = Metadata.from_tree(store.load_encrypted(data)[1])
+    threshold = threshold_after_update(md.shamir_threshold, key_groups)
+    return describe_key_changes(md.key_groups, md.shamir_threshold, key_groups, threshold)
 
 
 def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup],
