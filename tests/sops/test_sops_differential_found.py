@@ -194,3 +194,42 @@ def test_extract_as_json_writes_no_trailing_newline_like_sops(
     ours = kc(*args, env=env, cwd=tmp_path)
     assert theirs.returncode == 0 and not theirs.stdout.endswith(b"\n")
     assert (ours.returncode, ours.stdout) == (0, theirs.stdout)
+
+
+# ------------------------------------------------------------------ set through a scalar, arrays
+
+@pytest.mark.parametrize(("path", "value"), [
+    ('["c"]["n"]', "1"),                # a scalar on the way becomes a mapping (sops)
+    ('["c"][0]', '{"q": [1]}'),         # ... or a list
+    ('["c"]["n"]["m"]', "{}"),
+    ('["a"][0]["k"]', "1"),             # a list item that is a scalar, too
+    ('["a"][0][0]', '"s"'),
+    ('["z"]', "[1, 2.5]"),              # a JSON array is refused (exit 7), nothing written
+    ('["a"][5]', "[]"),
+])
+def test_set_through_a_scalar_and_array_values_like_sops(
+        path: str, value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: [x]\nc: 80\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    results = []
+    for tool in (sops, kc):
+        (tmp_path / "e.yaml").write_bytes(enc.stdout)
+        r = tool("set", "e.yaml", path, value, env=env, cwd=tmp_path)
+        assert b"Traceback" not in r.stderr
+        plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
+        results.append((r.returncode, plain.returncode, plain.stdout))
+    assert results[0] == results[1]
+
+
+def test_set_into_a_list_with_a_key_fails_where_sops_panics(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: a string key into a list panics (exit 2, a Go stack trace).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: [x]\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "e.yaml").write_bytes(enc.stdout)
+    assert b"panic" in sops("set", "e.yaml", '["a"]["n"]', "1", env=env, cwd=tmp_path).stderr
+    r = kc("set", "e.yaml", '["a"]["n"]', "1", env=env, cwd=tmp_path)
+    assert r.returncode == 91 and b"does not fit" in r.stderr
+    assert (tmp_path / "e.yaml").read_bytes() == enc.stdout
