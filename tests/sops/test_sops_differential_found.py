@@ -176,6 +176,8 @@ def test_the_int64_allowance_accepts_nothing_broader() -> None:
     assert not same(b"a: 9007199254740990", b"a: 9007199254740991", True)  # below 2^53
     assert not same(b"a: 72057594037927940", b"b: 72057594037927936", True)  # key differs
     assert not same(b"a: 7.2e+16", b"a: 72057594037927936", True)  # not the same float
+    assert same(b"a: 1e+06", b"a: 1000000", True)  # JSON to YAML: go-yaml's float form
+    assert not same(b"a: 1000000", b"a: 1e+06", True)  # only kubecrypt's side is exact
 
 
 # ------------------------------------------------------------------ --extract with JSON output
