@@ -235,3 +235,28 @@ def test_set_into_a_list_with_a_key_fails_where_sops_panics(
     r = kc("set", "e.yaml", '["a"]["n"]', "1", env=env, cwd=tmp_path)
     assert r.returncode == 91 and b"does not fit" in r.stderr
     assert (tmp_path / "e.yaml").read_bytes() == enc.stdout
+
+
+# ------------------------------------------------ several YAML documents into another format
+
+@pytest.mark.parametrize("out", ["json", "binary", "dotenv", "ini"])
+def test_several_yaml_documents_are_not_encrypted_into_one_document_format(
+        out: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: JSON, binary and dotenv files it writes this way fail their MAC
+    # (the documents after the first are dropped or merged); kubecrypt refuses, writing nothing.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"s:\n  a: x\n---\nt:\n  n: y\n" if out == "ini"
+                                      else b"a: x\n---\nn: y\n")
+    ext = {"dotenv": "env", "binary": "bin"}.get(out, out)
+    args = ["encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "p.yaml"]
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    (tmp_path / f"s.{ext}").write_bytes(theirs.stdout)
+    if out != "ini":
+        assert sops("decrypt", f"s.{ext}", env=env, cwd=tmp_path).returncode == 51
+    ours = kc(*args, "--output", f"k.{ext}", env=env, cwd=tmp_path)
+    assert ours.returncode == 4 and b"2 YAML documents cannot be written" in ours.stderr
+    assert b"Traceback" not in ours.stderr and not (tmp_path / f"k.{ext}").exists()
+    # one document converts as before
+    (tmp_path / "q.yaml").write_bytes(b"s:\n  a: x\n" if out == "ini" else b"a: x\n")
+    assert kc("encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "q.yaml",
+              env=env, cwd=tmp_path).returncode == 0

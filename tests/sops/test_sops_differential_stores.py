@@ -164,3 +164,28 @@ def test_store_conversions_match_sops(src: tuple[str, bytes], out: str, when: st
     else:
         dec = ["--input-type", kind] if by_type else []
         compare(text, ext, age_keys["k1"], in_args, dec_args=[*dec, "--output-type", out])
+
+
+# --------------------------------------------------------------------------------- selection
+
+# sops 3.11's encrypt takes these four; the comment regexes and --mac-only-encrypted are only
+# global flags there (``sops --encrypted-comment-regex x encrypt``), so they come from a rule.
+_SELECTION = ["--encrypted-regex", "--unencrypted-regex", "--encrypted-suffix",
+              "--unencrypted-suffix"]
+
+
+@_SETTINGS
+@given(text=_yaml_text(max_docs=2), flags=st.lists(st.tuples(st.sampled_from(_SELECTION), st.one_of(
+    _word, st.sampled_from(["^a", "b$", "x", "_u", "[", "(?i)A", ""]))), max_size=3,
+    unique_by=lambda t: t[0]), mac_only=st.booleans(), ext=st.sampled_from(["yaml", "json"]))
+def test_selection_flags_without_comments_match_sops(text: bytes, flags: list[tuple[str, str]],
+                                                     mac_only: bool, ext: str,
+                                                     age_keys: dict[str, AgeKey]) -> None:
+    # Every selection flag, alone and combined (sops refuses two: exit 1 in both tools), with
+    # a rule's mac_only_encrypted (sops 3.11 has no such flag on encrypt), as YAML and JSON.
+    args = [a for f in flags for a in f]
+    if ext == "json":
+        args = ["--output-type", "json", *args]
+    cfg = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+           "    mac_only_encrypted: true\n") if mac_only else None
+    compare(text, "yaml", age_keys["k1"], args, config=cfg, out_ext=ext)

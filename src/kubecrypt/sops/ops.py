@@ -71,7 +71,13 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
     written at the top of a YAML file (sops reads its metadata from that mapping and refuses a
     repeated key there) nor inside an INI section (go-ini keeps the last value, so the MAC no
     longer matches). sops 3.11 writes such a file and then neither tool can open it; refuse
-    before anything is written."""
+    before anything is written. Likewise several YAML documents in any other format: sops
+    writes the first (JSON, binary) or merges them, and its MAC no longer matches."""
+    if store.name != "yaml" and len(branches) > 1:
+        raise ErrorDumpingTree(
+            f"Error dumping file: {len(branches)} YAML documents cannot be written as one "
+            f"encrypted {store.name} file (it could not be opened again); split them or keep "
+            "the YAML output.")
     if store.name == "yaml":
         mappings = list(branches)
     elif store.name == "ini":
