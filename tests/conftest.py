@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from shared_paths import VECTORS
+
+from kubecrypt.lab import processes
 
 # The suite draws the same property-test examples on every run, so a red run means a change broke
 # something, not that a new random draw found an old gap. KUBECRYPT_HYPOTHESIS=explore draws new
@@ -38,16 +39,10 @@ def vectors_dir() -> Path:
     return VECTORS
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def free_port() -> Callable[[], int]:
     """Call it for each port you need: ``port = free_port()``."""
-    return _free_port
+    return processes.free_port
 
 
 def _kubecrypt_argv() -> list[str]:

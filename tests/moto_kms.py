@@ -7,7 +7,6 @@ exactly as they would reach AWS."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,13 +17,9 @@ from typing import Any
 
 import pytest
 
+from kubecrypt.lab.processes import free_port
+
 AWS_VARS = ("AWS_", "BOTO_")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -61,7 +56,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     exe = shutil.which("moto_server")
     assert exe, "moto_server (pip install 'moto[server]') must be on PATH"
     home = tmp_path_factory.mktemp("aws")
-    port = _free_port()
+    port = free_port()
     log = (home / "moto.log").open("wb")
     proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
                             stderr=subprocess.STDOUT)

@@ -13,13 +13,15 @@ once more than 100 alias decodes and 1,000 decodes are reached and the alias sha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kubecrypt.errors import InputError, KubecryptError
+
+if TYPE_CHECKING:
+    import json
 
 try:  # libyaml's event parser is ~10x faster; fall back to the pure-Python one.
     from yaml import CSafeLoader as _EventLoader
@@ -234,6 +236,8 @@ def load_json(
     **kwargs: Any,
 ) -> Any:
     """One JSON value with bounded depth."""
+    import json  # not at the top: YAML-only commands (most of them) never pay for it
+
     text = as_text(data, source, error)
     try:
         value = json.loads(text, object_pairs_hook=object_pairs_hook, **kwargs)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from lab.conftest import LabHandle
 
 from kubecrypt.lab import processes
 from kubecrypt.lab import up as lab_up
-from kubecrypt.lab.up import Lab
 from kubecrypt.sealed.keys import sealing_public_key
 from kubecrypt.sealed.scope import Scope
 from kubecrypt.sealed.seal import SealOptions, seal_secret
@@ -93,29 +92,17 @@ class ControllerProc:
 
 
 @dataclass
-class Env:
-    lab: Lab
-    dir: Path
+class Env(LabHandle):
+    """The lab's handle (``dir``: where the controllers' logs go) and the controllers started."""
+
     started: list[ControllerProc] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.lab.kubeconfig),
-                **lab_up.kubecrypt_env()}
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True
-                ) -> subprocess.CompletedProcess[str]:
-        p = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True,
-                           env=self.env(), timeout=60, check=False)
-        if check and p.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {p.stderr}")
-        return p
+        return {**super().env(), **lab_up.kubecrypt_env()}
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         p = self.kubectl("get", kind, name, "-n", namespace, "-o", "json", "--ignore-not-found")
         return json.loads(p.stdout) if p.stdout.strip() else None
-
-    def kubectl_json(self, *args: str) -> Any:
-        return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
     def apply(self, obj: dict[str, Any] | str) -> None:
         text = obj if isinstance(obj, str) else yaml.safe_dump(obj)

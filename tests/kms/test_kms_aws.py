@@ -111,7 +111,7 @@ def test_aws_config_errors(kubecrypt: Any, socket_dir: str, aws_env: dict[str, s
 @pytest.mark.slow
 def test_aws_status_is_a_real_round_trip_cached_30s(moto: Moto, aws_env: dict[str, str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubecrypt.kms.backends import aws
+    from kubecrypt.kms.backends import _cloud
 
     arn = moto.create_key()
     b = create("aws", {"key": arn})
@@ -126,7 +126,7 @@ def test_aws_status_is_a_real_round_trip_cached_30s(moto: Moto, aws_env: dict[st
 
     b._client = Counting()
     now = [1000.0]
-    monkeypatch.setattr(aws.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(_cloud.time, "monotonic", lambda: now[0])
     assert b.status() == arn and calls == ["encrypt", "decrypt"]
     now[0] += 29
     assert b.status() == arn and calls == ["encrypt", "decrypt"]  # cached

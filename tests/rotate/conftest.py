@@ -11,22 +11,18 @@ from typing import Any
 
 import pytest
 import yaml
-from lab.conftest import LabHandle
+from lab.conftest import LabHandle, running_lab
 
 from kubecrypt.etcd.blocking import BlockingEtcdClient
 from kubecrypt.etcd.settings import EtcdSettings
 from kubecrypt.kube.dynamic import Api
-from kubecrypt.lab import up as lab_up
 
 
 @pytest.fixture(scope="session")
 def rlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    directory = tmp_path_factory.mktemp("rotate-lab") / "lab"
-    handle = LabHandle(lab_up.up(directory, encryption="aesgcm"), directory)
-    try:
+    """A lab of its own: rotation rewrites the encryption configuration."""
+    with running_lab(tmp_path_factory.mktemp("rotate-lab") / "lab") as handle:
         yield handle
-    finally:
-        lab_up.down(directory, purge=True)
 
 
 @pytest.fixture(scope="session")

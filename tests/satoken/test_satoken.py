@@ -60,6 +60,7 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 SA = ObjectRef("app", "sa-uid-1")
 POD = ObjectRef("app-7d9f", "pod-uid-1")
 NODE = ObjectRef("node-1", "node-uid-1")
+SECRET = ObjectRef("app-token", "secret-uid-1")
 
 
 class Store:
@@ -193,6 +194,14 @@ def pod_recreated() -> Store:
     return s
 
 
+def with_object(kind: str, namespace: str, name: str, obj: LiveObject) -> Store:
+    s = Store()
+    s.objects[(kind, namespace, name)] = obj
+    return s
+
+
+INVALIDATED = "service account token has been invalidated"
+
 REJECTIONS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ("tampered", {"tamper": True}, {}, "go-jose/go-jose: error in cryptographic primitive"),
     ("wrong-key", {"other_key": True}, {}, "invalid signature, no keys found"),
@@ -215,6 +224,19 @@ REJECTIONS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
      "service account token has been invalidated"),
     ("pod-recreated", {"pod": POD}, {"audiences": ["vault"], "store": pod_recreated()},
      "pod UID (pod-uid-9) does not match service account pod ref claim (pod-uid-1)"),
+    # The same three checks for every bound object: there, same UID, not deleted.
+    ("secret-deleted", {"secret": SECRET}, {"audiences": ["vault"]}, INVALIDATED),
+    ("secret-recreated", {"secret": SECRET},
+     {"audiences": ["vault"],
+      "store": with_object("Secret", "team-a", "app-token", LiveObject("secret-uid-9"))},
+     "secret UID (secret-uid-9) does not match service account secret ref claim (secret-uid-1)"),
+    ("node-recreated", {"node": NODE},
+     {"audiences": ["vault"], "store": with_object("Node", "", "node-1", LiveObject("node-uid-9"))},
+     "node UID (node-uid-9) does not match service account node ref claim (node-uid-1)"),
+    ("node-terminating", {"node": NODE},
+     {"audiences": ["vault"],
+      "store": with_object("Node", "", "node-1", LiveObject("node-uid-1", NOW - 61))},
+     INVALIDATED),
 ]
 
 

@@ -3,15 +3,21 @@ through any running plugin. Thin: parse, call, print."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kubecrypt.errors import ConfigError, InputError
 from kubecrypt.fileio import atomic_write
+
+if TYPE_CHECKING:
+    from kubecrypt.kms.client import GrpcKMSv1, GrpcKMSv2
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -171,15 +177,11 @@ def _envelope_options(fn):  # type: ignore[no-untyped-def]
 def encrypt_cmd(listen: str, api: str, timeout: float, context: str, output: str | None,
                 input_path: str) -> None:
     """Encrypt FILE (or stdin) with a fresh data key wrapped by the plugin."""
-    from kubecrypt.kms import client, envelope
+    from kubecrypt.kms import envelope
 
     data = _read_input(input_path)
-    service = client.dial(listen, api, timeout)
-    try:
-        blob = envelope.encrypt(service, data, context.encode())
-    finally:
-        service.close()
-    _write_output(output, blob)
+    _through_plugin(listen, api, timeout, output,
+                    lambda service: envelope.encrypt(service, data, context.encode()))
 
 
 @kms.command("decrypt")
@@ -187,16 +189,22 @@ def encrypt_cmd(listen: str, api: str, timeout: float, context: str, output: str
 def decrypt_cmd(listen: str, api: str, timeout: float, context: str, output: str | None,
                 input_path: str) -> None:
     """Decrypt an envelope made by `kubecrypt kms encrypt`."""
-    from kubecrypt.kms import client, envelope
+    from kubecrypt.kms import envelope
 
     data = _read_input(input_path)
     envelope.parse_header(data)  # fail on garbage before dialling the plugin
-    service = client.dial(listen, api, timeout)
-    try:
-        plaintext = envelope.decrypt(service, data, context.encode())
-    finally:
-        service.close()
-    _write_output(output, plaintext)
+    _through_plugin(listen, api, timeout, output,
+                    lambda service: envelope.decrypt(service, data, context.encode()))
+
+
+def _through_plugin(listen: str, api: str, timeout: float, output: str | None,
+                    op: Callable[[GrpcKMSv2 | GrpcKMSv1], bytes]) -> None:
+    """Runs ``op`` on a connection to the plugin (closed whatever happens), writes its result."""
+    from kubecrypt.kms import client
+
+    with contextlib.closing(client.dial(listen, api, timeout)) as service:
+        result = op(service)
+    _write_output(output, result)
 
 
 @kms.command("status")
@@ -206,9 +214,6 @@ def status_cmd(listen: str, timeout: float) -> None:
     """Ask a running KMS v2 plugin for its health and current key_id."""
     from kubecrypt.kms import client
 
-    service = client.GrpcKMSv2(listen, timeout)
-    try:
+    with contextlib.closing(client.GrpcKMSv2(listen, timeout)) as service:
         st = service.status()
-    finally:
-        service.close()
     click.echo(json.dumps({"version": st.version, "healthz": st.healthz, "key_id": st.key_id}))

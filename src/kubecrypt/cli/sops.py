@@ -95,8 +95,9 @@ def _write(job: Any, data: bytes, in_place: bool, output: str | None) -> None:
     elif output:
         atomic_write(output, data, 0o600)
     else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        from kubecrypt.sops.session import write_stdout
+
+        write_stdout(data)
 
 
 # sops' older command line: a mode flag instead of a sub-command (``sops --encrypt --kms ARN f``).

@@ -73,9 +73,9 @@ def run(args: list[str]) -> int | None:
     from kubecrypt.errors import KubecryptError
 
     try:
-        data = _decrypt(file) if command == "decrypt" else _encrypt(file, opts)
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        from kubecrypt.sops.session import write_stdout
+
+        write_stdout(_decrypt(file) if command == "decrypt" else _encrypt(file, opts))
     except KubecryptError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code

@@ -86,26 +86,22 @@ def _crypto(vault_url: str, name: str, version: str) -> Any:
 
 
 def encrypt(vault_url: str, name: str, version: str, plaintext: bytes) -> bytes:
-    from azure.core.exceptions import AzureError
-    from azure.keyvault.keys.crypto import EncryptionAlgorithm
-
-    what = f"{vault_url}/keys/{name}/{version}"
-    try:
-        out = _crypto(vault_url, name, version).encrypt(EncryptionAlgorithm.rsa_oaep_256,
-                                                        plaintext)
-    except AzureError as exc:
-        raise _error("Encrypt", what, exc) from None
-    return bytes(out.ciphertext)
+    return bytes(_rsa_oaep_256("Encrypt", vault_url, name, version, plaintext).ciphertext)
 
 
 def decrypt(vault_url: str, name: str, version: str, ciphertext: bytes) -> bytes:
+    return bytes(_rsa_oaep_256("Decrypt", vault_url, name, version, ciphertext).plaintext)
+
+
+def _rsa_oaep_256(op: str, vault_url: str, name: str, version: str, data: bytes) -> Any:
+    """Key Vault's ``encrypt`` or ``decrypt`` (``op``) with RSA-OAEP-256, the algorithm sops and
+    the Azure KMS plugin both use."""
     from azure.core.exceptions import AzureError
     from azure.keyvault.keys.crypto import EncryptionAlgorithm
 
-    what = f"{vault_url}/keys/{name}/{version}"
     try:
-        out = _crypto(vault_url, name, version).decrypt(EncryptionAlgorithm.rsa_oaep_256,
-                                                        ciphertext)
+        client = _crypto(vault_url, name, version)
+        call = client.encrypt if op == "Encrypt" else client.decrypt
+        return call(EncryptionAlgorithm.rsa_oaep_256, data)
     except AzureError as exc:
-        raise _error("Decrypt", what, exc) from None
-    return bytes(out.plaintext)
+        raise _error(op, f"{vault_url}/keys/{name}/{version}", exc) from None

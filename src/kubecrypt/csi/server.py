@@ -1,24 +1,18 @@
 """``kubecrypt csi serve``: the provider's gRPC server on ``<dir>/<provider>.sock``.
 
-Socket handling follows the KMS plugin (kubecrypt.kms.server): created 0600 under a tight
+Socket handling is the KMS plugin's (:mod:`kubecrypt.grpcsocket`): created 0600 under a tight
 umask, a stale socket (nobody answering) replaced, a live one refused, removed on SIGTERM only
 if it is still ours. A failed mount answers a gRPC error whose message names the object and the
 fix (the driver quotes it in the pod's events) and never takes the server down."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import signal
-import socket
-import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import grpc
@@ -29,6 +23,7 @@ from kubecrypt.csi.metrics import ProviderMetrics
 from kubecrypt.csi.proto import v1alpha1_pb2, v1alpha1_pb2_grpc
 from kubecrypt.csi.provider import Provider
 from kubecrypt.errors import ConfigError
+from kubecrypt.grpcsocket import UnixSocket, run_until_signal
 
 log = logging.getLogger("kubecrypt.csi")
 
@@ -120,30 +115,6 @@ def _who(attributes: str) -> str:
         return "a request with unreadable attributes"
 
 
-def _clear_stale_socket(path: str) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ConfigError(f"{path} exists and is not a socket; remove it or choose another --socket")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError):
-        log.info("removing stale socket %s", path)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        return
-    except OSError:
-        pass
-    finally:
-        probe.close()
-    raise ConfigError(f"another process is already serving on {path}; stop it or choose another "
-                      "--socket")
-
-
 class ProviderServer:
     def __init__(self, provider: Provider, socket_path: str, workers: int = DEFAULT_WORKERS,
                  metrics: ProviderMetrics | None = None) -> None:
@@ -156,29 +127,12 @@ class ProviderServer:
                      ("grpc.max_send_message_length", MAX_MESSAGE)])
         v1alpha1_pb2_grpc.add_CSIDriverProviderServicer_to_server(
             Servicer(provider, metrics), self._server)
-        self._inode: int | None = None
+        self._socket = UnixSocket(self.path, shown=self.path, flag="--socket", dir_mode=0o755,
+                                  log=log)
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        _clear_stale_socket(self.path)
-        parent = Path(self.path).parent
-        if not parent.is_dir():
-            try:
-                parent.mkdir(mode=0o755, parents=True)
-            except OSError as exc:
-                raise ConfigError(f"cannot create socket directory {parent}: {exc.strerror}") from None
-        old_umask = os.umask(0o177)
-        try:
-            bound = self._server.add_insecure_port(f"unix:{self.path}")
-        except RuntimeError as exc:
-            raise ConfigError(f"cannot listen on {self.path}: {exc}") from None
-        finally:
-            os.umask(old_umask)
-        if not bound:
-            raise ConfigError(f"cannot listen on {self.path}; check the directory is writable")
-        self._server.start()
-        os.chmod(self.path, 0o600)
-        self._inode = os.lstat(self.path).st_ino
+        self._socket.serve(self._server)
         log.info("serving the Secrets Store CSI provider %r on %s (SecretProviderClass "
                  "spec.provider: %s)", self.name, self.path, self.name)
 
@@ -186,28 +140,10 @@ class ProviderServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self._server.stop(grace).wait()
-        if self._inode is not None:
-            with contextlib.suppress(FileNotFoundError):
-                if os.lstat(self.path).st_ino == self._inode:
-                    os.unlink(self.path)
+        self._socket.shutdown(self._server, grace)
         if self.metrics is not None:
             self.metrics.close()
         log.info("stopped")
 
     def run_until_signal(self) -> None:
-        done = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            done.set()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.start()
-            while not done.wait(3600):
-                pass
-        finally:
-            self.stop()
-            for s, h in previous.items():
-                signal.signal(s, h)
+        run_until_signal(self.start, self.stop, log)

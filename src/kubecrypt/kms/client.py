@@ -16,7 +16,8 @@ from typing import Any
 import grpc
 
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
-from kubecrypt.kms.endpoint import grpc_target, socket_path
+from kubecrypt.grpcsocket import grpc_target
+from kubecrypt.kms.endpoint import socket_path
 from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
 from kubecrypt.kms.service import EncryptResponse, KMSv1Service, KMSv2Service, StatusResponse
 
@@ -79,11 +80,32 @@ class _Channel:
         return kind(f"KMS plugin at {self.endpoint} refused {method}: "
                     f"{code.name}: {exc.details()}")  # type: ignore[attr-defined]
 
+    def call(self, rpc: Any, request: Any, method: str, kind: type[Exception]) -> Any:
+        """One RPC as kube-apiserver makes it (the per-call deadline, wait-for-ready); a failure
+        becomes one sentence of ``kind``."""
+        try:
+            return rpc(request, timeout=self.timeout, wait_for_ready=True)
+        except grpc.RpcError as exc:
+            raise self.fail(exc, method, kind) from None
+
     def close(self) -> None:
         self.channel.close()
 
 
-class GrpcKMSv2(KMSv2Service):
+class _Client:
+    """What the v2 and v1 clients share: the endpoint they dial and closing the channel."""
+
+    _ch: _Channel
+
+    @property
+    def endpoint(self) -> str:
+        return self._ch.endpoint
+
+    def close(self) -> None:
+        self._ch.close()
+
+
+class GrpcKMSv2(_Client, KMSv2Service):
     """KMS v2 over gRPC. Thread-safe; one channel (HTTP/2 connection) per instance."""
 
     def __init__(self, endpoint: str, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -93,23 +115,13 @@ class GrpcKMSv2(KMSv2Service):
         self._encrypt: Any = stub.Encrypt
         self._decrypt: Any = stub.Decrypt
 
-    @property
-    def endpoint(self) -> str:
-        return self._ch.endpoint
-
     def status(self) -> StatusResponse:
-        try:
-            r = self._status(v2_pb2.StatusRequest(), timeout=self._ch.timeout, wait_for_ready=True)
-        except grpc.RpcError as exc:
-            raise self._ch.fail(exc, "Status", KMSUnavailable) from None
+        r = self._ch.call(self._status, v2_pb2.StatusRequest(), "Status", KMSUnavailable)
         return StatusResponse(version=r.version, healthz=r.healthz, key_id=r.key_id)
 
     def encrypt(self, plaintext: bytes, uid: str | None = None) -> EncryptResponse:
         req = v2_pb2.EncryptRequest(plaintext=plaintext, uid=uid or str(uuid.uuid4()))
-        try:
-            r = self._encrypt(req, timeout=self._ch.timeout, wait_for_ready=True)
-        except grpc.RpcError as exc:
-            raise self._ch.fail(exc, "Encrypt", EncryptError) from None
+        r = self._ch.call(self._encrypt, req, "Encrypt", EncryptError)
         return EncryptResponse(ciphertext=r.ciphertext, key_id=r.key_id,
                                annotations=dict(r.annotations))
 
@@ -117,17 +129,11 @@ class GrpcKMSv2(KMSv2Service):
                 annotations: Mapping[str, bytes] | None = None) -> bytes:
         req = v2_pb2.DecryptRequest(ciphertext=ciphertext, uid=uid or str(uuid.uuid4()),
                                     key_id=key_id, annotations=dict(annotations or {}))
-        try:
-            r = self._decrypt(req, timeout=self._ch.timeout, wait_for_ready=True)
-        except grpc.RpcError as exc:
-            raise self._ch.fail(exc, "Decrypt", DecryptError) from None
+        r = self._ch.call(self._decrypt, req, "Decrypt", DecryptError)
         return bytes(r.plaintext)
 
-    def close(self) -> None:
-        self._ch.close()
 
-
-class GrpcKMSv1(KMSv1Service):
+class GrpcKMSv1(_Client, KMSv1Service):
     """KMS v1beta1 over gRPC."""
 
     def __init__(self, endpoint: str, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -137,36 +143,20 @@ class GrpcKMSv1(KMSv1Service):
         self._encrypt: Any = stub.Encrypt
         self._decrypt: Any = stub.Decrypt
 
-    @property
-    def endpoint(self) -> str:
-        return self._ch.endpoint
-
     def version(self) -> str:
-        try:
-            r = self._version(v1beta1_pb2.VersionRequest(version="v1beta1"),
-                              timeout=self._ch.timeout, wait_for_ready=True)
-        except grpc.RpcError as exc:
-            raise self._ch.fail(exc, "Version", KMSUnavailable) from None
+        r = self._ch.call(self._version, v1beta1_pb2.VersionRequest(version="v1beta1"),
+                          "Version", KMSUnavailable)
         return str(r.version)
 
     def encrypt(self, plain: bytes) -> bytes:
         req = v1beta1_pb2.EncryptRequest(version="v1beta1", plain=plain)
-        try:
-            r = self._encrypt(req, timeout=self._ch.timeout, wait_for_ready=True)
-        except grpc.RpcError as exc:
-            raise self._ch.fail(exc, "Encrypt", EncryptError) from None
+        r = self._ch.call(self._encrypt, req, "Encrypt", EncryptError)
         return bytes(r.cipher)
 
     def decrypt(self, cipher: bytes) -> bytes:
         req = v1beta1_pb2.DecryptRequest(version="v1beta1", cipher=cipher)
-        try:
-            r = self._decrypt(req, timeout=self._ch.timeout, wait_for_ready=True)
-        except grpc.RpcError as exc:
-            raise self._ch.fail(exc, "Decrypt", DecryptError) from None
+        r = self._ch.call(self._decrypt, req, "Decrypt", DecryptError)
         return bytes(r.plain)
-
-    def close(self) -> None:
-        self._ch.close()
 
 
 def dial(endpoint: str, api_version: str = "v2",

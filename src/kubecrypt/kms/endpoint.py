@@ -50,10 +50,5 @@ def socket_path(endpoint: str, what: str = "endpoint") -> str:
     return path[1:] if path.startswith("/@") else path
 
 
-def grpc_target(path: str) -> str:
-    """The grpcio target for a socket path from :func:`socket_path`."""
-    return f"unix-abstract:{path[1:]}" if path.startswith("@") else f"unix:{path}"
-
-
 def _short(value: str, limit: int = 200) -> str:
     return value if len(value) <= limit else value[:limit] + "..."

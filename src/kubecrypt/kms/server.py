@@ -11,25 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
-import socket
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 import grpc
 
 from kubecrypt import __version__
 from kubecrypt.errors import ConfigError
+from kubecrypt.grpcsocket import UnixSocket, run_until_signal
 from kubecrypt.kms.annotations import annotations_problem
 from kubecrypt.kms.backends.base import Backend, BackendError, shown
 from kubecrypt.kms.bounded import BoundedCalls, budget
-from kubecrypt.kms.endpoint import grpc_target, socket_path
+from kubecrypt.kms.endpoint import socket_path
 from kubecrypt.kms.metrics import Metrics
 from kubecrypt.kms.proto import v1beta1_pb2, v1beta1_pb2_grpc, v2_pb2, v2_pb2_grpc
 
@@ -287,32 +283,6 @@ def parse_listen(listen: str) -> str:
     return socket_path(listen, "--listen")
 
 
-def _clear_stale_socket(path: str) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ConfigError(
-            f"{path} exists and is not a socket; remove it or choose another --listen path"
-        )
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError):
-        log.info("removing stale socket %s", path)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        return
-    except OSError:
-        pass
-    finally:
-        probe.close()
-    raise ConfigError(f"another process is already serving on unix://{path}; stop it or choose "
-                      "another --listen path")
-
-
 class PluginServer:
     """One gRPC server on one unix socket, serving the selected APIs."""
 
@@ -344,37 +314,12 @@ class PluginServer:
         if "v1" in self.apis:
             v1beta1_pb2_grpc.add_KeyManagementServiceServicer_to_server(
                 V1Servicer(backend, metrics, self.bounded), self._server)
-        self._inode: int | None = None
+        self._socket = UnixSocket(self.path, shown=listen, flag="--listen path", dir_mode=0o700,
+                                  log=log)
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        abstract = self.path.startswith("@")
-        if not abstract:
-            _clear_stale_socket(self.path)
-            parent = Path(self.path).parent
-            if not parent.is_dir():
-                try:
-                    parent.mkdir(mode=0o700, parents=True)
-                except OSError as exc:
-                    raise ConfigError(
-                        f"cannot create socket directory {parent}: {exc.strerror}"
-                    ) from None
-        # The socket is created by bind(); a tight umask makes it 0600 from the first instant.
-        old_umask = os.umask(0o177)
-        try:
-            bound = self._server.add_insecure_port(grpc_target(self.path))
-        except RuntimeError as exc:
-            raise ConfigError(f"cannot listen on {self.listen}: {exc}") from None
-        finally:
-            os.umask(old_umask)
-        if not bound:
-            raise ConfigError(
-                f"cannot listen on {self.listen}; check the directory exists and is writable"
-            )
-        self._server.start()
-        if not abstract:
-            os.chmod(self.path, 0o600)
-            self._inode = os.lstat(self.path).st_ino
+        self._socket.serve(self._server)
         try:
             key_id = self.bounded.call(self.backend.status,
                                        time.monotonic() + STARTUP_STATUS_SECONDS, "Status")
@@ -388,22 +333,13 @@ class PluginServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self._server.stop(grace).wait()
-        self._remove_socket()
+        self._socket.shutdown(self._server, grace)
         self.bounded.shutdown()
         with contextlib.suppress(Exception):
             self.backend.close()
         if self.metrics is not None:
             self.metrics.close()
         log.info("stopped")
-
-    def _remove_socket(self) -> None:
-        # Only our own socket: a newer plugin may already have replaced it.
-        if self._inode is None:
-            return
-        with contextlib.suppress(FileNotFoundError):
-            if os.lstat(self.path).st_ino == self._inode:
-                os.unlink(self.path)
 
     def health(self) -> str | None:
         """``None`` when the backend reports a key_id, else the reason (for ``/healthz``)."""
@@ -420,18 +356,4 @@ class PluginServer:
 
     def run_until_signal(self) -> None:
         """Starts, then serves until SIGTERM or SIGINT; in-flight calls get a grace period."""
-        done = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            done.set()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.start()
-            while not done.wait(3600):
-                pass
-        finally:
-            self.stop()
-            for s, h in previous.items():
-                signal.signal(s, h)
+        run_until_signal(self.start, self.stop, log)

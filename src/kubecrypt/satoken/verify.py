@@ -183,41 +183,21 @@ def _validate_objects(
     if _gone(sa, now):
         return Rejected(f"service account {namespace}/{sa_name} has been deleted")
 
-    invalidated = Rejected("service account token has been invalidated")
     secref = k8s.get("secret")
-    if secref is not None:
-        secret = lookup("Secret", namespace, str(secref.get("name") or ""))
-        if secret is None:
-            return invalidated
-        if secret.uid != secref.get("uid", ""):
-            return Rejected(f"secret UID ({secret.uid}) does not match service account secret "
-                            f"ref claim ({secref.get('uid', '')})")
-        if _gone(secret, now):
-            return invalidated
+    if secref is not None and (bad := _bound_problem("Secret", namespace, secref, now, lookup)):
+        return bad
     extra: dict[str, list[str]] = {}
     podref = k8s.get("pod")
     if podref is not None:
-        pod = lookup("Pod", namespace, str(podref.get("name") or ""))
-        if pod is None:
-            return invalidated
-        if pod.uid != podref.get("uid", ""):
-            return Rejected(f"pod UID ({pod.uid}) does not match service account pod ref claim "
-                            f"({podref.get('uid', '')})")
-        if _gone(pod, now):
-            return invalidated
+        if bad := _bound_problem("Pod", namespace, podref, now, lookup):
+            return bad
         if podref.get("name") and podref.get("uid"):
             extra[POD_NAME_KEY] = [str(podref["name"])]
             extra[POD_UID_KEY] = [str(podref["uid"])]
     noderef = k8s.get("node")
-    if noderef is not None and podref is None:
-        node = lookup("Node", "", str(noderef.get("name") or ""))
-        if node is None:
-            return invalidated
-        if node.uid != noderef.get("uid", ""):
-            return Rejected(f"node UID ({node.uid}) does not match service account node ref "
-                            f"claim ({noderef.get('uid', '')})")
-        if _gone(node, now):
-            return invalidated
+    if noderef is not None and podref is None and (
+            bad := _bound_problem("Node", "", noderef, now, lookup)):
+        return bad
     if c.get("jti"):
         extra[CREDENTIAL_ID_KEY] = [f"JTI={c['jti']}"]
     if noderef is not None and noderef.get("name"):
@@ -227,6 +207,22 @@ def _validate_objects(
     base = service_account_user(namespace, sa_name, sa_uid)
     user = UserInfo(base.name, base.uid, base.groups, extra)
     return Authenticated(user, audiences, dict(c))
+
+
+def _bound_problem(kind: str, namespace: str, ref: Mapping[str, Any], now: float,
+                   lookup: Lookup) -> Rejected | None:
+    """Upstream's one check for each object a token is bound to (Secret, Pod, Node): it must
+    exist, have the claimed UID and not be deleted (kubernetes/pkg/serviceaccount/claims.go)."""
+    obj = lookup(kind, namespace, str(ref.get("name") or ""))
+    if obj is None:
+        return Rejected("service account token has been invalidated")
+    if obj.uid != ref.get("uid", ""):
+        what = kind.lower()
+        return Rejected(f"{what} UID ({obj.uid}) does not match service account {what} ref "
+                        f"claim ({ref.get('uid', '')})")
+    if _gone(obj, now):
+        return Rejected("service account token has been invalidated")
+    return None
 
 
 def _aggregate(errors: list[str]) -> str:

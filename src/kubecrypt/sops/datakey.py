@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from kubecrypt.crypto.rand import RandomSource, system_random
 from kubecrypt.sops.errors import CouldNotRetrieveKey, NoEncryptionKeyFound, SopsError
-from kubecrypt.sops.keysources import shamir
 from kubecrypt.sops.keysources.base import KeySourceError, MasterKey, key_type
 from kubecrypt.sops.metadata import Metadata
 
@@ -36,6 +35,8 @@ def wrap_data_key(md: Metadata, data_key: bytes, rand: RandomSource = system_ran
                 f"The Shamir threshold {thr} must be between 2 and the number of key groups "
                 f"({len(groups)}).")
         md.shamir_threshold = thr
+        from kubecrypt.sops.keysources import shamir  # key groups are rare: import on use
+
         parts = shamir.split(data_key, len(groups), thr, rand)
     for g, part in zip(groups, parts, strict=True):
         for k in g:
@@ -98,6 +99,8 @@ def recover_data_key(md: Metadata, order: tuple[str, ...] = DEFAULT_DECRYPTION_O
             "successful\nkey group. In order for SOPS to recover the file, at least "
             f"{thr} groups have to\nbe successful. In order for a group to be successful, "
             "decryption has to\nsucceed with any of the keys in that key group.")
+    from kubecrypt.sops.keysources import shamir
+
     try:
         return shamir.combine(parts)
     except shamir.ShamirError as exc:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from kubecrypt.sops import SOPS_VERSION
 from kubecrypt.sops.errors import SopsError
@@ -61,16 +60,36 @@ def to_plain(v: object) -> object:
     return v
 
 
-@dataclass
 class Metadata:
-    key_groups: list[KeyGroup] = field(default_factory=list)
-    shamir_threshold: int = 0
-    lastmodified: str = ""
-    mac: str = ""
-    selection: Selection = field(default_factory=Selection)
-    mac_only_encrypted: bool = False
-    version: str = SOPS_VERSION
-    record_selection: bool = True  # the binary store records none
+    """The fields of the ``sops`` block (a plain class rather than a dataclass: ``dataclasses``
+    imports ``inspect``, milliseconds of every ``kubecrypt sops`` start)."""
+
+    _FIELDS = ("key_groups", "shamir_threshold", "lastmodified", "mac", "selection",
+               "mac_only_encrypted", "version", "record_selection")
+
+    def __init__(self, key_groups: list[KeyGroup] | None = None, shamir_threshold: int = 0,
+                 lastmodified: str = "", mac: str = "", selection: Selection | None = None,
+                 mac_only_encrypted: bool = False, version: str = SOPS_VERSION,
+                 record_selection: bool = True) -> None:
+        self.key_groups: list[KeyGroup] = [] if key_groups is None else key_groups
+        self.shamir_threshold = shamir_threshold
+        self.lastmodified = lastmodified
+        self.mac = mac
+        self.selection = Selection() if selection is None else selection
+        self.mac_only_encrypted = mac_only_encrypted
+        self.version = version
+        self.record_selection = record_selection  # the binary store records none
+
+    def _astuple(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Metadata):
+            return NotImplemented
+        return self._astuple() == other._astuple()
+
+    def __repr__(self) -> str:
+        return "Metadata(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS) + ")"
 
     # ------------------------------------------------------------ reading
     @classmethod

@@ -4,8 +4,7 @@ Everything here works on bytes and returns bytes; reading and writing files is t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubecrypt.crypto.rand import RandomSource, system_random
 from kubecrypt.sops.cipher import Cipher, CipherError
@@ -30,25 +29,43 @@ from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch, Selection, decrypt_tree, encrypt_tree
 from kubecrypt.sops.values import Comment, now_rfc3339, parse_lastmodified
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-@dataclass
+
+# Plain classes rather than dataclasses: ``dataclasses`` imports ``inspect`` (and ``ast``,
+# ``dis``, ``tokenize``), milliseconds of every ``kubecrypt sops`` start.
 class EncryptSpec:
     """Everything that decides how a new file is encrypted."""
 
-    key_groups: list[KeyGroup]
-    selection: Selection = field(default_factory=Selection)
-    shamir_threshold: int = 0
-    mac_only_encrypted: bool = False
+    def __init__(self, key_groups: list[KeyGroup], selection: Selection | None = None,
+                 shamir_threshold: int = 0, mac_only_encrypted: bool = False) -> None:
+        self.key_groups = key_groups
+        self.selection = Selection() if selection is None else selection
+        self.shamir_threshold = shamir_threshold
+        self.mac_only_encrypted = mac_only_encrypted
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EncryptSpec):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return "EncryptSpec(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
-@dataclass
 class Opened:
     """A decrypted file: its documents, metadata, data key and the cipher that remembers IVs."""
 
-    branches: list[Branch]
-    metadata: Metadata
-    data_key: bytes
-    cipher: Cipher
+    def __init__(self, branches: list[Branch], metadata: Metadata, data_key: bytes,
+                 cipher: Cipher) -> None:
+        self.branches = branches
+        self.metadata = metadata
+        self.data_key = data_key
+        self.cipher = cipher
+
+    def __repr__(self) -> str:  # never the data key
+        return f"Opened(branches={len(self.branches)} document(s), metadata={self.metadata!r})"
 
 
 def _seal(branches: list[Branch], md: Metadata, cipher: Cipher) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
 from kubecrypt.sops.errors import ConflictingParameters, SopsError
@@ -15,23 +14,56 @@ from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup
 from kubecrypt.sops.tree import SELECTION_FIELDS, Selection
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 CONFIG_NAME = ".sops.yaml"
 MAX_DEPTH = 100
 
 
-@dataclass
+# Plain classes and os.path rather than dataclasses and pathlib: those two imports (with
+# inspect, urllib.parse and ipaddress behind them) cost several milliseconds of every
+# ``kubecrypt sops`` start, which dominates on small files.
 class Rule:
-    key_groups: list[KeyGroup]
-    shamir_threshold: int = 0
-    selection: Selection = field(default_factory=Selection)
-    selection_given: bool = False
-    mac_only_encrypted: bool = False
+    def __init__(self, key_groups: list[KeyGroup], shamir_threshold: int = 0,
+                 selection: Selection | None = None, selection_given: bool = False,
+                 mac_only_encrypted: bool = False) -> None:
+        self.key_groups = key_groups
+        self.shamir_threshold = shamir_threshold
+        self.selection = Selection() if selection is None else selection
+        self.selection_given = selection_given
+        self.mac_only_encrypted = mac_only_encrypted
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rule):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return "Rule(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
-@dataclass
 class Config:
-    path: Path
-    raw: dict[str, object]
+    """A loaded ``.sops.yaml``: ``file`` is its resolved (absolute, symlink-free) path,
+    ``path`` the same as a :class:`pathlib.Path`."""
+
+    def __init__(self, path: str | os.PathLike[str], raw: dict[str, object]) -> None:
+        self.file = os.fspath(path)
+        self.raw = raw
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.file)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Config):
+            return NotImplemented
+        return (self.file, self.raw) == (other.file, other.raw)
+
+    def __repr__(self) -> str:
+        return f"Config(file={self.file!r}, raw={self.raw!r})"
 
     def store_indent(self, fmt: str) -> int | None:
         stores = self.raw.get("stores")
@@ -42,34 +74,37 @@ class Config:
         return None
 
 
-def find_config(explicit: str | None = None, start: Path | None = None) -> Config | None:
+def find_config(explicit: str | None = None,
+                start: str | os.PathLike[str] | None = None) -> Config | None:
     """``--config``/``SOPS_CONFIG`` if given, else the nearest ``.sops.yaml`` above the cwd."""
     path = explicit or os.environ.get("SOPS_CONFIG")
     if path:
-        p = Path(path)
-        if not p.is_file():
+        if not os.path.isfile(path):
             raise SopsError(f"Config file {path} not found; check --config or SOPS_CONFIG.")
-        return load_config(p)
-    d = (start or Path.cwd()).resolve()
+        return load_config(path)
+    d = os.path.realpath(start or os.getcwd())
     for _ in range(MAX_DEPTH):
-        c = d / CONFIG_NAME
-        if c.is_file():
+        c = os.path.join(d, CONFIG_NAME)
+        if os.path.isfile(c):
             return load_config(c)
-        if d.parent == d:
+        parent = os.path.dirname(d)
+        if parent == d:
             break
-        d = d.parent
+        d = parent
     return None
 
 
-def load_config(p: Path) -> Config:
+def load_config(p: str | os.PathLike[str]) -> Config:
+    p = os.fspath(p)
     try:
-        text = p.read_bytes()
+        with open(p, "rb") as f:
+            text = f.read()
     except OSError as exc:
         raise SopsError(f"error loading config {p}: {exc}") from None
     raw = safeparse.load_yaml(text, f"error loading config {p}", error=SopsError) or {}
     if not isinstance(raw, dict):
         raise SopsError(f"error loading config {p}: the top level must be a mapping")
-    return Config(p.resolve(), raw)
+    return Config(os.path.realpath(p), raw)
 
 
 def split_list(v: object) -> list[str]:
@@ -219,9 +254,11 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
     rules = cfg.raw.get("creation_rules")
     if not isinstance(rules, list) or not rules:
         raise SopsError("error loading config: no matching creation rules found")
-    p = Path(file_path)
-    absolute = str(p if p.is_absolute() else (Path.cwd() / p).resolve())
-    base = str(cfg.path.parent)
+    if os.path.isabs(file_path):
+        absolute = _posix_str(file_path)
+    else:
+        absolute = os.path.realpath(os.path.join(os.getcwd(), file_path))
+    base = os.path.dirname(cfg.file)
     rel = absolute[len(base) + 1:] if absolute.startswith(base + os.sep) else absolute
     for r in rules:
         if not isinstance(r, dict):
@@ -235,6 +272,17 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
                 raise SopsError(f"error loading config: bad path_regex {rx!r}: {exc}") from None
         return _rule(r, kms_context)
     raise SopsError("error loading config: no matching creation rules found")
+
+
+def _posix_str(path: str) -> str:
+    """``str(pathlib.Path(path))`` of an absolute path, without importing pathlib: empty and
+    ``.`` components dropped, ``..`` kept, two leading slashes (and only two) kept."""
+    if os.sep != "/":  # pragma: no cover - kubecrypt runs on POSIX
+        from pathlib import Path
+
+        return str(Path(path))
+    lead = "//" if path.startswith("//") and not path.startswith("///") else "/"
+    return lead + "/".join(x for x in path.split("/") if x not in ("", "."))
 
 
 def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Rule:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from kubecrypt.sops.datakey import DEFAULT_DECRYPTION_ORDER
 from kubecrypt.sops.errors import (
@@ -30,7 +29,9 @@ class FileJob:
                  filename_override: str | None = None, config: str | None = None,
                  need_name: bool = True, must_exist: bool = True) -> None:
         self.file = None if file in (None, "-") else file
-        if self.file is not None and must_exist and not Path(self.file).exists():
+        if self.file is not None and must_exist and not os.path.exists(self.file):
+            from pathlib import Path  # only for the message: pathlib costs start-up time
+
             raise NoFileSpecified(
                 f'cannot operate on non-existent file "{Path(self.file).absolute()}"')
         self.name = filename_override or self.file
@@ -74,7 +75,8 @@ class FileJob:
         try:
             if self.file is None:
                 return sys.stdin.buffer.read()
-            return Path(self.file).read_bytes()
+            with open(self.file, "rb") as f:
+                return f.read()
         except OSError as exc:
             raise CouldNotReadInput(f"Could not read {self.file}: {exc.strerror}.") from None
 
@@ -117,6 +119,19 @@ class FileJob:
         mac = bool(mac_only) if mac_only is not None else bool(rule and rule.mac_only_encrypted)
         return EncryptSpec(key_groups=groups, selection=sel, shamir_threshold=thr,
                            mac_only_encrypted=mac)
+
+
+def write_stdout(data: bytes) -> None:
+    """The output on stdout; a full disk or closed descriptor is one sentence and exit 1, as
+    in sops (a closed pipe stays the caller's BrokenPipeError: exit 1, nothing printed)."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise SopsError(
+            f"Could not write the output to standard output: {exc.strerror or exc}.") from None
 
 
 def kms_context(value: str | None) -> dict[str, str] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 
@@ -63,12 +62,36 @@ class Branch(list[tuple[object, object]]):
         return default
 
 
-@dataclass(frozen=True)
 class Selection:
-    """The one rule that decides which values are encrypted."""
+    """The one rule that decides which values are encrypted. Immutable and hashable (a plain
+    class rather than a dataclass, to keep ``dataclasses``/``inspect`` out of start-up)."""
 
-    field: str = "unencrypted_suffix"
-    value: str = DEFAULT_UNENCRYPTED_SUFFIX
+    __slots__ = ("field", "value")
+    __match_args__ = ("field", "value")
+    field: str
+    value: str
+
+    def __init__(self, field: str = "unencrypted_suffix",
+                 value: str = DEFAULT_UNENCRYPTED_SUFFIX) -> None:
+        object.__setattr__(self, "field", field)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Selection is immutable")
+
+    def __reduce__(self) -> tuple[type[Selection], tuple[str, ...]]:  # copy, deepcopy, pickle
+        return Selection, (self.field, self.value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Selection):
+            return NotImplemented
+        return (self.field, self.value) == (other.field, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.field, self.value))
+
+    def __repr__(self) -> str:
+        return f"Selection(field={self.field!r}, value={self.value!r})"
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, object], where: str = "parameters") -> Selection:

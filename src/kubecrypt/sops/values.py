@@ -5,17 +5,39 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 Scalar = str | int | float | bool | bytes | None
 
 
-@dataclass(frozen=True, slots=True)
 class Comment:
-    """A comment item; ``value`` is the text after ``#`` (leading space kept)."""
+    """A comment item; ``value`` is the text after ``#`` (leading space kept). Immutable and
+    hashable. A plain class, not a dataclass: ``dataclasses`` imports ``inspect`` (and ``ast``,
+    ``dis``, ``tokenize``), several milliseconds of every ``kubecrypt sops`` start."""
 
+    __slots__ = ("value",)
+    __match_args__ = ("value",)
     value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Comment is immutable")
+
+    def __reduce__(self) -> tuple[type[Comment], tuple[str, ...]]:  # copy, deepcopy, pickle
+        return Comment, (self.value,)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Comment):
+            return NotImplemented
+        return self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash((self.value,))
+
+    def __repr__(self) -> str:
+        return f"Comment(value={self.value!r})"
 
 
 class SopsTime(str):
@@ -115,8 +137,9 @@ def format_float_json(v: float) -> str:
 
 _TS_RFC3339 = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2})\Z")
-_TS_SPACE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?\Z")
-_TS_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\Z")
+# Compiled on first use (re caches them): most files never hold such a timestamp.
+_TS_SPACE = r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?\Z"
+_TS_DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})\Z"
 
 
 def _rfc3339nano(g: list[int], frac: str, off: int) -> str:
@@ -145,11 +168,11 @@ def parse_timestamp(text: str) -> SopsTime | None:
             off = 0 if z == "Z" else (1 if z[0] == "+" else -1) * (int(z[1:3]) * 60 + int(z[4:6]))
             g = [int(x) for x in m.groups()[:6]]
             return SopsTime(_rfc3339nano(g, m.group(7) or "", off))
-        m = _TS_SPACE.match(text)
+        m = re.match(_TS_SPACE, text)
         if m:
             g = [int(x) for x in m.groups()[:6]]
             return SopsTime(_rfc3339nano(g, m.group(7) or "", 0))
-        m = _TS_DATE.match(text)
+        m = re.match(_TS_DATE, text)
         if m:
             y, mo, d = (int(x) for x in m.groups())
             return SopsTime(_rfc3339nano([y, mo, d, 0, 0, 0], "", 0))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from kubecrypt.kms.annotations import MAX_ANNOTATIONS, is_fqdn
 from kubecrypt.storage import wire
+from kubecrypt.storage.objectmeta import decode_map
 
 AES_GCM_KEY = 0
 HKDF_SHA256_XNONCE_AES_GCM_SEED = 1
@@ -53,12 +54,7 @@ class EncryptedObject:
                 elif num == 3 and isinstance(val, bytes):
                     obj.encrypted_dek_source = val
                 elif num == 4 and isinstance(val, bytes):
-                    key, value = "", b""
-                    for n2, _, v2 in wire.iter_fields(val):
-                        if n2 == 1 and isinstance(v2, bytes):
-                            key = v2.decode()
-                        elif n2 == 2 and isinstance(v2, bytes):
-                            value = v2
+                    key, value = decode_map(val)  # map<string, bytes> entry
                     obj.annotations[key] = value
                 elif num == 5 and isinstance(val, int):
                     obj.encrypted_dek_source_type = val

@@ -6,6 +6,8 @@ still read, and are stale. Upstream: apiserver pkg/storage/value/encrypt/envelop
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kubecrypt.atrest.providers.base import Provider, ProviderError, ReadResult
 from kubecrypt.atrest.providers.cache import LRU
 from kubecrypt.crypto.aead import (
@@ -55,15 +57,19 @@ class KMSv1Provider(Provider):
             )
         self._version_ok = True
 
-    def encrypt(self, data: bytes, aad: bytes) -> bytes:
-        dek = self.rand(DEK_SIZE)
+    def _plugin(self, op: str, call: Callable[[bytes], bytes], dek: bytes) -> bytes:
+        """The plugin's Encrypt or Decrypt (``op``) of one DEK, after the Version handshake."""
         self._check_version()
         try:
-            encrypted_dek = self.service.encrypt(dek)
+            return call(dek)
         except Exception as exc:  # any plugin failure fails this call, never the process
             raise ProviderError(
-                f"failed to encrypt DEK with KMS provider {self.name}: {exc}"
+                f"failed to {op} DEK with KMS provider {self.name}: {exc}"
             ) from None
+
+    def encrypt(self, data: bytes, aad: bytes) -> bytes:
+        dek = self.rand(DEK_SIZE)
+        encrypted_dek = self._plugin("encrypt", self.service.encrypt, dek)
         if not encrypted_dek or len(encrypted_dek) > 0xFFFF:
             raise ProviderError(
                 f"KMS provider {self.name} returned an encrypted DEK of invalid size"
@@ -83,13 +89,7 @@ class KMSv1Provider(Provider):
         encrypted_dek, data = body[2 : 2 + n], body[2 + n :]
         dek = self._cache.get(encrypted_dek)
         if dek is None:
-            self._check_version()
-            try:
-                dek = self.service.decrypt(encrypted_dek)
-            except Exception as exc:  # any plugin failure fails this call, never the process
-                raise ProviderError(
-                    f"failed to decrypt DEK with KMS provider {self.name}: {exc}"
-                ) from None
+            dek = self._plugin("decrypt", self.service.decrypt, encrypted_dek)
             if len(dek) not in (16, 24, 32):
                 raise ProviderError(
                     f"KMS provider {self.name} returned a DEK of invalid size {len(dek)}"

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from kubecrypt.errors import ConfigError
+from kubecrypt.kms.backends._cloud import HealthCache
 from kubecrypt.kms.backends.base import (
     Annotations,
     Backend,
@@ -41,7 +42,6 @@ from kubecrypt.kms.backends.base import (
 T = TypeVar("T")
 
 STORAGE_VERSION = b"1"
-HEALTH_CHECK_PERIOD = 30.0
 _ARN = re.compile(r"^arn:aws[\w-]*:kms:([^:]+):[0-9]+:(key|alias)/.+$")
 _KEY = re.compile(r"^(alias/[\w/.+=,@-]+|[0-9a-fA-F-]{36}|mrk-[0-9a-f]{32})$")
 
@@ -122,8 +122,7 @@ class AWSBackend(Backend):
         self.region = region or (m.group(1) if m else None)
         self.endpoint = endpoint
         self._limiter = RateLimiter(qps_f, burst_i) if qps_f > 0 else None
-        self._health_lock = threading.Lock()
-        self._health: tuple[float, BackendError | None] | None = None
+        self._health = HealthCache(self, "KMS")
         self._client = self._make_client(profile, timeout)
 
     def _make_client(self, profile: str | None, timeout: float) -> Any:
@@ -200,21 +199,7 @@ class AWSBackend(Backend):
 
     def status(self) -> str:
         """A real encrypt+decrypt round trip, its result (good or bad) kept 30 s."""
-        with self._health_lock:
-            now = time.monotonic()
-            if self._health is None or now - self._health[0] >= HEALTH_CHECK_PERIOD:
-                err: BackendError | None = None
-                try:
-                    probe = b"kubecrypt-health"
-                    ct, _, _ = self.encrypt(probe)
-                    if self.decrypt(ct, self.key_id, {}) != probe:
-                        err = BackendError("the KMS health check round trip returned other bytes")
-                except BackendError as exc:
-                    err = exc
-                self._health = (now, err)
-            cached = self._health[1]
-        if cached is not None:
-            raise cached
+        self._health.check()
         return self.key_id
 
     def close(self) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from pathlib import Path
 from typing import Any, ClassVar
 
 from kubecrypt.sops.keysources.base import KeySourceError, MasterKey
@@ -15,14 +14,25 @@ from kubecrypt.sops.keysources.base import KeySourceError, MasterKey
 _identity_cache: dict[tuple[str, ...], tuple[list[Any], list[str]]] = {}
 
 
-def default_key_file() -> Path:
+# os.path rather than pathlib: pathlib (with urllib.parse and ipaddress behind it) costs
+# milliseconds of every ``kubecrypt sops decrypt`` start.
+def _home() -> str:
+    return os.path.expanduser("~")
+
+
+def default_key_file() -> str:
     if sys.platform == "darwin" and not os.environ.get("XDG_CONFIG_HOME"):
-        base = Path.home() / "Library" / "Application Support"
+        base = os.path.join(_home(), "Library", "Application Support")
     elif sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", str(Path.home())))
+        base = os.environ.get("APPDATA", _home())
     else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "sops" / "age" / "keys.txt"
+        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(_home(), ".config")
+    return os.path.join(base, "sops", "age", "keys.txt")
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def _parse_identities(text: str, where: str) -> list[Any]:
@@ -45,11 +55,13 @@ def _parse_identities(text: str, where: str) -> list[Any]:
     return out
 
 
-def _ssh_identity(path: Path) -> Any:
+def _ssh_identity(path: str) -> Any:
     import pyrage
 
     try:
-        return pyrage.ssh.Identity.from_buffer(path.read_bytes())
+        with open(path, "rb") as f:
+            data = f.read()
+        return pyrage.ssh.Identity.from_buffer(data)
     except Exception as exc:
         raise KeySourceError(f"failed to parse the SSH key {path}: {exc}") from None
 
@@ -66,17 +78,17 @@ def load_identities() -> tuple[list[Any], list[str]]:
     missing: list[str] = []
     ssh_file = env.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
     if ssh_file:
-        ids.append(_ssh_identity(Path(ssh_file)))
+        ids.append(_ssh_identity(ssh_file))
     else:
         missing.append("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
         for name in ("id_ed25519", "id_rsa"):
-            p = Path.home() / ".ssh" / name
-            if p.is_file():
+            p = os.path.join(_home(), ".ssh", name)
+            if os.path.isfile(p):
                 # an encrypted or unusual SSH key: sops skips it as well
                 with contextlib.suppress(KeySourceError):
                     ids.append(_ssh_identity(p))
             else:
-                missing.append(str(p))
+                missing.append(p)
     if env.get("SOPS_AGE_KEY"):
         ids += _parse_identities(env["SOPS_AGE_KEY"], "SOPS_AGE_KEY")
     else:
@@ -96,14 +108,14 @@ def load_identities() -> tuple[list[Any], list[str]]:
     key_file = env.get("SOPS_AGE_KEY_FILE")
     if key_file:
         try:
-            ids += _parse_identities(Path(key_file).read_text(), key_file)
+            ids += _parse_identities(_read_text(key_file), key_file)
         except OSError as exc:
             raise KeySourceError(f"failed to open SOPS_AGE_KEY_FILE {key_file}: {exc}") from None
     else:
         missing.append("SOPS_AGE_KEY_FILE")
     default = default_key_file()
-    if default.is_file():
-        ids += _parse_identities(default.read_text(), str(default))
+    if os.path.isfile(default):
+        ids += _parse_identities(_read_text(default), default)
     _identity_cache[cache_key] = (ids, missing)
     return ids, missing
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from kubecrypt.sops.stores.base import Store
 
@@ -25,6 +25,8 @@ def format_for_path(path: str) -> str:
 
 def store_for(fmt: str, indent: int | None = None) -> Store:
     """A store by format name (yaml, json, dotenv, ini, binary)."""
-    module = importlib.import_module(f"kubecrypt.sops.stores.{fmt}")
+    name = f"kubecrypt.sops.stores.{fmt}"
+    __import__(name)  # not importlib.import_module: importing importlib costs start-up time
+    module = sys.modules[name]
     store: Store = module.STORE_CLASS(indent=indent)
     return store
