@@ -260,3 +260,25 @@ def test_several_yaml_documents_are_not_encrypted_into_one_document_format(
     (tmp_path / "q.yaml").write_bytes(b"s:\n  a: x\n" if out == "ini" else b"a: x\n")
     assert kc("encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "q.yaml",
               env=env, cwd=tmp_path).returncode == 0
+
+
+# ------------------------------------- an encrypted comment that happens to match the regex
+
+def test_an_encrypted_comment_is_redrawn_until_it_does_not_match_the_regex(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: with unencrypted_comment_regex 'x' most ciphertexts contain an 'x'
+    # somewhere (data, iv or tag), and sops 3.11 then refuses at random (exit 23; the next run
+    # may pass). kubecrypt draws a new IV instead; a regex every ciphertext matches is still
+    # refused (test_recipients_from_environment_and_comment_regex_guard).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+        "    unencrypted_comment_regex: x\n")
+    (tmp_path / "p.yaml").write_bytes(b"# a comment\nk: v\n# plain x\nl: w\n")
+    for _ in range(5):
+        r = kc("encrypt", "p.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        (tmp_path / "e.yaml").write_bytes(r.stdout)
+        assert b"# plain x\nl: w\n" in r.stdout
+        plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
+        assert plain.stdout == b"# a comment\nk: v\n# plain x\nl: w\n", plain.stderr
