@@ -36,7 +36,14 @@ _plain = st.one_of(
     st.integers(2**63, 2**64 + 5).map(str),                  # uint64 (refused) and beyond
     st.sampled_from(["true", "false", "null", "~", "1.5", "1e+30", "-0.0", "0x1F", "0o17",
                      "1234567890123456789.0", "2001-12-14t21:59:43.10-05:00", '"quoted # x"',
-                     "'single'", '"multi\\nline"', '""']))
+                     "'single'", '"multi\\nline"', '""']),
+    # floats as people write them and as Go formats float64 (go-yaml writes them back)
+    st.floats(allow_nan=False, allow_infinity=False).flatmap(
+        lambda x: st.sampled_from([repr(x), f"{x:e}", f"{x:g}", f"{x:.17g}"])),
+    st.sampled_from([".inf", "-.Inf", ".NaN", "1_000", "0b101", "+12", "012", "1.", ".5",
+                     "1e3", "1E3", "-1.5e-7", "0.0", "1.0e+16", "4.9e-324",
+                     "1.7976931348623157e308", "123456789012345678901234567890",
+                     "0x7FFFFFFFFFFFFFFF", "-0x10", "+.5"]))
 
 
 # --------------------------------------------------------------------------------- YAML text
@@ -62,17 +69,23 @@ def _yaml_node(draw: st.DrawFn, depth: int = 0) -> dict[str, object]:
 
 class _Writer:
     """Writes a node tree as block YAML (2-space indent) and decorates it with comments,
-    anchors and aliases chosen by hypothesis."""
+    anchors and aliases chosen by hypothesis (``comments=False``: no comments at all)."""
 
-    def __init__(self, draw: st.DrawFn) -> None:
+    def __init__(self, draw: st.DrawFn, comments: bool = True) -> None:
         self.draw = draw
+        self.comments = comments
         self.lines: list[str] = []
         self.anchors: list[str] = []
 
+    def comment_here(self, one_in: int) -> bool:
+        return self.comments and self.draw(st.integers(0, one_in - 1)) == 0
+
     def maybe_comment(self) -> str:
-        return " # " + self.draw(_comment) if self.draw(st.integers(0, 4)) == 0 else ""
+        return " # " + self.draw(_comment) if self.comment_here(5) else ""
 
     def head_comments(self, indent: int) -> None:
+        if not self.comments:
+            return
         for _ in range(self.draw(st.integers(0, 1)) if self.draw(st.booleans()) else 0):
             if self.draw(st.integers(0, 5)) == 0:  # an empty line splits head from foot
                 self.lines.append("")
@@ -108,13 +121,13 @@ class _Writer:
                 self.head_comments(indent)
             lead = first if (first is not None and i == 0) else " " * indent
             self.value(child, f"{lead}{key}:", indent)
-        if self.draw(st.integers(0, 4)) == 0:  # a foot comment at this level
+        if self.comment_here(5):  # a foot comment at this level
             self.lines.append(" " * indent + "# " + self.draw(_comment))
 
     def sequence(self, node: dict[str, object], indent: int) -> None:
         for child in node["items"]:  # type: ignore[attr-defined]
             self.head_comments(indent)
-            if self.draw(st.integers(0, 5)) == 0 and child["k"] in ("map", "seq"):
+            if child["k"] in ("map", "seq") and self.comment_here(6):
                 # ``- # comment`` then the item on the next lines
                 self.lines.append(" " * indent + "- # " + self.draw(_comment))
                 if child["k"] == "map":
@@ -123,7 +136,7 @@ class _Writer:
                     self.sequence(child, indent + 2)
                 continue
             self.value(child, " " * indent + "-", indent)
-        if self.draw(st.integers(0, 3)) == 0:  # end of list
+        if self.comment_here(4):  # end of list
             self.lines.append(" " * indent + "# " + self.draw(_comment))
 
 
@@ -239,8 +252,8 @@ _simple_doc = st.lists(st.tuples(_word.filter(lambda w: w != "sops"), st.one_of(
     st.dictionaries(_word, _word, min_size=1, max_size=2))), min_size=1, max_size=4,
     unique_by=lambda t: t[0])
 
-_COMMANDS = ["extract", "set", "set-append", "unset", "exec-env", "rotate", "edit",
-             "updatekeys"]
+_COMMANDS = ["extract", "set", "set-append", "set-new", "unset", "unset-missing", "exec-env",
+             "rotate", "edit", "updatekeys", "filestatus", "extract-json"]
 
 
 def _yaml_of(doc: list[tuple[str, object]]) -> bytes:
@@ -248,8 +261,9 @@ def _yaml_of(doc: list[tuple[str, object]]) -> bytes:
 
 
 @_SETTINGS
-@given(doc=_simple_doc, command=st.sampled_from(_COMMANDS), pick=st.integers(0, 10))
-def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: int,
+@given(doc=_simple_doc, command=st.sampled_from(_COMMANDS), pick=st.integers(0, 10),
+       ext=st.sampled_from(["yaml", "json"]))
+def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: int, ext: str,
                              age_keys: dict[str, AgeKey]) -> None:
     key, value = doc[pick % len(doc)]
     path = f'["{key}"]'
@@ -260,20 +274,24 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
     with tempfile.TemporaryDirectory() as d:
         wd = Path(d)
         env = env_for(age_keys["k1"], d)
-        (wd / "p.yaml").write_bytes(_yaml_of(doc))
+        (wd / f"p.{ext}").write_bytes(_yaml_of(doc))
         (wd / ".sops.yaml").write_text(
             f"creation_rules:\n  - age: {age_keys['k1'].recipient},{age_keys['k2'].recipient}\n")
-        enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=wd)
+        enc = sops("encrypt", "--age", age_keys["k1"].recipient, f"p.{ext}", env=env, cwd=wd)
         assert enc.returncode == 0, enc.stderr
         results = []
         for name, tool in (("s", sops), ("k", kc)):
-            f = wd / f"{name}.yaml"
+            f = wd / f"{name}.{ext}"
             f.write_bytes(enc.stdout)
             args: list[str] = {
                 "extract": ["decrypt", "--extract", path, f.name],
                 "set": ["set", f.name, path, '"new"'],
                 "set-append": ["set", f.name, path, '{"n": 1}'],
+                "set-new": ["set", f.name, f'["{key}x"]["n"]', "[1, 2.5]"],
                 "unset": ["unset", f.name, path],
+                "unset-missing": ["unset", f.name, f'["{key}x"]'],
+                "filestatus": ["filestatus", f.name],
+                "extract-json": ["decrypt", "--output-type", "json", "--extract", path, f.name],
                 "exec-env": ["exec-env", f.name, "env | grep -v '^_=' | sort"],
                 "rotate": ["rotate", "-i", "--add-age", age_keys["k3"].recipient, f.name],
                 "edit": ["edit", f.name],
@@ -282,7 +300,9 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
             run_env = env
             if command == "edit":
                 editor = wd / "ed.sh"
-                editor.write_text("#!/bin/sh\nprintf 'added: 1\\n' >> \"$1\"\n")
+                editor.write_text(  # a change that keeps the file valid YAML or JSON
+                    "#!/bin/sh\nprintf 'added: 1\\n' >> \"$1\"\n" if ext == "yaml" else
+                    "#!/bin/sh\nsed -i '1s/^{/{\"added\": 1,/' \"$1\"\n")
                 editor.chmod(0o755)
                 run_env = {**env, "EDITOR": str(editor)}
             if command == "exec-env":
@@ -296,7 +316,7 @@ def test_commands_match_sops(doc: list[tuple[str, object]], command: str, pick: 
                 out = b"\n".join(ln for ln in out.splitlines()
                                  if ln.split(b"=", 1)[0].decode() in keys)
             plain = sops("decrypt", f.name, env=env, cwd=wd)
-            results.append((r.returncode, out if command in ("extract", "exec-env", "updatekeys")
-                            else b"",
-                            plain.returncode, plain.stdout))
+            results.append((r.returncode, out if command in (
+                "extract", "exec-env", "updatekeys", "filestatus", "extract-json") else b"",
+                plain.returncode, plain.stdout))
         assert results[0] == results[1], (doc, command, path)

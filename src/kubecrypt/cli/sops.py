@@ -297,7 +297,8 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit),
                    split_list(rm_kms), kctx, prof, split_list(rm_gcp_kms),
                    split_list(rm_azure_kv))
-    data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order))
+    data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order),
+                     out_store=job.store(job.out_fmt))
     _write(job, data, in_place, output)
 
 
@@ -327,7 +328,7 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
 @click.option("--value-stdin", is_flag=True, help="Read the JSON value from stdin.")
 @click.option("--idempotent", is_flag=True, help="Do not rewrite the file if nothing changes.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
-@_fmt_option("--output-type", "ignored (kept for sops compatibility)")
+@_fmt_option("--output-type", "format FILE is written back in (default: from its name)")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
 @click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
@@ -339,7 +340,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import json_value, parse_path, set_value
 
-    job = _job(file, input_type, config=_cfg(ctx, None))
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
@@ -355,7 +356,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     changed = set_value(opened.branches, parse_path(index), json_value(text))
     if idempotent and not changed:
         return
-    atomic_write(file, reseal(opened, store))
+    atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
 @sops.command()
@@ -363,24 +364,25 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
 @click.argument("index")
 @click.option("--idempotent", is_flag=True, help="A missing key is not an error.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
+@_fmt_option("--output-type", "format FILE is written back in (default: from its name)")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
 @click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
 def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_type: str | None,
-          ignore_mac: bool, decryption_order: str | None) -> None:
+          output_type: str | None, ignore_mac: bool, decryption_order: str | None) -> None:
     """Remove the key or list element at INDEX, in place."""
     from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import parse_path, unset_value
 
-    job = _job(file, input_type, config=_cfg(ctx, None))
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     store = job.store()
     opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
     if not unset_value(opened.branches, parse_path(index)):
         if idempotent:
             return
         raise SopsError(f"Error unsetting value: component {index} not found in {file}.")
-    atomic_write(file, reseal(opened, store))
+    atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
 @sops.command()
@@ -388,14 +390,22 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 def filestatus(file: str, input_type: str | None) -> None:
     """Print {"encrypted":true} or {"encrypted":false} without any key."""
-    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.errors import CouldNotReadEncrypted, MetadataNotFound, SopsError
+    from kubecrypt.sops.metadata import Metadata
+    from kubecrypt.sops.ops import load_encrypted
 
-    job = _job(file, input_type)
+    # As sops: a file without sops metadata is not encrypted; one that cannot be read, does not
+    # parse, or whose metadata is damaged fails (exit 1) rather than being called either.
     try:
-        job.store().load_encrypted(job.read())
+        job = _job(file, input_type)
+        _, raw = load_encrypted(job.read(), job.store())
+        if not Metadata.from_tree(raw).key_groups:
+            raise CouldNotReadEncrypted("No keys found in file.")
         enc = True
-    except SopsError:
+    except MetadataNotFound:
         enc = False
+    except SopsError as exc:
+        raise CouldNotReadEncrypted(f"Cannot check the file status: {exc}") from None
     click.echo('{"encrypted":%s}' % ("true" if enc else "false"))
 
 

@@ -14,6 +14,13 @@ class CouldNotReadInput(SopsError):
     exit_code = 2
 
 
+class CouldNotReadEncrypted(SopsError):
+    """An encrypted file that does not parse: sops returns the store's error unwrapped (exit 1),
+    where the same error reading a plaintext file is CouldNotReadInput (exit 2)."""
+
+    exit_code = 1
+
+
 class CouldNotWriteOutput(SopsError):
     exit_code = 3
 

@@ -15,7 +15,10 @@ from kubecrypt.sops.datakey import (
     wrap_data_key,
 )
 from kubecrypt.sops.errors import (
+    CouldNotReadEncrypted,
+    CouldNotReadInput,
     CouldNotWriteOutput,
+    ErrorDumpingTree,
     FileAlreadyEncrypted,
     MacMismatch,
     NeedAtLeastOneDocument,
@@ -24,7 +27,7 @@ from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup, Metadata
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch, Selection, decrypt_tree, encrypt_tree
-from kubecrypt.sops.values import now_rfc3339, parse_lastmodified
+from kubecrypt.sops.values import Comment, now_rfc3339, parse_lastmodified
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,7 +79,39 @@ def _seal(branches: list[Branch], md: Metadata, cipher: Cipher) -> None:
 
 
 def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
+    _refuse_repeated_keys(store, branches)
     return store.emit_encrypted(branches, md.to_branch(empty_as_null=store.name != "yaml"))
+
+
+def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
+    """A key repeated in one mapping (JSON allows it; two INI sections of one name) cannot be
+    written at the top of a YAML file (sops reads its metadata from that mapping and refuses a
+    repeated key there) nor inside an INI section (go-ini keeps the last value, so the MAC no
+    longer matches). sops 3.11 writes such a file and then neither tool can open it; refuse
+    before anything is written. Likewise several YAML documents in any other format: sops
+    writes the first (JSON, binary) or merges them, and its MAC no longer matches."""
+    if store.name != "yaml" and len(branches) > 1:
+        raise ErrorDumpingTree(
+            f"Error dumping file: {len(branches)} YAML documents cannot be written as one "
+            f"encrypted {store.name} file (it could not be opened again); split them or keep "
+            "the YAML output.")
+    if store.name == "yaml":
+        mappings = list(branches)
+    elif store.name == "ini":
+        mappings = [v for b in branches for _, v in b if isinstance(v, Branch)]
+    else:
+        return
+    for m in mappings:
+        seen: set[object] = set()
+        for k, _ in m:
+            if isinstance(k, Comment):
+                continue
+            if k in seen:
+                raise ErrorDumpingTree(
+                    f"Error dumping file: the key {k!r} appears twice in one mapping, and an "
+                    f"encrypted {store.name.upper()} file holding that could not be opened "
+                    "again; rename or merge one of them, or keep the input format.")
+            seen.add(k)
 
 
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,
@@ -104,11 +139,20 @@ def encrypt(data: bytes, store: Store, spec: EncryptSpec,
     return _emit(out_store if out_store is not None else store, branches, md)
 
 
+def load_encrypted(data: bytes, store: Store) -> tuple[list[Branch], object]:
+    """The store's tree and raw metadata of an encrypted file; a file that does not parse
+    fails with exit 1 as in sops (whose LoadEncryptedFile returns the error unwrapped)."""
+    try:
+        return store.load_encrypted(data)
+    except CouldNotReadInput as exc:
+        raise CouldNotReadEncrypted(str(exc)) from None
+
+
 def open_file(data: bytes, store: Store, ignore_mac: bool = False,
               order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER,
               keep_ivs: bool = False) -> Opened:
     """Decrypts and verifies; raises with sops' exit codes (25 value, 51 MAC, 128 key)."""
-    branches, raw_md = store.load_encrypted(data)
+    branches, raw_md = load_encrypted(data, store)
     # A binary file records no selection, but sops reads it as the default suffix and writes
     # that back whenever it re-emits the file (rotate, edit, set, updatekeys).
     md = Metadata.from_tree(raw_md)
@@ -153,7 +197,7 @@ def reseal(opened: Opened, store: Store) -> bytes:
 def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
            remove: list[MasterKey] | None = None,
            order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER,
-           rand: RandomSource = system_random) -> bytes:
+           rand: RandomSource = system_random, out_store: Store | None = None) -> bytes:
     """New data key; ``add`` joins group 0, ``remove`` leaves every group (sops rotate)."""
     opened = open_file(data, store, order=order, keep_ivs=True)
     md = opened.metadata
@@ -172,7 +216,7 @@ def rotate(data: bytes, store: Store, add: list[MasterKey] | None = None,
     cipher.stash = stash
     cipher.use_stash = True
     _seal(opened.branches, md, cipher)
-    return _emit(store, opened.branches, md)
+    return _emit(out_store or store, opened.branches, md)
 
 
 def threshold_after_update(old_thr: int, new_groups: list[KeyGroup]) -> int:
@@ -220,7 +264,7 @@ def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup],
                order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes, list[str]]:
     """Re-wraps the same data key for the given groups; values, MAC and lastmodified stay.
     Returns (new bytes, the changes; none means the file already matches)."""
-    branches, raw_md = store.load_encrypted(data)
+    branches, raw_md = load_encrypted(data, store)
     md = Metadata.from_tree(raw_md)
     threshold = threshold_after_update(md.shamir_threshold, key_groups)
     changes = describe_key_changes(md.key_groups, md.shamir_threshold, key_groups, threshold)

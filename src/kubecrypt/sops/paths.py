@@ -69,6 +69,9 @@ def json_value(text: str) -> object:
                               "Value for set", InvalidSetFormat)
     except ValueError as exc:
         raise InvalidSetFormat(f"Value for set is not valid JSON: {exc}") from None
+    if isinstance(v, list) and not isinstance(v, Branch):  # sops: only objects and scalars
+        raise InvalidSetFormat("Invalid --set value format: a JSON array cannot be set (as in "
+                               "sops); set its elements one by one, or set an object.")
 
     def conv(x: object) -> object:
         if isinstance(x, bool) or x is None:
@@ -101,6 +104,9 @@ def set_value(branches: list[Branch], path: list[PathPart], value: object) -> bo
                             return False
                         cur[i] = (k, value)
                         return True
+                    if not isinstance(v, (Branch, list)):  # sops replaces a scalar on the way
+                        v = Branch() if isinstance(path[n + 1], str) else []
+                        cur[i] = (k, v)
                     cur = v
                     break
             else:
@@ -126,6 +132,8 @@ def set_value(branches: list[Branch], path: list[PathPart], value: object) -> bo
                     return False
                 cur[idx[p]] = value
                 return True
+            if not isinstance(cur[idx[p]], (Branch, list)):  # as above
+                cur[idx[p]] = Branch() if isinstance(path[n + 1], str) else []
             cur = cur[idx[p]]
         else:
             raise InvalidTreePathFormat(

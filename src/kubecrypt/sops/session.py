@@ -48,7 +48,10 @@ class FileJob:
                     f"{flag} {given!r} is not one of {', '.join(FORMATS)}; using the type "
                     f"from the file name ({detected}).")
         self.in_fmt = input_type if input_type in FORMATS else detected
-        self.out_fmt = output_type if output_type in FORMATS else self.in_fmt
+        # As sops: without --output-type the output is in the format of the file's name,
+        # even when --input-type says otherwise (stdin without a name: the input type).
+        self.out_fmt = output_type if output_type in FORMATS else (
+            detected if self.name is not None else self.in_fmt)
         self.indent = indent
         self._config_path = config
         self._config: Config | None = None

@@ -258,12 +258,18 @@ def encrypt_tree(branches: list[Branch], sel: Selection, cipher: Cipher,
         if isinstance(v, Comment):
             if selected and v.value and not is_encrypted(v.value):
                 enc = cipher.encrypt(v, aad)
-                if sel.field == "unencrypted_comment_regex" and sel.comment_matches(enc):
-                    # The ciphertext would read as a marker next time: sops refuses too.
-                    raise ErrorEncryptingTree(
-                        "The encrypted comment at " + repr(aad) + " matches the "
-                        "unencrypted_comment_regex; use a more specific regex.")
-                return Comment(enc)
+                # The ciphertext must not read as a marker next time. sops refuses when the
+                # random IV makes it so (a retry would pass); draw a new IV a few times first,
+                # and refuse as sops does when the regex matches whatever the IV (or the IV is
+                # kept from before).
+                for _ in range(64):
+                    if not (sel.field == "unencrypted_comment_regex"
+                            and sel.comment_matches(enc)):
+                        return Comment(enc)
+                    enc = cipher.encrypt(v, aad)
+                raise ErrorEncryptingTree(
+                    "The encrypted comment at " + repr(aad) + " matches the "
+                    "unencrypted_comment_regex; use a more specific regex.")
             return v
         if _uint64(v):
             raise ErrorEncryptingTree("Error encrypting tree: " + _UINT64)

@@ -35,9 +35,11 @@ class BinaryStore(Store):
         return JSONStore(self.indent).emit_encrypted(branches, metadata)
 
     def emit_value(self, value: object) -> bytes:
+        # ``--extract`` of a non-string value with binary output (sops: exit 4)
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
-        return JSONStore(self.indent).emit_value(value)
+        raise ErrorDumpingTree("Error dumping tree: binary files are not structured and "
+                               "extracting a single value is not possible; use --output-type.")
 
 
 STORE_CLASS = BinaryStore

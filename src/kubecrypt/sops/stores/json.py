@@ -181,7 +181,8 @@ class JSONStore(Store):
         return self.emit_plain([doc])
 
     def emit_value(self, value: object) -> bytes:
-        return (dumps(value, self._ind) + "\n").encode()
+        # ``--extract`` of a non-string value: sops writes it without a trailing newline
+        return dumps(value, self._ind).encode()
 
 
 STORE_CLASS = JSONStore
