@@ -282,3 +282,12 @@ def test_an_encrypted_comment_is_redrawn_until_it_does_not_match_the_regex(
         assert b"# plain x\nl: w\n" in r.stdout
         plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
         assert plain.stdout == b"# a comment\nk: v\n# plain x\nl: w\n", plain.stderr
+
+
+def test_an_ini_comment_of_several_lines_is_indented_in_yaml_like_sops(
+        age_keys: dict[str, AgeKey]) -> None:
+    # go-ini joins a key's comment lines and inline comment into one comment with line breaks;
+    # go-yaml's emitter indents every line of it and puts "# " before a line without "#".
+    text = b"[s]\n; c\n; d\n\n; e\nk = v # i\nj = 1\n"
+    want = compare(text, "ini", age_keys["k1"], ["--output-type", "yaml"], out_ext="yaml")
+    assert want is not None and b"\n    # ; d\n    # ; e\n    # i\n" in want

@@ -91,6 +91,17 @@ def _go_base64(data: bytes) -> str:
     return "".join(text[i:i + 70] + "\n" for i in range(0, len(text), 70))
 
 
+
+def _comment(lead: str, pad: str, value: object) -> str:
+    """One comment as go-yaml's emitter writes it: ``#`` and the text; a line after a line
+    break (a comment read from INI or dotenv can hold several) at the indentation, with ``# ``
+    put before it unless it starts with ``#``; an empty line stays empty."""
+    first, *rest = str(value).split("\n")
+    out = lead + "#" + first
+    for line in rest:
+        out += "\n" + (pad + (line if line.startswith("#") else "# " + line) if line else "")
+    return out if out.endswith("\n") and rest else out + "\n"
+
 def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object], list[Comment]]:
     """Leading comments of a collection: the head comment go-yaml writes before the
     collection's own "- " indicator (a list's encrypted comments are elements instead)."""
@@ -162,7 +173,7 @@ class Emitter:
     def _flush_foot(self, indent: int) -> None:
         if self.pending_foot:
             pad = " " * indent
-            self.out.extend(pad + "#" + c.value + "\n" for c in self.pending_foot)
+            self.out.extend(_comment(pad, pad, c.value) for c in self.pending_foot)
             self.pending_foot = []
             self.foot_at = (indent, len(self.out))
 
@@ -258,11 +269,11 @@ class Emitter:
             if isinstance(k, Comment):
                 if lead == pad:
                     self._below_foot(indent)
-                out.append(lead + "#" + k.value + "\n")
+                out.append(_comment(lead, pad, k.value))
                 comments_since = True
                 continue
             if pending and not comments_since:
-                out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
+                out.extend(_comment(pad, pad, getattr(c, "value", "")) for c in pending)
             pending = []
             comments_since = False
             if lead == pad:
@@ -294,14 +305,14 @@ class Emitter:
         if pending:
             if comments_since:
                 out.append("\n")
-            out.extend(pad + "#" + str(getattr(c, "value", "")) + "\n" for c in pending)
+            out.extend(_comment(pad, pad, getattr(c, "value", "")) for c in pending)
 
     def _flow_comments(self, b: Branch, indent: int) -> str:
         """A mapping holding only comments: go-yaml keeps it an empty flow mapping and writes
         the comments inside it, the closing brace at column 0 (emitterc.go writes the ``}``
         right after the comment's line break)."""
         pad = " " * self._nested(indent)
-        return "{\n" + "".join(pad + "#" + str(k.value) + "\n" for k, _ in b
+        return "{\n" + "".join(_comment(pad, pad, k.value) for k, _ in b
                                if isinstance(k, Comment)) + "}\n"
 
     def _value_text(self, v: object, indent: int) -> str:
@@ -365,7 +376,7 @@ class Emitter:
                     # sops stores encrypted comments of a list as list elements.
                     out.append(lead + "- " + v.value + "\n")
                 else:
-                    out.append(lead + "#" + v.value + "\n")
+                    out.append(_comment(lead, pad, v.value))
                 prefix = None
                 continue
             prefix = None
@@ -373,7 +384,7 @@ class Emitter:
                 # go-yaml writes a nested node's head comments before its "- " indicator.
                 v, head = _split_head_comments(v)
                 for c in head:
-                    out.append(lead + "#" + c.value + "\n")
+                    out.append(_comment(lead, pad, c.value))
                     lead = pad
             if isinstance(v, Branch):
                 if v:
@@ -406,7 +417,7 @@ class Emitter:
         else:
             for k, _ in b:
                 if isinstance(k, Comment):
-                    self.out.append("#" + k.value + "\n")
+                    self.out.append(_comment("", "", k.value))
             self.out.append("{}\n")
         if self.pending_foot:  # at the document's end, one blank line below
             self.out.append("\n")
