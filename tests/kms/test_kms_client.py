@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from kubecrypt.atrest.chain import PrefixChain
-from kubecrypt.atrest.providers.kms_v2 import HEALTHY_POLL, STATE_TTL, KMSv2Provider
+from kubecrypt.atrest.providers.kms_v2 import (
+    HEALTHY_POLL,
+    STATE_TTL,
+    STATUS_INTERVAL_ENV,
+    KMSv2Provider,
+    healthy_poll,
+)
 from kubecrypt.errors import EncryptError, KMSUnavailable
 from kubecrypt.kms import client, keyring
 
@@ -168,3 +174,16 @@ def test_plugin_killed_and_restarted(local_plugin: Plugin) -> None:
         assert chain.decrypt(v, k.encode()).plaintext == values[k]
     chain.close()
     reader.close()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (None, 60.0), ("5", 5.0), ("1", 1.0), ("0.5", 60.0), ("0", 60.0), ("-3", 60.0),
+    ("61", 60.0), ("nan", 60.0), ("soon", 60.0), ("", 60.0)])
+def test_status_interval_shortens_only_within_a_minute(monkeypatch: pytest.MonkeyPatch,
+                                                       raw: str | None, expected: float) -> None:
+    """The lab's knob for seeing a rotated KEK sooner: 1-60 s, anything else keeps upstream's 60 s."""
+    if raw is None:
+        monkeypatch.delenv(STATUS_INTERVAL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(STATUS_INTERVAL_ENV, raw)
+    assert healthy_poll() == expected

@@ -5,7 +5,8 @@ server/options/encryptionconfig/config.go):
 
 - a *write state* is made from a fresh 32-byte seed, wrapped by one plugin ``Encrypt``, whenever
   there is none or the plugin's Status reports a new key_id; it is never persisted;
-- Status is asked again after 60 s when healthy and 10 s after a failure; each success moves the
+- Status is asked again after 60 s when healthy (fewer with KUBECRYPT_KMS_STATUS_INTERVAL, not an
+  upstream setting) and 10 s after a failure; each success moves the
   state's expiry to now + 3 minutes, and writes fail closed once it has passed;
 - until the first successful Status + Encrypt, reads and writes fail, as upstream;
 - decrypted seeds/DEKs are cached by (type, encryptedDEKSource, keyID, annotations), so reads keep
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 import time
 import uuid
@@ -52,11 +54,24 @@ from kubecrypt.storage import wire
 SEED_SIZE = 32
 INFO_SIZE = 32
 HEALTHY_POLL = 60.0
+# Not a kube-apiserver setting: lets a lab, a demo or a test see a rotated KEK in seconds.
+STATUS_INTERVAL_ENV = "KUBECRYPT_KMS_STATUS_INTERVAL"
 UNHEALTHY_POLL = 10.0
 STATE_TTL = 180.0
 DEK_CACHE_SIZE = 1000
 NONCE_COUNTER_START = 1_000_000_000
 DERIVED_CACHE_SIZE = 1024
+
+
+def healthy_poll() -> float:
+    """Seconds between Status calls while healthy: 60 as upstream, or ``STATUS_INTERVAL_ENV``
+    (a number from 1 to 60) when set; anything else there is ignored."""
+    raw = os.environ.get(STATUS_INTERVAL_ENV, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return HEALTHY_POLL
+    return value if 1.0 <= value <= HEALTHY_POLL else HEALTHY_POLL
 
 
 @dataclass
@@ -169,7 +184,7 @@ class KMSv2Provider(Provider):
                 state = self._new_state(status.key_id, now)
             state.expiry = now + STATE_TTL
             self._state = state
-            self._next_check = now + HEALTHY_POLL
+            self._next_check = now + healthy_poll()
         except Exception as exc:  # plugin down or misbehaving: keep the old state until it expires
             self._last_error = str(exc) or type(exc).__name__
             self._next_check = now + UNHEALTHY_POLL
