@@ -68,3 +68,33 @@ def test_stale_replaced_live_and_non_socket_refused(tmp_path: Path) -> None:
 def test_abstract_socket_target() -> None:
     assert grpc_target("@kms") == "unix-abstract:kms"
     assert grpc_target("/run/kms.sock") == "unix:/run/kms.sock"
+
+
+_SIGNAL_FROM_ANOTHER_THREAD = """
+import logging, signal, threading, time
+from kubecrypt.grpcsocket import run_until_signal
+
+def deliver():
+    time.sleep(0.5)  # the main thread is waiting by now
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    time.sleep(30)  # as gRPC's threads do, this one stays
+
+def start():
+    # As when the kernel hands SIGTERM to one of gRPC's threads instead of the main thread.
+    threading.Thread(target=deliver, daemon=True).start()
+
+run_until_signal(start, lambda: print("stopped", flush=True), logging.getLogger("t"))
+"""
+
+
+def test_sigterm_taken_by_another_thread_still_stops_the_server() -> None:
+    """A SIGTERM delivered to a thread other than the main one must stop the server promptly; the
+    main thread once slept in a single hour-long wait and answered it an hour late."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_FROM_ANOTHER_THREAD], capture_output=True,
+                          text=True, timeout=20, env={**os.environ,
+                                                      "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "stopped\n"

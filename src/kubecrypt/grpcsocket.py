@@ -126,6 +126,9 @@ class UnixSocket:
                           f"choose another {self.flag}")
 
 
+SIGNAL_POLL_SECONDS = 0.2
+
+
 def run_until_signal(start: Callable[[], None], stop: Callable[[], None],
                      log: logging.Logger) -> None:
     """Calls ``start``, then waits for SIGTERM or SIGINT and calls ``stop`` (also when ``start``
@@ -139,7 +142,10 @@ def run_until_signal(start: Callable[[], None], stop: Callable[[], None],
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         start()
-        while not done.wait(3600):
+        # Short waits, not one long one: a signal that the kernel hands to one of gRPC's threads
+        # only flags Python's handler, which runs when the main thread next runs bytecode; a
+        # main thread blocked in one long wait would leave SIGTERM unanswered for that long.
+        while not done.wait(SIGNAL_POLL_SECONDS):
             pass
     finally:
         stop()
