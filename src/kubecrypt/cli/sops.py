@@ -129,7 +129,19 @@ def legacy_args(args: list[str], commands: set[str]) -> list[str]:
 
 class _SopsGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, legacy_args(list(args), set(self.commands)))
+        new = legacy_args(list(args), set(self.commands))
+        # sops' older form never reads stdin: without FILE it exits 100 (_need_file).
+        ctx.meta["sops_legacy_mode"] = new != list(args)
+        return super().parse_args(ctx, new)
+
+
+def _need_file(ctx: click.Context, file: str | None, legacy_only: bool = False) -> None:
+    """sops' "no file specified" (exit 100): rotate always needs FILE; encrypt and decrypt
+    read stdin without one, except in the older ``-e``/``-d`` form."""
+    if file is None and (not legacy_only or ctx.meta.get("sops_legacy_mode")):
+        from kubecrypt.sops.errors import NoFileSpecified
+
+        raise NoFileSpecified("No file specified: name the file to work on.")
 
 
 @click.group(cls=_SopsGroup)
@@ -174,6 +186,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
     from kubecrypt.sops.ops import encrypt as do_encrypt
 
+    _need_file(ctx, file, legacy_only=True)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir,
@@ -202,6 +215,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Decrypt FILE (or stdin) and print the plaintext."""
     from kubecrypt.sops.ops import open_file
 
+    _need_file(ctx, file, legacy_only=True)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
                need_name=False)
     job.check_output(in_place, output)
@@ -249,7 +263,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
                                                 mac_only_encrypted, shamir, kms,
                                                 encryption_context, aws_profile, gcp_kms,
                                                 azure_kv)
-    edit_file(Path(file), job.store(), ignore_mac, spec)
+    edit_file(Path(file), job.store(), ignore_mac, spec, out_store=job.store(job.out_fmt))
 
 
 # ---------------------------------------------------------------------------------- rotate
@@ -288,6 +302,7 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     from kubecrypt.sops.rules import keys_from, split_list
     from kubecrypt.sops.session import kms_context
 
+    _need_file(ctx, file)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     kctx, prof = kms_context(encryption_context), aws_profile or ""
