@@ -291,3 +291,26 @@ def test_an_ini_comment_of_several_lines_is_indented_in_yaml_like_sops(
     text = b"[s]\n; c\n; d\n\n; e\nk = v # i\nj = 1\n"
     want = compare(text, "ini", age_keys["k1"], ["--output-type", "yaml"], out_ext="yaml")
     assert want is not None and b"\n    # ; d\n    # ; e\n    # i\n" in want
+
+
+# ------------------------------------------------ YAML scalars go-yaml types differently
+
+@pytest.mark.parametrize(("text", "plain"), [
+    (b"h: 1e400\n", b"h: 1e400\n"),            # beyond float64: go-yaml keeps a string
+    (b"h: [-1e400, .5e999]\n", b"h:\n    - -1e400\n    - .5e999\n"),
+    (b'h: "1e400"\n', b"h: 1e400\n"),          # that string needs no quotes on output
+])
+def test_a_float_beyond_float64_is_a_string_like_sops(
+        text: bytes, plain: bytes, age_keys: dict[str, AgeKey]) -> None:
+    assert compare(text, "yaml", age_keys["k1"]) == plain
+
+
+@pytest.mark.parametrize("text", [
+    b"e: !!bool yes\n", b"e: !!int 1.5\n", b"e: !!int\n", b"e: !!null x\n",
+    b"e: !!float 1e400\n", b"e: !!timestamp 1\n", b"e: !!binary aGVsb*G8=\n",
+    b"e: !!binary aGVsbG8\n",
+])
+def test_a_tag_the_value_does_not_resolve_to_is_refused_like_sops(
+        text: bytes, age_keys: dict[str, AgeKey]) -> None:
+    # go-yaml v3 (resolve.go) fails "cannot decode !!str `yes` as a !!bool"; sops exits 2.
+    assert compare(text, "yaml", age_keys["k1"]) is None
