@@ -314,3 +314,34 @@ def test_a_tag_the_value_does_not_resolve_to_is_refused_like_sops(
         text: bytes, age_keys: dict[str, AgeKey]) -> None:
     # go-yaml v3 (resolve.go) fails "cannot decode !!str `yes` as a !!bool"; sops exits 2.
     assert compare(text, "yaml", age_keys["k1"]) is None
+
+
+# ------------------------------------------------------- non-string scalars as dotenv
+
+def test_dotenv_output_spells_scalars_with_sops_valtostring(
+        age_keys: dict[str, AgeKey]) -> None:
+    # sops' dotenv store writes a non-string value with stores.ValToString (%G floats with a
+    # decimal, <nil>): kubecrypt wrote 15000000000.0, 1e-07 and an empty value.
+    text = b"a: 1.5e10\nb: 100\nc: true\nd: 1.0\ne: ~\nf: 2001-12-14\ng: 1e-7\nh: -0.0\ni: .inf\n"
+    want = compare(text, "yaml", age_keys["k1"], dec_args=["--output-type", "dotenv"])
+    assert want == (b"a=1.5E+10\nb=100\nc=true\nd=1.0\ne=<nil>\nf=2001-12-14T00:00:00Z\n"
+                    b"g=1E-07\nh=-0.0\ni=+Inf\n")
+
+
+def test_a_null_encrypted_into_dotenv_opens_where_sops_file_does_not(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: it writes a null into an encrypted dotenv file as "<nil>", which
+    # reads back as a string that is not ENC[...] (exit 25 in both tools). kubecrypt writes an
+    # empty value, which both tools open.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: ~\nb: x\n")
+    r = age_keys["k1"].recipient
+    for tool, name, code in ((sops, "s.env", 25), (kc, "k.env", 0)):
+        enc = tool("encrypt", "--age", r, "--output-type", "dotenv", "p.yaml", env=env,
+                   cwd=tmp_path)
+        assert enc.returncode == 0, enc.stderr
+        (tmp_path / name).write_bytes(enc.stdout)
+        for reader in (sops, kc):
+            out = reader("decrypt", name, env=env, cwd=tmp_path)
+            assert out.returncode == code, (name, reader, out.stderr)
+            assert out.stdout == (b"a=\nb=x\n" if code == 0 else b"")
