@@ -198,6 +198,16 @@ def test_extract_as_json_writes_no_trailing_newline_like_sops(
     assert (ours.returncode, ours.stdout) == (0, theirs.stdout)
 
 
+@pytest.mark.parametrize("out", [[], ["--output-type", "json"], ["--output-type", "binary"]])
+@pytest.mark.parametrize("key", ['["t"]', '["s"]["u"]'])
+def test_extract_of_a_timestamp_is_a_value_not_a_raw_string_like_sops(
+        out: list[str], key: str, age_keys: dict[str, AgeKey]) -> None:
+    # sops prints only strings raw; a timestamp is a time.Time, written by the output store
+    # (YAML: with a newline, JSON: quoted, binary: exit 4). kubecrypt printed it raw.
+    text = b"t: 2001-12-14\ns:\n  u: 2002-01-01T10:00:00+02:00\n"
+    compare(text, "yaml", age_keys["k1"], dec_args=["--extract", key, *out])
+
+
 # ------------------------------------------------------------------ set through a scalar, arrays
 
 @pytest.mark.parametrize(("path", "value"), [

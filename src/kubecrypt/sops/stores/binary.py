@@ -35,9 +35,8 @@ class BinaryStore(Store):
         return JSONStore(self.indent).emit_encrypted(branches, metadata)
 
     def emit_value(self, value: object) -> bytes:
-        # ``--extract`` of a non-string value with binary output (sops: exit 4)
-        if isinstance(value, str):
-            return value.encode("utf-8", "surrogateescape")
+        # ``--extract`` of a value that is not a string (strings are printed raw before any
+        # store is asked; a timestamp is not one) with binary output: sops exits 4.
         raise ErrorDumpingTree("Error dumping tree: binary files are not structured and "
                                "extracting a single value is not possible; use --output-type.")
 
