@@ -338,6 +338,33 @@ def test_dotenv_output_spells_scalars_with_sops_valtostring(
                     b"g=1E-07\nh=-0.0\ni=+Inf\n")
 
 
+_TIMES = b"a: 2002-01-01T10:00:00.5+02:00\nb: 2001-12-14t21:59:43.10-05:00\nc: 2002-01-01\n"
+
+
+@pytest.mark.parametrize("out", ["dotenv", "ini"])
+def test_a_timestamp_is_written_in_whole_seconds_by_valtostring_like_sops(
+        out: str, age_keys: dict[str, AgeKey]) -> None:
+    # stores.ValToString formats a time.Time as time.RFC3339, dropping the fraction of a
+    # second; kubecrypt kept it (2002-01-01T10:00:00.5+02:00).
+    text = _TIMES if out == "dotenv" else b"s:\n" + b"".join(
+        b"  " + line + b"\n" for line in _TIMES.splitlines())
+    assert b":00.5" not in (compare(text, "yaml", age_keys["k1"],
+                                    dec_args=["--output-type", out]) or b":00.5")
+
+
+def test_exec_env_writes_a_timestamp_in_whole_seconds_like_sops(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(_TIMES)
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "e.yaml").write_bytes(enc.stdout)
+    args = ["exec-env", "e.yaml", 'printf "%s|%s|%s" "$a" "$b" "$c"']
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    ours = kc(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0 and b".5" not in theirs.stdout, theirs.stderr
+    assert (ours.returncode, ours.stdout) == (0, theirs.stdout)
+
+
 def test_a_null_encrypted_into_dotenv_opens_where_sops_file_does_not(
         tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
     # Where sops is wrong: it writes a null into an encrypted dotenv file as "<nil>", which

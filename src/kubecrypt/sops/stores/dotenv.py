@@ -8,7 +8,7 @@ from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataN
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment, val_to_string
+from kubecrypt.sops.values import Comment, SopsTime, val_to_string
 
 PREFIX = "sops_"
 
@@ -36,7 +36,7 @@ def _line(k: str, v: object, encrypted: bool = False) -> str:
         raise ErrorDumpingTree(
             f"Error dumping file: cannot use complex value {k!r} in a dotenv file; "
             "use YAML or JSON output.")
-    if isinstance(v, str):  # sops escapes newlines in strings only
+    if isinstance(v, str) and not isinstance(v, SopsTime):  # sops escapes only strings
         return f"{k}={v.replace(chr(10), chr(92) + 'n')}\n"
     if v is None and encrypted:
         # sops writes "<nil>" here too, which then reads back as a string that is not

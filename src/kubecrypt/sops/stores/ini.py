@@ -274,7 +274,7 @@ def _section(name: str, b: object, index: int) -> tuple[str, bool]:
 def _ini_text(v: object) -> str:
     from kubecrypt.sops.values import val_to_string
 
-    return v if isinstance(v, str) else val_to_string(v)
+    return val_to_string(v)
 
 
 class INIStore(Store):
