@@ -116,3 +116,30 @@ def test_edit_shows_the_format_of_the_name_like_sops(
         results.append((r.returncode, seen.read_bytes(), kind, plain.returncode, plain.stdout))
     assert results[1] == results[0], (results[1], results[0])
     assert results[2] == results[0], (results[2], results[0])
+
+
+@pytest.mark.parametrize("cmd", [
+    ["edit"], ["filestatus"], ["unset"], ["unset", "e.yaml"],            # exit 100
+    ["set"], ["set", "e.yaml"], ["set", "e.yaml", '["a"]'],
+    ["set", "--value-stdin", "e.yaml", '["a"]', "1"],
+    ["exec-env"], ["exec-env", "e.yaml"], ["exec-file", "e.yaml"],      # exit 1
+    ["decrypt", "--nosuch", "e.yaml"], ["decrypt", "--extract"], ["nosuch"],
+    ["updatekeys"], ["updatekeys", "@config"],                           # 1, or 100 with one
+])
+def test_a_wrong_command_line_exits_like_sops(cmd: list[str], tmp_path: Path,
+                                              age_keys: dict[str, AgeKey]) -> None:
+    # sops counts its positional arguments itself (exit 100, or 1 for exec-env/exec-file);
+    # an unknown flag or one without its value is fatal in its CLI library (exit 1, and its
+    # help text on stdout, which kubecrypt leaves to --help). click's own code for all is 2.
+    env = _setup(tmp_path, age_keys["k1"])
+    if cmd[-1] == "@config":
+        cmd = cmd[:-1]
+        (tmp_path / ".sops.yaml").write_text(
+            f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n")
+    theirs = sops(*cmd, env=env, cwd=tmp_path, input=b"")
+    assert theirs.returncode in (1, 100), theirs.stderr
+    for tool in (kc, _click):
+        ours = tool(*cmd, env=env, cwd=tmp_path, input=b"")
+        assert b"Traceback" not in ours.stderr, ours.stderr
+        assert ours.returncode == theirs.returncode, (tool, ours.stderr, theirs.stderr)
+        assert ours.stdout == b"" and (theirs.stdout == b"" or b"Usage" in theirs.stdout)

@@ -127,12 +127,41 @@ def legacy_args(args: list[str], commands: set[str]) -> list[str]:
     return [*front, _LEGACY_MODES[modes[0]], *rest, *args[end:]]
 
 
+# sops' exit code for a command line missing a positional argument (its own count check;
+# exec-env/exec-file say "missing file to decrypt" with exit 1). Other usage errors (an
+# unknown flag, a flag without its value) are fatal in sops' CLI library: exit 1.
+_MISSING_ARGUMENT_EXIT = {"edit": 100, "filestatus": 100, "set": 100, "unset": 100,
+                          "rotate": 100, "updatekeys": 100, "exec-env": 1, "exec-file": 1}
+
+
 class _SopsGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         new = legacy_args(list(args), set(self.commands))
         # sops' older form never reads stdin: without FILE it exits 100 (_need_file).
         ctx.meta["sops_legacy_mode"] = new != list(args)
         return super().parse_args(ctx, new)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # click's message and usage, sops' exit code
+            name = exc.ctx.command.name if exc.ctx is not None else None
+            missing = isinstance(exc, click.MissingParameter) and isinstance(
+                exc.param, click.Argument)
+            exc.exit_code = _MISSING_ARGUMENT_EXIT.get(name or "", 1) if missing else 1
+            if missing and name == "updatekeys" and not _config_found(ctx):
+                exc.exit_code = 1  # sops looks for .sops.yaml before counting FILEs
+            raise
+
+
+def _config_found(ctx: click.Context) -> bool:
+    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.rules import find_config
+
+    try:
+        return find_config(_cfg(ctx, None)) is not None
+    except SopsError:
+        return False
 
 
 def _need_file(ctx: click.Context, file: str | None, legacy_only: bool = False) -> None:
@@ -351,20 +380,25 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
          value_stdin: bool, idempotent: bool, input_type: str | None, output_type: str | None,
          ignore_mac: bool, decryption_order: str | None) -> None:
     """Set the value at INDEX (e.g. '["data"]["key"]') to VALUE (JSON), in place."""
-    from kubecrypt.sops.errors import InvalidSetFormat
+    from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import json_value, parse_path, set_value
 
+    if value_stdin and value_file:
+        raise SopsError("Use either --value-file or --value-stdin, not both.")
+    if (value is None) != value_stdin:  # sops counts the positional arguments first
+        from kubecrypt.sops.errors import NoFileSpecified
+
+        raise NoFileSpecified(
+            "set needs FILE INDEX VALUE (FILE INDEX with --value-stdin).")
     job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
-        if value is None:
-            raise InvalidSetFormat("--value-file needs the file name as VALUE.")
+        assert value is not None
         text = Path(value).read_text()
-    elif value is None:
-        raise InvalidSetFormat("set needs a VALUE (JSON), --value-file or --value-stdin.")
     else:
+        assert value is not None
         text = value
     store = job.store()
     opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
