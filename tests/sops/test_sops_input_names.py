@@ -46,6 +46,8 @@ def _setup(tmp_path: Path, key: AgeKey) -> dict[str, str]:
     ["decrypt", "-"],
     ["-d"], ["--decrypt", "--input-type", "yaml"], ["-e", "--age", "@"],   # exit 100
     ["rotate"], ["rotate", "--input-type", "yaml"], ["-r"],
+    ["decrypt", "e.yaml", "x"], ["filestatus", "e.yaml", "x"],      # extra ones: ignored
+    ["rotate", "-i", "e.yaml", "x"],
 ])
 def test_stdin_and_missing_files_like_sops(cmd: list[str], tmp_path: Path,
                                            age_keys: dict[str, AgeKey]) -> None:

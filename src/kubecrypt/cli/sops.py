@@ -164,6 +164,16 @@ def _config_found(ctx: click.Context) -> bool:
         return False
 
 
+# sops warns about positional arguments after FILE and uses the first (filestatus silently).
+_EXTRA_ARGS = {"allow_extra_args": True}
+
+
+def _warn_extra(ctx: click.Context) -> None:
+    if ctx.args:
+        click.echo("warning: More than one positional argument provided. Only the first one "
+                   "will be used!", err=True)
+
+
 def _need_file(ctx: click.Context, file: str | None, legacy_only: bool = False) -> None:
     """sops' "no file specified" (exit 100): rotate always needs FILE; encrypt and decrypt
     read stdin without one, except in the older ``-e``/``-d`` form."""
@@ -192,7 +202,7 @@ def _cfg(ctx: click.Context, config: str | None) -> str | None:
 
 # ---------------------------------------------------------------------------------- encrypt
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -215,6 +225,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
     from kubecrypt.sops.ops import encrypt as do_encrypt
 
+    _warn_extra(ctx)
     _need_file(ctx, file, legacy_only=True)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
@@ -227,7 +238,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 
 # ---------------------------------------------------------------------------------- decrypt
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the plaintext back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -244,6 +255,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Decrypt FILE (or stdin) and print the plaintext."""
     from kubecrypt.sops.ops import open_file
 
+    _warn_extra(ctx)
     _need_file(ctx, file, legacy_only=True)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
                need_name=False)
@@ -261,7 +273,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 
 # ---------------------------------------------------------------------------------- edit
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file")
 @_common
 @_key_options
@@ -285,6 +297,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
     or to the matching .sops.yaml rule."""
     from kubecrypt.sops.edit import edit_file
 
+    _warn_extra(ctx)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
                must_exist=False)
     exists = Path(file).exists()
@@ -297,7 +310,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
 
 # ---------------------------------------------------------------------------------- rotate
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -331,6 +344,7 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     from kubecrypt.sops.rules import keys_from, split_list
     from kubecrypt.sops.session import kms_context
 
+    _warn_extra(ctx)
     _need_file(ctx, file)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
@@ -434,7 +448,7 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
     atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 def filestatus(file: str, input_type: str | None) -> None:
