@@ -382,3 +382,9 @@ def test_a_null_encrypted_into_dotenv_opens_where_sops_file_does_not(
             out = reader("decrypt", name, env=env, cwd=tmp_path)
             assert out.returncode == code, (name, reader, out.stderr)
             assert out.stdout == (b"a=\nb=x\n" if code == 0 else b"")
+
+
+@pytest.mark.parametrize("text", [b"2001-01-01: x\n", b"a:\n  2001-01-01T10:00:00Z: x\n"])
+def test_a_timestamp_key_is_refused_like_sops(text: bytes, age_keys: dict[str, AgeKey]) -> None:
+    # go-yaml reads the key as a time.Time; sops refuses non-string keys (exit 23).
+    assert compare(text, "yaml", age_keys["k1"]) is None
