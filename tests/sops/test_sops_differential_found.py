@@ -388,3 +388,46 @@ def test_a_null_encrypted_into_dotenv_opens_where_sops_file_does_not(
 def test_a_timestamp_key_is_refused_like_sops(text: bytes, age_keys: dict[str, AgeKey]) -> None:
     # go-yaml reads the key as a time.Time; sops refuses non-string keys (exit 23).
     assert compare(text, "yaml", age_keys["k1"]) is None
+
+
+# --------------------------------------------- JSON numbers and constants Go's decoder refuses
+
+@pytest.mark.parametrize("text", [b'{"a": NaN}', b'{"a": [Infinity]}', b'{"a": {"b": -Infinity}}',
+                                  b'{"a": 1' + b"0" * 400 + b"}"])
+def test_json_that_go_refuses_is_refused_like_sops(text: bytes,
+                                                   age_keys: dict[str, AgeKey]) -> None:
+    # Python's json reads NaN and Infinity, and float() of a 400-digit integer raised
+    # OverflowError (a traceback); sops exits 2 on all of them.
+    assert compare(text, "json", age_keys["k1"]) is None
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e400", "1" + "0" * 400, '"\\ud800"',
+                                   "-0", "-1.5", '{"x": [1, -0]}'])
+def test_set_values_are_json_as_go_reads_it_like_sops(
+        value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # NaN/Infinity/1e400 are not JSON (exit 7); a lone surrogate is U+FFFD (kubecrypt raised
+    # UnicodeEncodeError); -0 is a value, not an option, and keeps its sign.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: 1\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    results = []
+    for tool in (sops, kc):
+        (tmp_path / "e.yaml").write_bytes(enc.stdout)
+        r = tool("set", "e.yaml", '["a"]', value, env=env, cwd=tmp_path)
+        assert b"Traceback" not in r.stderr, r.stderr
+        plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
+        results.append((r.returncode, plain.returncode, plain.stdout))
+    assert results[1] == results[0]
+
+
+def test_json_after_the_first_value_is_refused_where_sops_drops_it(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: its JSON store decodes the first value and ignores the rest, so
+    # {"a": 1}{"b": 2} is encrypted as {"a": 1} and "b" is lost. kubecrypt refuses (exit 2).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.json").write_bytes(b'{"a": 1}{"b": 2}')
+    theirs = sops("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
+    (tmp_path / "s.json").write_bytes(theirs.stdout)
+    assert sops("decrypt", "s.json", env=env, cwd=tmp_path).stdout == b'{\n\t"a": 1\n}\n'
+    ours = kc("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (2, b"")

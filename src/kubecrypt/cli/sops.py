@@ -378,7 +378,8 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
 
 # ---------------------------------------------------------------------------------- set / unset
 
-@sops.command(name="set")
+# A VALUE such as -0 or -1.5 is JSON, not an option (sops reads it as the value).
+@sops.command(name="set", context_settings={"ignore_unknown_options": True})
 @click.argument("file")
 @click.argument("index")
 @click.argument("value", required=False)
