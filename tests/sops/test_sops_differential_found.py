@@ -431,3 +431,30 @@ def test_json_after_the_first_value_is_refused_where_sops_drops_it(
     assert sops("decrypt", "s.json", env=env, cwd=tmp_path).stdout == b'{\n\t"a": 1\n}\n'
     ours = kc("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
     assert (ours.returncode, ours.stdout) == (2, b"")
+
+
+@pytest.mark.parametrize(("text", "out", "code"), [
+    (b"sops_x: 1\n", "dotenv", 203),   # the output store reads sops_ keys as metadata
+    (b"sops: 1\n", "dotenv", 0),       # "sops" is data in dotenv
+    (b"'#x': a\n", "dotenv", 4),       # where sops is wrong: reads back as a comment
+    (b"'a=b': a\n", "dotenv", 4),      # reads back as key "a"
+])
+def test_keys_the_output_store_reads_back_otherwise(
+        text: bytes, out: str, code: int, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops checks for metadata keys with the output store (encrypt.go ensureNoMetadata);
+    # kubecrypt checked the input's. A dotenv key with "#" or "=" is written by sops into a
+    # file neither tool can open (MAC mismatch); kubecrypt refuses it (exit 4).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(text)
+    r = age_keys["k1"].recipient
+    ours = kc("encrypt", "--age", r, "--output-type", out, "p.yaml", env=env, cwd=tmp_path)
+    theirs = sops("encrypt", "--age", r, "--output-type", out, "p.yaml", env=env, cwd=tmp_path)
+    assert ours.returncode == code, ours.stderr
+    if code == 4:
+        (tmp_path / "s.env").write_bytes(theirs.stdout)
+        assert sops("decrypt", "s.env", env=env, cwd=tmp_path).returncode in (25, 51)
+    else:
+        assert theirs.returncode == code
+        if code == 0:
+            (tmp_path / "k.env").write_bytes(ours.stdout)
+            assert sops("decrypt", "k.env", env=env, cwd=tmp_path).stdout == b"sops=1\n"

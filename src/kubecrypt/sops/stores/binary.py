@@ -15,9 +15,6 @@ class BinaryStore(Store):
     def load_plain(self, data: bytes) -> list[Branch]:
         return [Branch([("data", data.decode("utf-8", "surrogateescape"))])]
 
-    def has_metadata(self, branches: list[Branch]) -> bool:
-        return False
-
     def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
         return JSONStore(self.indent).load_encrypted(data)
 

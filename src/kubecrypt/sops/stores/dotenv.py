@@ -78,6 +78,14 @@ class DotenvStore(Store):
         return "".join(out).encode("utf-8", "surrogateescape")
 
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
+        for k, _ in branches[0] if branches else []:
+            if isinstance(k, str) and (k.startswith("#") or "=" in k or "\n" in k):
+                # sops writes it, and the line reads back as a comment or as another key:
+                # neither tool can open the file (MAC mismatch).
+                raise ErrorDumpingTree(
+                    f"Error dumping file: the key {k!r} cannot be written in a dotenv file (it "
+                    "would read back as a comment or another key); rename it or use YAML or "
+                    "JSON output.")
         flat = flatten(metadata)
         meta = "".join(_line(PREFIX + k, flat[k], True) for k in sorted(flat))
         return self.emit_plain(branches, encrypted=True) + meta.encode()
