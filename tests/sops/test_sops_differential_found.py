@@ -458,3 +458,20 @@ def test_keys_the_output_store_reads_back_otherwise(
         if code == 0:
             (tmp_path / "k.env").write_bytes(ours.stdout)
             assert sops("decrypt", "k.env", env=env, cwd=tmp_path).stdout == b"sops=1\n"
+
+
+@pytest.mark.parametrize("key", ["'#x'", "';x'", "'[x]'", "' a'", "'a '"])
+def test_an_ini_key_go_ini_reads_back_otherwise_is_refused(
+        key: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: go-ini writes these keys unquoted and reads them back as a comment,
+    # a section header or a trimmed name; sops' file fails in both tools (exit 51 or 25).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"s:\n  " + key.encode() + b": x\n")
+    r = age_keys["k1"].recipient
+    theirs = sops("encrypt", "--age", r, "--output-type", "ini", "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "s.ini").write_bytes(theirs.stdout)
+    assert theirs.returncode == 0
+    for tool in (sops, kc):
+        assert tool("decrypt", "s.ini", env=env, cwd=tmp_path).returncode in (25, 51)
+    ours = kc("encrypt", "--age", r, "--output-type", "ini", "p.yaml", env=env, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (4, b"")
