@@ -78,9 +78,12 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             return None
         out_ext = out_ext or ext
         (wd / f"s.{out_ext}").write_bytes(theirs.stdout)
-        if ours.returncode == 4 and b"appears twice in one mapping" in ours.stderr:
-            # Deliberate (docs/sops.md): sops writes a repeated key where the output cannot
-            # hold it, and cannot open its own file again; kubecrypt refuses to write it.
+        if ours.returncode == 4 and (b"appears twice in one mapping" in ours.stderr or
+                                     b"cannot be written in a dotenv file" in ours.stderr or
+                                     b"cannot be written in an INI file" in ours.stderr):
+            # Deliberate (docs/sops.md): sops writes a repeated key (or a dotenv key that reads
+            # back as a comment or another key) where the output cannot hold it, and cannot
+            # open its own file again; kubecrypt refuses to write it.
             bad = sops("decrypt", str(wd / f"s.{out_ext}"), env=env, cwd=wd)
             assert bad.returncode != 0, (text, "kubecrypt refused a file sops can open")
             return None

@@ -198,6 +198,16 @@ def test_extract_as_json_writes_no_trailing_newline_like_sops(
     assert (ours.returncode, ours.stdout) == (0, theirs.stdout)
 
 
+@pytest.mark.parametrize("out", [[], ["--output-type", "json"], ["--output-type", "binary"]])
+@pytest.mark.parametrize("key", ['["t"]', '["s"]["u"]'])
+def test_extract_of_a_timestamp_is_a_value_not_a_raw_string_like_sops(
+        out: list[str], key: str, age_keys: dict[str, AgeKey]) -> None:
+    # sops prints only strings raw; a timestamp is a time.Time, written by the output store
+    # (YAML: with a newline, JSON: quoted, binary: exit 4). kubecrypt printed it raw.
+    text = b"t: 2001-12-14\ns:\n  u: 2002-01-01T10:00:00+02:00\n"
+    compare(text, "yaml", age_keys["k1"], dec_args=["--extract", key, *out])
+
+
 # ------------------------------------------------------------------ set through a scalar, arrays
 
 @pytest.mark.parametrize(("path", "value"), [
@@ -291,3 +301,177 @@ def test_an_ini_comment_of_several_lines_is_indented_in_yaml_like_sops(
     text = b"[s]\n; c\n; d\n\n; e\nk = v # i\nj = 1\n"
     want = compare(text, "ini", age_keys["k1"], ["--output-type", "yaml"], out_ext="yaml")
     assert want is not None and b"\n    # ; d\n    # ; e\n    # i\n" in want
+
+
+# ------------------------------------------------ YAML scalars go-yaml types differently
+
+@pytest.mark.parametrize(("text", "plain"), [
+    (b"h: 1e400\n", b"h: 1e400\n"),            # beyond float64: go-yaml keeps a string
+    (b"h: [-1e400, .5e999]\n", b"h:\n    - -1e400\n    - .5e999\n"),
+    (b'h: "1e400"\n', b"h: 1e400\n"),          # that string needs no quotes on output
+])
+def test_a_float_beyond_float64_is_a_string_like_sops(
+        text: bytes, plain: bytes, age_keys: dict[str, AgeKey]) -> None:
+    assert compare(text, "yaml", age_keys["k1"]) == plain
+
+
+@pytest.mark.parametrize("text", [
+    b"e: !!bool yes\n", b"e: !!int 1.5\n", b"e: !!int\n", b"e: !!null x\n",
+    b"e: !!float 1e400\n", b"e: !!timestamp 1\n", b"e: !!binary aGVsb*G8=\n",
+    b"e: !!binary aGVsbG8\n",
+])
+def test_a_tag_the_value_does_not_resolve_to_is_refused_like_sops(
+        text: bytes, age_keys: dict[str, AgeKey]) -> None:
+    # go-yaml v3 (resolve.go) fails "cannot decode !!str `yes` as a !!bool"; sops exits 2.
+    assert compare(text, "yaml", age_keys["k1"]) is None
+
+
+# ------------------------------------------------------- non-string scalars as dotenv
+
+def test_dotenv_output_spells_scalars_with_sops_valtostring(
+        age_keys: dict[str, AgeKey]) -> None:
+    # sops' dotenv store writes a non-string value with stores.ValToString (%G floats with a
+    # decimal, <nil>): kubecrypt wrote 15000000000.0, 1e-07 and an empty value.
+    text = b"a: 1.5e10\nb: 100\nc: true\nd: 1.0\ne: ~\nf: 2001-12-14\ng: 1e-7\nh: -0.0\ni: .inf\n"
+    want = compare(text, "yaml", age_keys["k1"], dec_args=["--output-type", "dotenv"])
+    assert want == (b"a=1.5E+10\nb=100\nc=true\nd=1.0\ne=<nil>\nf=2001-12-14T00:00:00Z\n"
+                    b"g=1E-07\nh=-0.0\ni=+Inf\n")
+
+
+_TIMES = b"a: 2002-01-01T10:00:00.5+02:00\nb: 2001-12-14t21:59:43.10-05:00\nc: 2002-01-01\n"
+
+
+@pytest.mark.parametrize("out", ["dotenv", "ini"])
+def test_a_timestamp_is_written_in_whole_seconds_by_valtostring_like_sops(
+        out: str, age_keys: dict[str, AgeKey]) -> None:
+    # stores.ValToString formats a time.Time as time.RFC3339, dropping the fraction of a
+    # second; kubecrypt kept it (2002-01-01T10:00:00.5+02:00).
+    text = _TIMES if out == "dotenv" else b"s:\n" + b"".join(
+        b"  " + line + b"\n" for line in _TIMES.splitlines())
+    assert b":00.5" not in (compare(text, "yaml", age_keys["k1"],
+                                    dec_args=["--output-type", out]) or b":00.5")
+
+
+def test_exec_env_writes_a_timestamp_in_whole_seconds_like_sops(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(_TIMES)
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "e.yaml").write_bytes(enc.stdout)
+    args = ["exec-env", "e.yaml", 'printf "%s|%s|%s" "$a" "$b" "$c"']
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    ours = kc(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0 and b".5" not in theirs.stdout, theirs.stderr
+    assert (ours.returncode, ours.stdout) == (0, theirs.stdout)
+
+
+def test_a_null_encrypted_into_dotenv_opens_where_sops_file_does_not(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: it writes a null into an encrypted dotenv file as "<nil>", which
+    # reads back as a string that is not ENC[...] (exit 25 in both tools). kubecrypt writes an
+    # empty value, which both tools open.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: ~\nb: x\n")
+    r = age_keys["k1"].recipient
+    for tool, name, code in ((sops, "s.env", 25), (kc, "k.env", 0)):
+        enc = tool("encrypt", "--age", r, "--output-type", "dotenv", "p.yaml", env=env,
+                   cwd=tmp_path)
+        assert enc.returncode == 0, enc.stderr
+        (tmp_path / name).write_bytes(enc.stdout)
+        for reader in (sops, kc):
+            out = reader("decrypt", name, env=env, cwd=tmp_path)
+            assert out.returncode == code, (name, reader, out.stderr)
+            assert out.stdout == (b"a=\nb=x\n" if code == 0 else b"")
+
+
+@pytest.mark.parametrize("text", [b"2001-01-01: x\n", b"a:\n  2001-01-01T10:00:00Z: x\n"])
+def test_a_timestamp_key_is_refused_like_sops(text: bytes, age_keys: dict[str, AgeKey]) -> None:
+    # go-yaml reads the key as a time.Time; sops refuses non-string keys (exit 23).
+    assert compare(text, "yaml", age_keys["k1"]) is None
+
+
+# --------------------------------------------- JSON numbers and constants Go's decoder refuses
+
+@pytest.mark.parametrize("text", [b'{"a": NaN}', b'{"a": [Infinity]}', b'{"a": {"b": -Infinity}}',
+                                  b'{"a": 1' + b"0" * 400 + b"}"])
+def test_json_that_go_refuses_is_refused_like_sops(text: bytes,
+                                                   age_keys: dict[str, AgeKey]) -> None:
+    # Python's json reads NaN and Infinity, and float() of a 400-digit integer raised
+    # OverflowError (a traceback); sops exits 2 on all of them.
+    assert compare(text, "json", age_keys["k1"]) is None
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e400", "1" + "0" * 400, '"\\ud800"',
+                                   "-0", "-1.5", '{"x": [1, -0]}'])
+def test_set_values_are_json_as_go_reads_it_like_sops(
+        value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # NaN/Infinity/1e400 are not JSON (exit 7); a lone surrogate is U+FFFD (kubecrypt raised
+    # UnicodeEncodeError); -0 is a value, not an option, and keeps its sign.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"a: 1\n")
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    results = []
+    for tool in (sops, kc):
+        (tmp_path / "e.yaml").write_bytes(enc.stdout)
+        r = tool("set", "e.yaml", '["a"]', value, env=env, cwd=tmp_path)
+        assert b"Traceback" not in r.stderr, r.stderr
+        plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
+        results.append((r.returncode, plain.returncode, plain.stdout))
+    assert results[1] == results[0]
+
+
+def test_json_after_the_first_value_is_refused_where_sops_drops_it(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: its JSON store decodes the first value and ignores the rest, so
+    # {"a": 1}{"b": 2} is encrypted as {"a": 1} and "b" is lost. kubecrypt refuses (exit 2).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.json").write_bytes(b'{"a": 1}{"b": 2}')
+    theirs = sops("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
+    (tmp_path / "s.json").write_bytes(theirs.stdout)
+    assert sops("decrypt", "s.json", env=env, cwd=tmp_path).stdout == b'{\n\t"a": 1\n}\n'
+    ours = kc("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (2, b"")
+
+
+@pytest.mark.parametrize(("text", "out", "code"), [
+    (b"sops_x: 1\n", "dotenv", 203),   # the output store reads sops_ keys as metadata
+    (b"sops: 1\n", "dotenv", 0),       # "sops" is data in dotenv
+    (b"'#x': a\n", "dotenv", 4),       # where sops is wrong: reads back as a comment
+    (b"'a=b': a\n", "dotenv", 4),      # reads back as key "a"
+])
+def test_keys_the_output_store_reads_back_otherwise(
+        text: bytes, out: str, code: int, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops checks for metadata keys with the output store (encrypt.go ensureNoMetadata);
+    # kubecrypt checked the input's. A dotenv key with "#" or "=" is written by sops into a
+    # file neither tool can open (MAC mismatch); kubecrypt refuses it (exit 4).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(text)
+    r = age_keys["k1"].recipient
+    ours = kc("encrypt", "--age", r, "--output-type", out, "p.yaml", env=env, cwd=tmp_path)
+    theirs = sops("encrypt", "--age", r, "--output-type", out, "p.yaml", env=env, cwd=tmp_path)
+    assert ours.returncode == code, ours.stderr
+    if code == 4:
+        (tmp_path / "s.env").write_bytes(theirs.stdout)
+        assert sops("decrypt", "s.env", env=env, cwd=tmp_path).returncode in (25, 51)
+    else:
+        assert theirs.returncode == code
+        if code == 0:
+            (tmp_path / "k.env").write_bytes(ours.stdout)
+            assert sops("decrypt", "k.env", env=env, cwd=tmp_path).stdout == b"sops=1\n"
+
+
+@pytest.mark.parametrize("key", ["'#x'", "';x'", "'[x]'", "' a'", "'a '"])
+def test_an_ini_key_go_ini_reads_back_otherwise_is_refused(
+        key: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: go-ini writes these keys unquoted and reads them back as a comment,
+    # a section header or a trimmed name; sops' file fails in both tools (exit 51 or 25).
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"s:\n  " + key.encode() + b": x\n")
+    r = age_keys["k1"].recipient
+    theirs = sops("encrypt", "--age", r, "--output-type", "ini", "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "s.ini").write_bytes(theirs.stdout)
+    assert theirs.returncode == 0
+    for tool in (sops, kc):
+        assert tool("decrypt", "s.ini", env=env, cwd=tmp_path).returncode in (25, 51)
+    ours = kc("encrypt", "--age", r, "--output-type", "ini", "p.yaml", env=env, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (4, b"")

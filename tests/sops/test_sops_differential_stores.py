@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 
 from .conftest import AgeKey
 from .sopsdiff import compare
-from .test_sops_differential_shapes import _SETTINGS, _word, _Writer, _yaml_node
+from .test_sops_differential_shapes import _SETTINGS, _plain, _word, _Writer, _yaml_node
 
 pytestmark = pytest.mark.slow
 
 _STORES = ["yaml", "json", "dotenv", "ini", "binary"]
+_EXT = {"yaml": "yaml", "json": "json", "dotenv": "env", "ini": "ini", "binary": "bin"}
 
 
 # --------------------------------------------------------------------------------- YAML text
@@ -49,6 +50,59 @@ def _yaml_text(draw: st.DrawFn, max_docs: int = 3) -> bytes:
 @given(text=_yaml_text())
 def test_yaml_without_comments_matches_sops(text: bytes, age_keys: dict[str, AgeKey]) -> None:
     compare(text, "yaml", age_keys["k1"])
+
+
+# ------------------------------------------------------- YAML scalars and keys people write
+
+_key = st.one_of(
+    _word, st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"]),
+                   min_size=1, max_size=5).map(json.dumps),   # any Unicode, double-quoted
+    st.sampled_from(["a.b", "a[0]", "'[x]'", '"a b"', "ü", "日本", "x-y", "_", "1", "true",
+                     '"sops_x"', "on", "a/b", "'#x'", "\"\\t\"", "k\u00e9y"]))
+_scalar = st.one_of(
+    _plain,
+    st.sampled_from(["1e400", "-1e400", ".5e999", "yes", "No", "on", "OFF", "y", "n",
+                     "2002-01-01T10:00:00.5+02:00", "2001-12-14 21:59:43.10 -5", "2002-12-14",
+                     "12:30:00", "'2002-12-14'", "!!str 1", '!!int "3"', "!!float 1",
+                     "!!bool yes", "!!binary aGVsbG8=", "!!timestamp 2001-01-01", "!!null ''",
+                     "!!int", "!custom x", "''", '"\\u00e9\\t"', "é", "😀", "-", "?x", "a: b",
+                     "'a # b'", "a#b", "@x", "`x`", "0.1e-7", "+.inf", "NaN", "1e-400"]),
+    st.integers(60, 300).map(lambda n: "w " * n + "end"),          # a long plain string
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8).map(
+        json.dumps))
+
+
+@st.composite
+def _scalar_yaml(draw: st.DrawFn) -> bytes:
+    keys = draw(st.lists(_key, min_size=1, max_size=5, unique=True))
+    lines = [f"{k}: {draw(_scalar)}" for k in keys]
+    text = "\n".join(lines) + "\n"
+    if draw(st.integers(0, 3)) == 0:
+        text = text.replace("\n", "\r\n")
+    if draw(st.integers(0, 5)) == 0:
+        text = "\ufeff" + text
+    return text.encode()
+
+
+@_SETTINGS
+@given(text=_scalar_yaml(), out=st.sampled_from([None, *_STORES]),
+       when=st.sampled_from(["enc", "dec"]), section=st.booleans())
+def test_yaml_scalars_and_keys_match_sops(text: bytes, out: str | None, when: str,
+                                          section: bool, age_keys: dict[str, AgeKey]) -> None:
+    # Keys with dots, brackets, Unicode and quotes; numbers beyond float64, YAML 1.1 booleans,
+    # timestamps with fractions, tags, long and empty values; CRLF and a BOM; every output
+    # store, when encrypting and when decrypting (INI needs them inside a section).
+    if out == "ini" or (section and out in ("yaml", "json")):
+        crlf = b"\r\n" in text
+        body = text.lstrip("\ufeff".encode())
+        text = b"s:\n" + b"".join(b"  " + ln + (b"\r\n" if crlf else b"\n")
+                                   for ln in body.splitlines())
+    if out is None:
+        compare(text, "yaml", age_keys["k1"])
+    elif when == "enc":
+        compare(text, "yaml", age_keys["k1"], ["--output-type", out], out_ext=_EXT[out])
+    else:
+        compare(text, "yaml", age_keys["k1"], dec_args=["--output-type", out])
 
 
 # --------------------------------------------------------------------------------- dotenv
@@ -130,9 +184,6 @@ def test_binary_matches_sops(data: bytes, out: str | None,
 
 
 # --------------------------------------------------------------------------------- conversions
-
-_EXT = {"yaml": "yaml", "json": "json", "dotenv": "env", "ini": "ini", "binary": "bin"}
-
 
 @st.composite
 def _any_text(draw: st.DrawFn) -> tuple[str, bytes]:

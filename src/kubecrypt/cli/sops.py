@@ -127,9 +127,60 @@ def legacy_args(args: list[str], commands: set[str]) -> list[str]:
     return [*front, _LEGACY_MODES[modes[0]], *rest, *args[end:]]
 
 
+# sops' exit code for a command line missing a positional argument (its own count check;
+# exec-env/exec-file say "missing file to decrypt" with exit 1). Other usage errors (an
+# unknown flag, a flag without its value) are fatal in sops' CLI library: exit 1.
+_MISSING_ARGUMENT_EXIT = {"edit": 100, "filestatus": 100, "set": 100, "unset": 100,
+                          "rotate": 100, "updatekeys": 100, "exec-env": 1, "exec-file": 1}
+
+
 class _SopsGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, legacy_args(list(args), set(self.commands)))
+        new = legacy_args(list(args), set(self.commands))
+        # sops' older form never reads stdin: without FILE it exits 100 (_need_file).
+        ctx.meta["sops_legacy_mode"] = new != list(args)
+        return super().parse_args(ctx, new)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # click's message and usage, sops' exit code
+            name = exc.ctx.command.name if exc.ctx is not None else None
+            missing = isinstance(exc, click.MissingParameter) and isinstance(
+                exc.param, click.Argument)
+            exc.exit_code = _MISSING_ARGUMENT_EXIT.get(name or "", 1) if missing else 1
+            if missing and name == "updatekeys" and not _config_found(ctx):
+                exc.exit_code = 1  # sops looks for .sops.yaml before counting FILEs
+            raise
+
+
+def _config_found(ctx: click.Context) -> bool:
+    from kubecrypt.sops.errors import SopsError
+    from kubecrypt.sops.rules import find_config
+
+    try:
+        return find_config(_cfg(ctx, None)) is not None
+    except SopsError:
+        return False
+
+
+# sops warns about positional arguments after FILE and uses the first (filestatus silently).
+_EXTRA_ARGS = {"allow_extra_args": True}
+
+
+def _warn_extra(ctx: click.Context) -> None:
+    if ctx.args:
+        click.echo("warning: More than one positional argument provided. Only the first one "
+                   "will be used!", err=True)
+
+
+def _need_file(ctx: click.Context, file: str | None, legacy_only: bool = False) -> None:
+    """sops' "no file specified" (exit 100): rotate always needs FILE; encrypt and decrypt
+    read stdin without one, except in the older ``-e``/``-d`` form."""
+    if file is None and (not legacy_only or ctx.meta.get("sops_legacy_mode")):
+        from kubecrypt.sops.errors import NoFileSpecified
+
+        raise NoFileSpecified("No file specified: name the file to work on.")
 
 
 @click.group(cls=_SopsGroup)
@@ -151,7 +202,7 @@ def _cfg(ctx: click.Context, config: str | None) -> str | None:
 
 # ---------------------------------------------------------------------------------- encrypt
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -174,6 +225,8 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Encrypt FILE (or stdin) and print it (or write it with -i / --output)."""
     from kubecrypt.sops.ops import encrypt as do_encrypt
 
+    _warn_extra(ctx)
+    _need_file(ctx, file, legacy_only=True)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir,
@@ -185,7 +238,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 
 # ---------------------------------------------------------------------------------- decrypt
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the plaintext back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -202,6 +255,8 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     """Decrypt FILE (or stdin) and print the plaintext."""
     from kubecrypt.sops.ops import open_file
 
+    _warn_extra(ctx)
+    _need_file(ctx, file, legacy_only=True)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
                need_name=False)
     job.check_output(in_place, output)
@@ -218,7 +273,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 
 # ---------------------------------------------------------------------------------- edit
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file")
 @_common
 @_key_options
@@ -242,6 +297,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
     or to the matching .sops.yaml rule."""
     from kubecrypt.sops.edit import edit_file
 
+    _warn_extra(ctx)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
                must_exist=False)
     exists = Path(file).exists()
@@ -249,12 +305,12 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
                                                 mac_only_encrypted, shamir, kms,
                                                 encryption_context, aws_profile, gcp_kms,
                                                 azure_kv)
-    edit_file(Path(file), job.store(), ignore_mac, spec)
+    edit_file(Path(file), job.store(), ignore_mac, spec, out_store=job.store(job.out_fmt))
 
 
 # ---------------------------------------------------------------------------------- rotate
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -288,6 +344,8 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     from kubecrypt.sops.rules import keys_from, split_list
     from kubecrypt.sops.session import kms_context
 
+    _warn_extra(ctx)
+    _need_file(ctx, file)
     job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     kctx, prof = kms_context(encryption_context), aws_profile or ""
@@ -320,7 +378,8 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
 
 # ---------------------------------------------------------------------------------- set / unset
 
-@sops.command(name="set")
+# A VALUE such as -0 or -1.5 is JSON, not an option (sops reads it as the value).
+@sops.command(name="set", context_settings={"ignore_unknown_options": True})
 @click.argument("file")
 @click.argument("index")
 @click.argument("value", required=False)
@@ -336,20 +395,25 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
          value_stdin: bool, idempotent: bool, input_type: str | None, output_type: str | None,
          ignore_mac: bool, decryption_order: str | None) -> None:
     """Set the value at INDEX (e.g. '["data"]["key"]') to VALUE (JSON), in place."""
-    from kubecrypt.sops.errors import InvalidSetFormat
+    from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import json_value, parse_path, set_value
 
+    if value_stdin and value_file:
+        raise SopsError("Use either --value-file or --value-stdin, not both.")
+    if (value is None) != value_stdin:  # sops counts the positional arguments first
+        from kubecrypt.sops.errors import NoFileSpecified
+
+        raise NoFileSpecified(
+            "set needs FILE INDEX VALUE (FILE INDEX with --value-stdin).")
     job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
-        if value is None:
-            raise InvalidSetFormat("--value-file needs the file name as VALUE.")
+        assert value is not None
         text = Path(value).read_text()
-    elif value is None:
-        raise InvalidSetFormat("set needs a VALUE (JSON), --value-file or --value-stdin.")
     else:
+        assert value is not None
         text = value
     store = job.store()
     opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
@@ -385,7 +449,7 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
     atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 def filestatus(file: str, input_type: str | None) -> None:

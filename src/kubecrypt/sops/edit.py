@@ -38,18 +38,25 @@ def _editor() -> list[str]:
 
 
 def edit_file(path: Path, store: Store, ignore_mac: bool = False,
-              new_spec: EncryptSpec | None = None) -> None:
-    """Edits an encrypted file; with ``new_spec`` and no file yet, starts from an example."""
+              new_spec: EncryptSpec | None = None, out_store: Store | None = None) -> None:
+    """Edits an encrypted file; with ``new_spec`` and no file yet, starts from an example.
+
+    As sops' editTree: the editor sees the plaintext in ``out_store``'s format (the file
+    name's, or --output-type) and what it saves is read back with ``store`` (--input-type);
+    the file is written in ``out_store``'s format. A tree the output format cannot hold
+    fails before the editor runs (exit 4, as sops' "Could not marshal tree")."""
+    out = out_store or store
     if not path.exists() and new_spec is not None:
-        plain = store.emit_plain([Branch(EXAMPLE)]) if store.name != "binary" else b""
-        branches = _run_editor(path, store, plain)
-        atomic_write(path, encrypt(store.emit_plain(branches), store, new_spec), 0o600)
+        binary = "binary" in (store.name, out.name)
+        branches = _run_editor(path, store, b"" if binary else out.emit_plain([Branch(EXAMPLE)]))
+        atomic_write(path, encrypt(store.emit_plain(branches), store, new_spec, out_store=out),
+                     0o600)
         return
     original = path.read_bytes()
     opened = open_file(original, store, ignore_mac, keep_ivs=True)
-    plain = store.emit_plain(opened.branches)
+    plain = out.emit_plain(opened.branches)
     opened.branches = _run_editor(path, store, plain)
-    atomic_write(path, reseal(opened, store))
+    atomic_write(path, reseal(opened, out))
 
 
 def _run_editor(path: Path, store: Store, plain: bytes) -> list[Branch]:

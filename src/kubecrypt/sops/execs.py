@@ -30,7 +30,7 @@ def env_from(branches: list[Branch]) -> dict[str, str]:
             raise SopsError(f"cannot use non-string keys in environment, got {k!r}.")
         if "=" in k:
             raise SopsError(f"cannot use keys with '=' in environment: {k}. Rename the key.")
-        out[k] = v if isinstance(v, str) else val_to_string(v)
+        out[k] = val_to_string(v)
     return out
 
 

@@ -120,7 +120,10 @@ def encrypt(data: bytes, store: Store, spec: EncryptSpec,
     if not branches:
         raise NeedAtLeastOneDocument(
             "File cannot be completely empty, it must contain at least one document; add a key.")
-    if store.has_metadata(branches):
+    # As sops (encrypt.go ensureNoMetadata): the output store decides what is metadata, a
+    # top-level "sops" key, or for dotenv a key starting with "sops_" that it would read back
+    # as metadata.
+    if (out_store if out_store is not None else store).has_metadata(branches):
         raise FileAlreadyEncrypted(
             "File already encrypted: it has a top-level 'sops' entry; decrypt it first or use "
             "rotate/updatekeys.")

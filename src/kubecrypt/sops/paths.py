@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import json
+import math
 import re
 
 from kubecrypt import safeparse
 from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import SopsTime
 
 _COMPONENT = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
 
@@ -64,8 +65,10 @@ def _is_comment(x: object) -> bool:
 
 def json_value(text: str) -> object:
     """A ``set`` value: JSON, objects become branches; numbers become floats as in sops 3.11."""
+    from kubecrypt.sops.stores.json import loads_like_go
+
     try:
-        v = safeparse.bounded(lambda: json.loads(text, object_pairs_hook=Branch),
+        v = safeparse.bounded(lambda: loads_like_go(text, Branch, _set_int),
                               "Value for set", InvalidSetFormat)
     except ValueError as exc:
         raise InvalidSetFormat(f"Value for set is not valid JSON: {exc}") from None
@@ -73,18 +76,15 @@ def json_value(text: str) -> object:
         raise InvalidSetFormat("Invalid --set value format: a JSON array cannot be set (as in "
                                "sops); set its elements one by one, or set an object.")
 
-    def conv(x: object) -> object:
-        if isinstance(x, bool) or x is None:
-            return x
-        if isinstance(x, int):
-            return float(x)
-        if isinstance(x, Branch):
-            return Branch((k, conv(y)) for k, y in x)
-        if isinstance(x, list):
-            return [conv(y) for y in x]
-        return x
+    return v
 
-    return conv(v)
+
+def _set_int(s: str) -> float:
+    # sops 3.11 decodes every JSON number of a set value as float64 ("-0" keeps its sign).
+    v = float(s)
+    if math.isinf(v):
+        raise ValueError(f"cannot unmarshal number {s} into a float64")
+    return v
 
 
 def set_value(branches: list[Branch], path: list[PathPart], value: object) -> bool:
@@ -171,9 +171,9 @@ def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> b
     v = extract(branches, parse_path(path_text))
     if isinstance(v, Branch):
         return out_store.emit_plain([v])
-    if isinstance(v, (str, bytes)):
+    if isinstance(v, (str, bytes)) and not isinstance(v, SopsTime):
         return scalar_bytes(v)
-    return out_store.emit_value(v)
+    return out_store.emit_value(v)  # a timestamp too: sops' value is a time.Time, not a string
 
 
 def scalar_bytes(v: object) -> bytes:

@@ -28,18 +28,22 @@ class FileJob:
                  output_type: str | None = None, indent: int | None = None,
                  filename_override: str | None = None, config: str | None = None,
                  need_name: bool = True, must_exist: bool = True) -> None:
-        self.file = None if file in (None, "-") else file
+        # As sops: only a missing FILE reads stdin; "-" is a file name like any other.
+        self.file = file
         if self.file is not None and must_exist and not os.path.exists(self.file):
             from pathlib import Path  # only for the message: pathlib costs start-up time
 
             raise NoFileSpecified(
                 f'cannot operate on non-existent file "{Path(self.file).absolute()}"')
         self.name = filename_override or self.file
-        if self.name is None and need_name and input_type not in FORMATS:
+        if self.name is None and need_name:
+            # sops 3.11 refuses this whatever --input-type says (exit 8): the name also picks
+            # the output format and the creation rule.
             raise ConflictingParameters(
-                "Reading from stdin needs --filename-override (or --input-type) to pick the "
-                "format and creation rule.")
-        detected = format_for_path(self.name or "stdin.yaml")
+                "Reading from stdin needs --filename-override NAME: the name picks the output "
+                "format and the .sops.yaml creation rule.")
+        # Stdin without a name is sops' empty path: the binary store unless a type is given.
+        detected = format_for_path(self.name or "")
         self.warnings: list[str] = []
         for flag, given in (("--input-type", input_type), ("--output-type", output_type)):
             if given and given not in FORMATS:
@@ -49,9 +53,8 @@ class FileJob:
                     f"from the file name ({detected}).")
         self.in_fmt = input_type if input_type in FORMATS else detected
         # As sops: without --output-type the output is in the format of the file's name,
-        # even when --input-type says otherwise (stdin without a name: the input type).
-        self.out_fmt = output_type if output_type in FORMATS else (
-            detected if self.name is not None else self.in_fmt)
+        # even when --input-type says otherwise.
+        self.out_fmt = output_type if output_type in FORMATS else detected
         self.indent = indent
         self._config_path = config
         self._config: Config | None = None

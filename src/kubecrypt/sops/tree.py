@@ -20,7 +20,7 @@ from kubecrypt.sops.errors import (
     ErrorEncryptingTree,
     SopsError,
 )
-from kubecrypt.sops.values import Comment, mac_bytes
+from kubecrypt.sops.values import Comment, SopsTime, mac_bytes
 
 # SHA-256("sops"): seeds the MAC in mac_only_encrypted mode so both modes never collide.
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
@@ -155,7 +155,7 @@ def _walk_branch(b: Branch, path: str, root: bool, matched: bool, sel: Selection
             if nk is not k:
                 b[i] = (nk, None)
             continue
-        if not isinstance(k, str):
+        if not isinstance(k, str) or isinstance(k, SopsTime):  # go-yaml: a time.Time key
             raise ErrorEncryptingTree(
                 f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
         m = matched or key_matches(k)
@@ -203,7 +203,7 @@ def _walk_branch_comments(b: Branch, path: str, root: bool, inherited: bool, sel
                 b[i] = (nk, None)
             level = level or own
             continue
-        if not isinstance(k, str):
+        if not isinstance(k, str) or isinstance(k, SopsTime):  # go-yaml: a time.Time key
             raise ErrorEncryptingTree(
                 f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
         marked = inherited or level

@@ -100,7 +100,12 @@ def format_float_g(v: float) -> str:
 
 def val_to_string(v: object) -> str:
     """sops' ``stores.ValToString``: how INI values and ``exec-env`` variables spell a
-    non-string scalar (``%G`` floats with at least one decimal, ``<nil>`` for null)."""
+    non-string scalar (``%G`` floats with at least one decimal, ``<nil>`` for null, a
+    timestamp as RFC 3339 in whole seconds); a string as it is."""
+    if isinstance(v, SopsTime):  # Go's time.RFC3339: the fraction of a second is dropped
+        return re.sub(r"\.\d+(?=Z\Z|[+-]\d\d:\d\d\Z)", "", v)
+    if isinstance(v, str):
+        return v
     if v is None:
         return "<nil>"
     if v is True:

@@ -11,14 +11,15 @@ FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
 
 def format_for_path(path: str) -> str:
-    p = path.lower()
-    if p.endswith((".yaml", ".yml")):
+    # sops' formats.FormatForPath: case-sensitive suffixes, anything else is binary (a file
+    # named x.YAML is a binary file there, and must be here for sops to open ours).
+    if path.endswith((".yaml", ".yml")):
         return "yaml"
-    if p.endswith(".json"):
+    if path.endswith(".json"):
         return "json"
-    if p.endswith(".env"):
+    if path.endswith(".env"):
         return "dotenv"
-    if p.endswith(".ini"):
+    if path.endswith(".ini"):
         return "ini"
     return "binary"
 

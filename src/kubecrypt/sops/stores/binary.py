@@ -15,9 +15,6 @@ class BinaryStore(Store):
     def load_plain(self, data: bytes) -> list[Branch]:
         return [Branch([("data", data.decode("utf-8", "surrogateescape"))])]
 
-    def has_metadata(self, branches: list[Branch]) -> bool:
-        return False
-
     def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
         return JSONStore(self.indent).load_encrypted(data)
 
@@ -35,9 +32,8 @@ class BinaryStore(Store):
         return JSONStore(self.indent).emit_encrypted(branches, metadata)
 
     def emit_value(self, value: object) -> bytes:
-        # ``--extract`` of a non-string value with binary output (sops: exit 4)
-        if isinstance(value, str):
-            return value.encode("utf-8", "surrogateescape")
+        # ``--extract`` of a value that is not a string (strings are printed raw before any
+        # store is asked; a timestamp is not one) with binary output: sops exits 4.
         raise ErrorDumpingTree("Error dumping tree: binary files are not structured and "
                                "extracting a single value is not possible; use --output-type.")
 

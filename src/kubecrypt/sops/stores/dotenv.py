@@ -8,7 +8,7 @@ from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataN
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment
+from kubecrypt.sops.values import Comment, SopsTime, val_to_string
 
 PREFIX = "sops_"
 
@@ -31,16 +31,18 @@ def _parse(data: bytes) -> Branch:
     return b
 
 
-def _line(k: str, v: object) -> str:
+def _line(k: str, v: object, encrypted: bool = False) -> str:
     if isinstance(v, (Branch, list)):
         raise ErrorDumpingTree(
             f"Error dumping file: cannot use complex value {k!r} in a dotenv file; "
             "use YAML or JSON output.")
-    if v is None:
-        v = ""
-    elif v is True or v is False:
-        v = "true" if v else "false"
-    return f"{k}={str(v).replace(chr(10), chr(92) + 'n')}\n"
+    if isinstance(v, str) and not isinstance(v, SopsTime):  # sops escapes only strings
+        return f"{k}={v.replace(chr(10), chr(92) + 'n')}\n"
+    if v is None and encrypted:
+        # sops writes "<nil>" here too, which then reads back as a string that is not
+        # ENC[...] and fails to decrypt (exit 25); an empty value opens in both tools.
+        return f"{k}=\n"
+    return f"{k}={val_to_string(v)}\n"  # sops' ValToString: 1.5E+10, 100.0, <nil>
 
 
 class DotenvStore(Store):
@@ -65,20 +67,28 @@ class DotenvStore(Store):
             raise MetadataNotFound()
         return [keep], unflatten(meta)
 
-    def emit_plain(self, branches: list[Branch]) -> bytes:
+    def emit_plain(self, branches: list[Branch], encrypted: bool = False) -> bytes:
         out = []
         for b in branches:
             for k, v in b:
                 if isinstance(k, Comment):
                     out.append("#" + k.value + "\n")
                 else:
-                    out.append(_line(str(k), v))
+                    out.append(_line(str(k), v, encrypted))
         return "".join(out).encode("utf-8", "surrogateescape")
 
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
+        for k, _ in branches[0] if branches else []:
+            if isinstance(k, str) and (k.startswith("#") or "=" in k or "\n" in k):
+                # sops writes it, and the line reads back as a comment or as another key:
+                # neither tool can open the file (MAC mismatch).
+                raise ErrorDumpingTree(
+                    f"Error dumping file: the key {k!r} cannot be written in a dotenv file (it "
+                    "would read back as a comment or another key); rename it or use YAML or "
+                    "JSON output.")
         flat = flatten(metadata)
-        meta = "".join(_line(PREFIX + k, flat[k]) for k in sorted(flat))
-        return self.emit_plain(branches) + meta.encode()
+        meta = "".join(_line(PREFIX + k, flat[k], True) for k in sorted(flat))
+        return self.emit_plain(branches, encrypted=True) + meta.encode()
 
     def emit_value(self, value: object) -> bytes:
         if isinstance(value, Branch):

@@ -274,7 +274,7 @@ def _section(name: str, b: object, index: int) -> tuple[str, bool]:
 def _ini_text(v: object) -> str:
     from kubecrypt.sops.values import val_to_string
 
-    return v if isinstance(v, str) else val_to_string(v)
+    return val_to_string(v)
 
 
 class INIStore(Store):
@@ -304,6 +304,16 @@ class INIStore(Store):
         return "".join(out).encode("utf-8", "surrogateescape")
 
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
+        for _, section in branches[0] if branches else []:
+            for k, _ in section if isinstance(section, Branch) else []:
+                if isinstance(k, str) and (k[:1] in ("#", ";", "[") or k != k.strip()
+                                           or "\n" in k):
+                    # go-ini writes such a key unquoted and reads it back as a comment, a
+                    # header or a trimmed name: sops' file then fails in both tools.
+                    raise ErrorDumpingTree(
+                        f"Error dumping file: the key {k!r} cannot be written in an INI file "
+                        "(it would read back as a comment, a section or another key); rename "
+                        "it or use YAML or JSON output.")
         flat = {k: v.replace("\n", "\\n") for k, v in flatten(metadata).items()}
         doc = Branch([*(branches[0] if branches else []),
                       ("sops", Branch((k, flat[k]) for k in sorted(flat)))])

@@ -8,12 +8,16 @@ from __future__ import annotations
 import json as _json
 import math
 import re
+from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment, SopsTime, format_float_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _RAW_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -39,8 +43,9 @@ def _int(s: str) -> int | float:
     v = int(s)
     if v == 0 and s.startswith("-"):
         return -0.0  # Go's float64 keeps the sign of "-0"
-    # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go.
-    return v if -(2**63) <= v < 2**63 else float(v)
+    # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go, and
+    # one beyond float64 is Go's "cannot unmarshal number" (float() would raise OverflowError).
+    return v if -(2**63) <= v < 2**63 else _float(s)
 
 
 def _float(s: str) -> float:
@@ -48,6 +53,11 @@ def _float(s: str) -> float:
     if math.isinf(v):
         raise ValueError(f"cannot unmarshal number {s} into a float64")
     return v
+
+
+def _constant(s: str) -> float:
+    # Python reads NaN, Infinity and -Infinity; they are not JSON, and Go's decoder refuses them.
+    raise ValueError(f"invalid character {s[0]!r} looking for beginning of value")
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
@@ -67,14 +77,21 @@ def _no_surrogates(v: object) -> object:
     return v
 
 
+def loads_like_go(text: str, object_pairs_hook: Callable[[list[tuple[str, object]]], object],
+                  parse_int: Callable[[str], object]) -> object:
+    """``json.loads`` refusing what Go's decoder refuses (NaN, Infinity, a number beyond
+    float64) and turning lone surrogate escapes into U+FFFD as Go does."""
+    doc = _json.loads(text, object_pairs_hook=object_pairs_hook, parse_int=parse_int,
+                      parse_float=_float, parse_constant=_constant)
+    return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc
+
+
 def parse(text: str) -> object:
     try:
-        doc = safeparse.bounded(
-            lambda: _json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float),
-            "Error unmarshalling input json: the input", CouldNotReadInput)
+        return safeparse.bounded(lambda: loads_like_go(text, _pairs, _int),
+                                 "Error unmarshalling input json: the input", CouldNotReadInput)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
-    return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc
 
 
 class _Writer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 
+from kubecrypt.sops.errors import CouldNotReadInput
 from kubecrypt.sops.values import SopsTime, parse_timestamp
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
@@ -44,6 +45,13 @@ def _go_int(s: str) -> int | None:
     return None
 
 
+def _go_float(s: str) -> float | None:
+    """Go's ``strconv.ParseFloat``: a number beyond float64's range is an error (go-yaml then
+    keeps the scalar a string, ``1e400``), where Python's float() gives infinity."""
+    v = float(s)
+    return None if math.isinf(v) else v
+
+
 def resolve_plain(s: str) -> object:
     """The value of an untagged plain scalar."""
     if s in _NULLS:
@@ -63,7 +71,8 @@ def resolve_plain(s: str) -> object:
         if s in _NAN:
             return math.nan
         if _FLOAT.match(s):
-            return float(s)
+            f = _go_float(s)
+            return s if f is None else f
         return s
     if c.isdigit() or c in "+-":
         t = parse_timestamp(s)
@@ -74,9 +83,22 @@ def resolve_plain(s: str) -> object:
         if i is not None:
             return i
         if _FLOAT.match(plain):
-            return float(plain)
+            f = _go_float(plain)
+            return s if f is None else f
         return s
     return s
+
+
+def _short_tag_of(v: object) -> str:
+    if v is None:
+        return "!!null"
+    if isinstance(v, bool):
+        return "!!bool"
+    if isinstance(v, int):
+        return "!!int"
+    if isinstance(v, float):
+        return "!!float"
+    return "!!timestamp" if isinstance(v, SopsTime) else "!!str"
 
 
 def resolve_tagged(s: str, tag: str, plain: bool) -> object:
@@ -85,16 +107,27 @@ def resolve_tagged(s: str, tag: str, plain: bool) -> object:
         return s
     if short in ("!!int", "!!float", "!!bool", "!!null", "!!timestamp"):
         v = resolve_plain(s) if s else None
-        if short == "!!float" and isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
+        found = _short_tag_of(v)
+        if short == "!!float" and found == "!!int":
+            return float(v)  # type: ignore[arg-type]
+        if found != short:
+            # go-yaml v3 (resolve.go) refuses a tag its value does not resolve to, and sops
+            # with it (exit 2): `!!bool yes` is the string "yes" in YAML 1.2.
+            raise CouldNotReadInput(
+                f"Error unmarshaling input YAML: cannot decode {found} `{s}` as a {short}; "
+                "remove the tag or quote the value.")
         return v
     if short == "!!binary":
         import base64
+        import binascii
 
         try:
-            return base64.b64decode("".join(s.split())).decode("utf-8", "surrogateescape")
-        except ValueError:
-            return s
+            return base64.b64decode("".join(s.split()), validate=True).decode(
+                "utf-8", "surrogateescape")
+        except (binascii.Error, ValueError):
+            raise CouldNotReadInput(
+                "Error unmarshaling input YAML: !!binary value contains invalid base64 data."
+            ) from None
     # Custom tags are dropped (sops does the same): the scalar is typed as if untagged.
     return resolve_plain(s) if plain else s
 
