@@ -85,8 +85,9 @@ def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
 
 def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
     """A key repeated in one mapping (JSON allows it; two INI sections of one name) cannot be
-    written at the top of a YAML file (sops reads its metadata from that mapping and refuses a
-    repeated key there) nor inside an INI section (go-ini keeps the last value, so the MAC no
+    written at the top of a YAML file's first document (sops reads its metadata from that
+    mapping and refuses a repeated key there; deeper mappings and later documents hold one)
+    nor inside an INI section (go-ini keeps the last value, so the MAC no
     longer matches). sops 3.11 writes such a file and then neither tool can open it; refuse
     before anything is written. Likewise several YAML documents in any other format: sops
     writes the first (JSON, binary) or merges them, and its MAC no longer matches."""
@@ -96,7 +97,7 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
             f"encrypted {store.name} file (it could not be opened again); split them or keep "
             "the YAML output.")
     if store.name == "yaml":
-        mappings = list(branches)
+        mappings = branches[:1]
     elif store.name == "ini":
         mappings = [v for b in branches for _, v in b if isinstance(v, Branch)]
     else:
