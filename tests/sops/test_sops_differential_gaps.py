@@ -61,3 +61,96 @@ def test_a_key_repeated_at_the_top_of_encrypted_yaml_fails_as_in_sops(
     assert theirs.returncode == 1 and b"already defined" in theirs.stderr
     assert (ours.returncode, ours.stdout) == (1, b"")
     assert b"already defined at line 1" in ours.stderr and b"Traceback" not in ours.stderr
+
+
+# ------------------------------------------------------------ values INI and dotenv cannot hold
+
+_NESTED_JSON = (b'{"a": {"b": {"c": "x", "d": [1, 1.5, null, true, 1e6, 123456789.0, 0.00001, '
+                b'-0.0, "s p"]}, "e": [], "f": {}, "g": [[1], {"h": 2}]}}')
+_NESTED_YAML = (b"a:\n  b:\n    # c\n    d: 1 # e\n  l:\n    # x\n    - 1\n"
+                b"  t: 2020-01-01T00:00:00.5Z\n  u: [2020-01-01T00:00:00Z, 2020-01-01T00:00:00+02:00]\n"
+                b"  bin: !!binary aGk=\n  n: null\n  f: 1e21\n")
+
+
+@pytest.mark.parametrize(("text", "ext"), [
+    (b'{"a": {"a": []}}', "json"), (_NESTED_JSON, "json"), (_NESTED_YAML, "yaml")])
+def test_nested_values_in_an_ini_section_are_printed_as_sops_prints_them(
+        text: bytes, ext: str, age_keys: dict[str, AgeKey]) -> None:
+    # sops writes them with Go's %v (``b = [{c x} {d [1 1.5]}]``), comments and all.
+    want = compare(text, ext, age_keys["k1"], dec_args=["--output-type", "ini"])
+    assert want is not None and b" = [" in want
+
+
+def test_non_string_values_in_dotenv_are_printed_as_sops_prints_them(
+        age_keys: dict[str, AgeKey]) -> None:
+    text = b"n: null\nf: 1.5\ng: 2.0\nh: 1e21\nt: true\ni: 1\nd: 2020-01-01T00:00:00.5Z\n"
+    want = compare(text, "yaml", age_keys["k1"], dec_args=["--output-type", "dotenv"])
+    assert want is not None and b"n=<nil>\n" in want and b"h=1E+21\n" in want
+
+
+@pytest.mark.parametrize(("text", "out"), [
+    (b'{"a": {"a": []}}', "ini"),
+    (b'{"a": {"b": {"c": "x"}}}', "ini"),
+    (b'{"a": {"b": [1, "x"]}}', "ini"),
+    (b'{"a": {"b_unencrypted": []}}', "ini"),
+    (b'{"a": {"b_unencrypted": true}}', "ini"),
+    (b'{"a": {"b_unencrypted": 2.0}}', "ini"),
+    (b'{"b_unencrypted": false}', "dotenv"),
+    (b'{"b_unencrypted": 1e21}', "dotenv"),
+])
+def test_an_ini_or_dotenv_file_sops_cannot_open_is_refused(
+        text: bytes, out: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: a nested value in an INI section (``a = []``) does not decrypt
+    # (exit 25); a non-string left in plaintext reads back as text the MAC did not cover
+    # (exit 51). sops writes the file and then neither tool can open it.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.json").write_bytes(text)
+    args = ["encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "p.json"]
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0
+    ext = {"dotenv": "env"}.get(out, out)
+    (tmp_path / f"s.{ext}").write_bytes(theirs.stdout)
+    assert sops("decrypt", f"s.{ext}", env=env, cwd=tmp_path).returncode in (25, 51)
+    ours = kc(*args, "--output", f"k.{ext}", env=env, cwd=tmp_path)
+    assert ours.returncode == 4 and b"could not be opened again" in ours.stderr, ours.stderr
+    assert b"Traceback" not in ours.stderr and not (tmp_path / f"k.{ext}").exists()
+
+
+@pytest.mark.parametrize(("text", "out"), [
+    (b'{"a": {"b": null, "c": "x"}}', "ini"), (b'{"b": null, "c": "x"}', "dotenv")])
+def test_a_null_in_encrypted_ini_or_dotenv_is_written_empty_and_opens(
+        text: bytes, out: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: it writes ``<nil>``, which does not decrypt (exit 25). kubecrypt
+    # writes it empty (the MAC covers nothing for a null, as for ""): both tools open it.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.json").write_bytes(text)
+    args = ["encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "p.json"]
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    ext = {"dotenv": "env"}.get(out, out)
+    (tmp_path / f"s.{ext}").write_bytes(theirs.stdout)
+    assert sops("decrypt", f"s.{ext}", env=env, cwd=tmp_path).returncode == 25
+    ours = kc(*args, "--output", f"k.{ext}", env=env, cwd=tmp_path)
+    assert ours.returncode == 0, ours.stderr
+    want = b"[a]\nb = \nc = x\n" if out == "ini" else b"b=\nc=x\n"
+    for tool in (sops, kc):
+        r = tool("decrypt", f"k.{ext}", env=env, cwd=tmp_path)
+        assert (r.returncode, r.stdout) == (0, want), r.stderr
+
+
+# ------------------------------------------------------------ --extract of a value as INI/dotenv
+
+@pytest.mark.parametrize("out", ["ini", "dotenv"])
+@pytest.mark.parametrize("key", ["m", "l", "i", "f", "t", "n", "s", "d", "ln", "lm"])
+@pytest.mark.parametrize("ext", ["yaml", "json"])
+def test_extract_of_a_value_as_ini_or_dotenv_as_sops(
+        ext: str, key: str, out: str, age_keys: dict[str, AgeKey]) -> None:
+    # sops' INI store writes any value but a mapping with Go's encoding/json (a mapping as its
+    # list of {"Key","Value"} items, < > & escaped); its dotenv store only strings (exit 4).
+    if ext == "yaml":
+        text = (b"m: {a: 1}\nl: [1, '<&>', {k: v}, [2]]\ni: 1\nf: 1e21\nt: true\nn: null\n"
+                b"s: x\nd: 2020-01-01T00:00:00Z\nln: [[]]\nlm: [{}]\n")
+    else:
+        text = (b'{"m": {"a": 1}, "l": [1, "<&>", {"k": "v"}, [2]], "i": 1, "f": 1e21, '
+                b'"t": true, "n": null, "s": "x", "d": "2020", "ln": [[]], "lm": [{"k": []}]}')
+    compare(text, ext, age_keys["k1"],
+            dec_args=["--extract", f'["{key}"]', "--output-type", out])

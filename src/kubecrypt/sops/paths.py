@@ -10,6 +10,7 @@ from kubecrypt import safeparse
 from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
+from kubecrypt.sops.values import SopsTime
 
 _COMPONENT = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
 
@@ -171,9 +172,9 @@ def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> b
     v = extract(branches, parse_path(path_text))
     if isinstance(v, Branch):
         return out_store.emit_plain([v])
-    if isinstance(v, (str, bytes)):
+    if isinstance(v, (str, bytes)) and not isinstance(v, SopsTime):
         return scalar_bytes(v)
-    return out_store.emit_value(v)
+    return out_store.emit_value(v)  # a timestamp is a time.Time in sops, not a string
 
 
 def scalar_bytes(v: object) -> bytes:

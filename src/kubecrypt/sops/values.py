@@ -120,7 +120,12 @@ def val_to_string(v: object) -> str:
         return text if "." in text else text + ".0"
     if isinstance(v, bytes):
         return v.decode("utf-8", "surrogateescape")
+    if isinstance(v, SopsTime):  # Go's time.RFC3339: no fraction of a second
+        return _FRACTION.sub("", v, count=1)
     return str(v)
+
+
+_FRACTION = re.compile(r"(?<=T\d\d:\d\d:\d\d)\.\d+")
 
 
 def format_float_json(v: float) -> str:

@@ -5,10 +5,10 @@ sorted ``sops_``-prefixed flattened lines."""
 from __future__ import annotations
 
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
-from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.stores.base import Store, check_reads_back
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment
+from kubecrypt.sops.values import Comment, SopsTime
 
 PREFIX = "sops_"
 
@@ -31,16 +31,25 @@ def _parse(data: bytes) -> Branch:
     return b
 
 
-def _line(k: str, v: object) -> str:
+def _line(k: str, v: object, encrypted: bool = False) -> str:
+    """``KEY=value``; a value that is not a string spelled by sops' ValToString (``<nil>``,
+    ``1E+21``), except a null in an encrypted file: empty, which reads back as what the MAC
+    saw (sops writes ``<nil>`` and cannot decrypt its own file)."""
     if isinstance(v, (Branch, list)):
         raise ErrorDumpingTree(
             f"Error dumping file: cannot use complex value {k!r} in a dotenv file; "
             "use YAML or JSON output.")
-    if v is None:
-        v = ""
-    elif v is True or v is False:
-        v = "true" if v else "false"
-    return f"{k}={str(v).replace(chr(10), chr(92) + 'n')}\n"
+    if isinstance(v, str) and not isinstance(v, SopsTime):
+        text = v
+    elif v is None and encrypted:
+        text = ""
+    else:
+        from kubecrypt.sops.values import val_to_string
+
+        text = val_to_string(v)
+        if encrypted:
+            check_reads_back("dotenv", k, v, text)
+    return f"{k}={text.replace(chr(10), chr(92) + 'n')}\n"
 
 
 class DotenvStore(Store):
@@ -65,20 +74,20 @@ class DotenvStore(Store):
             raise MetadataNotFound()
         return [keep], unflatten(meta)
 
-    def emit_plain(self, branches: list[Branch]) -> bytes:
+    def emit_plain(self, branches: list[Branch], encrypted: bool = False) -> bytes:
         out = []
         for b in branches:
             for k, v in b:
                 if isinstance(k, Comment):
                     out.append("#" + k.value + "\n")
                 else:
-                    out.append(_line(str(k), v))
+                    out.append(_line(str(k), v, encrypted))
         return "".join(out).encode("utf-8", "surrogateescape")
 
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
         flat = flatten(metadata)
         meta = "".join(_line(PREFIX + k, flat[k]) for k in sorted(flat))
-        return self.emit_plain(branches) + meta.encode()
+        return self.emit_plain(branches, encrypted=True) + meta.encode()
 
     def emit_value(self, value: object) -> bytes:
         if isinstance(value, Branch):
