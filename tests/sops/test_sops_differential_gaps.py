@@ -5,6 +5,7 @@ flags in front of a sub-command."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,100 @@ def test_extract_of_a_value_as_ini_or_dotenv_as_sops(
                 b'"t": true, "n": null, "s": "x", "d": "2020", "ln": [[]], "lm": [{"k": []}]}')
     compare(text, ext, age_keys["k1"],
             dec_args=["--extract", f'["{key}"]', "--output-type", out])
+
+
+# ------------------------------------------------------------ sops' global flags
+
+_ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
+_RANDOM_JSON = re.compile(rb'(?m)^(\s*"(?:lastmodified|enc)":).*$')
+_RANDOM = re.compile(rb"(?m)^(\s*(?:lastmodified|mac|enc):).*\n(?:\s+[A-Za-z0-9+/=-]+.*\n)*")
+
+
+def _shape(out: bytes) -> bytes:
+    """An encrypted YAML file with what is random in it (values, IVs, time, age stanza)
+    masked: what both tools must write alike."""
+    out = _RANDOM.sub(rb"\1 *\n", _ENC.sub(b"ENC[...]", out))
+    return _RANDOM_JSON.sub(rb"\1 *", out)
+
+
+_PLAIN = b"# c\na: 1 # x\nb: x\nc_unencrypted: y\n"
+
+
+@pytest.mark.parametrize("flags", [
+    ["--mac-only-encrypted"], ["--encrypted-comment-regex", "^ x$"],
+    ["--unencrypted-comment-regex", "^ x$"], ["--encrypted-regex", "^a"],
+    ["--unencrypted-suffix", "_x"], ["--encrypted-comment-regex", "x", "--encrypted-regex", "b"],
+    ["--indent", "2"], ["-i"], ["--output-type", "json"], ["--kms", "arn:x"], ["--verbose"],
+    ["--shamir-secret-sharing-threshold", "2"], ["--ignore-mac"],
+])
+@pytest.mark.parametrize("form", ["sub-command", "legacy"])
+def test_global_flags_are_taken_where_sops_takes_them(
+        flags: list[str], form: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops 3.11 accepts every global flag in front of a sub-command and ignores it there
+    # (urfave/cli reads a sub-command's flags from its own set); in the older form
+    # (``sops --x -e f``) the same flags are honoured or, where the mode has no use for them,
+    # ignored too. Each tool's file must have the same shape and open in the other.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "f.yaml").write_bytes(_PLAIN)
+    mode = ["encrypt"] if form == "sub-command" else ["-e"]
+    args = [*flags, *mode, "--age", age_keys["k1"].recipient, "f.yaml"]
+    outs = []
+    for tool in (sops, kc):
+        (tmp_path / "f.yaml").write_bytes(_PLAIN)
+        r = tool(*args, env=env, cwd=tmp_path)
+        assert b"Traceback" not in r.stderr
+        # -i in the older form writes the file back (in front of a sub-command it is ignored)
+        outs.append((r.returncode, r.stdout or (tmp_path / "f.yaml").read_bytes()))
+    (code, theirs), (ours_code, ours) = outs
+    assert ours_code == code
+    if code:
+        return
+    assert _shape(ours) == _shape(theirs), (theirs, ours)
+    (tmp_path / "s.yaml").write_bytes(theirs)
+    (tmp_path / "k.yaml").write_bytes(ours)
+    want = sops("decrypt", "s.yaml", env=env, cwd=tmp_path)
+    assert want.returncode == 0
+    for tool, f in ((sops, "k.yaml"), (kc, "s.yaml")):
+        r = tool("decrypt", f, env=env, cwd=tmp_path)
+        assert (r.returncode, r.stdout) == (0, want.stdout), r.stderr
+
+
+@pytest.mark.parametrize("flags", [
+    ["--ignore-mac"], ["--extract", '["b"]'], ["--output-type", "json"], ["-s"],
+    ["--decryption-order", "pgp"], ["--age", "x"], ["--mac-only-encrypted"], ["-i"],
+])
+@pytest.mark.parametrize("form", ["sub-command", "legacy"])
+def test_global_flags_before_decrypt_as_sops(
+        flags: list[str], form: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "f.yaml").write_bytes(_PLAIN)
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "f.yaml", env=env, cwd=tmp_path)
+    mode = ["decrypt"] if form == "sub-command" else ["-d"]
+    results = []
+    for tool in (sops, kc):
+        (tmp_path / "e.yaml").write_bytes(enc.stdout)
+        r = tool(*flags, *mode, "e.yaml", env=env, cwd=tmp_path)
+        results.append((r.returncode, r.stdout, (tmp_path / "e.yaml").read_bytes()))
+        assert b"Traceback" not in r.stderr
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(("flags", "code"), [
+    (["--unencrypted-suffix", "_x"], 8),     # a second selection field: conflict
+    (["--encrypted-regex", "^a"], 0),        # the rule's own field: the flag wins
+])
+@pytest.mark.parametrize("form", ["sub-command", "legacy"])
+def test_a_selection_flag_and_a_rule_merge_field_by_field_as_sops(
+        flags: list[str], code: int, form: str, tmp_path: Path,
+        age_keys: dict[str, AgeKey]) -> None:
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - encrypted_regex: '^b'\n    age: {age_keys['k1'].recipient}\n")
+    (tmp_path / "f.yaml").write_bytes(_PLAIN)
+    args = ["encrypt", *flags] if form == "sub-command" else [*flags, "-e"]
+    theirs = sops(*args, "f.yaml", env=env, cwd=tmp_path)
+    ours = kc(*args, "f.yaml", env=env, cwd=tmp_path)
+    assert (theirs.returncode, ours.returncode) == (code, code), (theirs.stderr, ours.stderr)
+    assert _shape(ours.stdout) == _shape(theirs.stdout)
+    if code:
+        assert b"more than one of" in ours.stderr and b"Traceback" not in ours.stderr
