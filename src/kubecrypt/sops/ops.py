@@ -25,6 +25,7 @@ from kubecrypt.sops.errors import (
 )
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup, Metadata
+from kubecrypt.sops.rules import Record
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch, Selection, decrypt_tree, encrypt_tree
 from kubecrypt.sops.values import Comment, now_rfc3339, parse_lastmodified
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 # Plain classes rather than dataclasses: ``dataclasses`` imports ``inspect`` (and ``ast``,
 # ``dis``, ``tokenize``), milliseconds of every ``kubecrypt sops`` start.
-class EncryptSpec:
+class EncryptSpec(Record):
     """Everything that decides how a new file is encrypted."""
 
     def __init__(self, key_groups: list[KeyGroup], selection: Selection | None = None,
@@ -44,14 +45,6 @@ class EncryptSpec:
         self.selection = Selection() if selection is None else selection
         self.shamir_threshold = shamir_threshold
         self.mac_only_encrypted = mac_only_encrypted
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EncryptSpec):
-            return NotImplemented
-        return vars(self) == vars(other)
-
-    def __repr__(self) -> str:
-        return "EncryptSpec(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
 class Opened:
