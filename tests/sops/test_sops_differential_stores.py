@@ -168,8 +168,9 @@ def test_store_conversions_match_sops(src: tuple[str, bytes], out: str, when: st
 
 # --------------------------------------------------------------------------------- selection
 
-# sops 3.11's encrypt takes these four; the comment regexes and --mac-only-encrypted are only
-# global flags there (``sops --encrypted-comment-regex x encrypt``), so they come from a rule.
+# sops 3.11's encrypt takes these four; the comment regexes and --mac-only-encrypted are not
+# flags of its encrypt (in front of it, ``sops --encrypted-comment-regex x encrypt``, sops
+# accepts and ignores them), so they come from a rule.
 _SELECTION = ["--encrypted-regex", "--unencrypted-regex", "--encrypted-suffix",
               "--unencrypted-suffix"]
 
