@@ -20,7 +20,7 @@ from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
-from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
+from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged, unique_key
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
@@ -55,20 +55,6 @@ def _events(text: str) -> list[Any]:
 def _one_line(exc: MarkedYAMLError) -> str:
     where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
     return f"{exc.problem or exc.context or 'invalid YAML'}{where}"
-
-
-def unique_key(seen: dict[tuple[bool, str], int], e: Any) -> None:
-    """go-yaml v3's uniqueKeys check (decode.go ``d.mapping``): two keys of one mapping clash
-    when they are nodes of one kind with the same text (``a`` and ``"a"`` do, an alias
-    ``*x`` and the scalar it names do not), whatever they resolve to."""
-    alias = isinstance(e, ev.AliasEvent)
-    ident = (alias, e.anchor if alias else e.value)
-    line = e.start_mark.line + 1
-    if ident in seen:
-        raise CouldNotReadInput(
-            f'Error unmarshaling input YAML: line {line}: mapping key "{ident[1]}" already '
-            f"defined at line {seen[ident]}; rename or remove one of them.")
-    seen[ident] = line
 
 
 class _Builder:

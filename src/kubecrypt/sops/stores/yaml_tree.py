@@ -13,9 +13,8 @@ from typing import Any
 from yaml import events as ev
 
 from kubecrypt.sops.errors import CouldNotReadInput
-from kubecrypt.sops.stores.yaml import unique_key
 from kubecrypt.sops.stores.yaml_comments import Comments
-from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
+from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged, unique_key
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
