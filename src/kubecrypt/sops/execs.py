@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kubecrypt.sops.errors import SopsError
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment, SopsTime, val_to_string
+from kubecrypt.sops.values import Comment, is_string, val_to_string
 
 
 def env_from(branches: list[Branch]) -> dict[str, str]:
@@ -30,7 +30,7 @@ def env_from(branches: list[Branch]) -> dict[str, str]:
             raise SopsError(f"cannot use non-string keys in environment, got {k!r}.")
         if "=" in k:
             raise SopsError(f"cannot use keys with '=' in environment: {k}. Rename the key.")
-        out[k] = v if isinstance(v, str) and not isinstance(v, SopsTime) else val_to_string(v)
+        out[k] = v if is_string(v) else val_to_string(v)
     return out
 
 

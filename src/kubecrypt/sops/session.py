@@ -94,8 +94,8 @@ class FileJob:
                      aws_profile: str | None = None, gcp_kms: str | None = None,
                      azure_kv: str | None = None) -> EncryptSpec:
         """Keys and rules for a new file: command-line keys replace the rule's (one group),
-        a command-line selection field overrides the rule's same field; as sops does, a config without a
-        matching rule is an error even when keys are given."""
+        a command-line selection field overrides the rule's same field; as sops does, a
+        config without a matching rule is an error even when keys are given."""
         kms_ctx = kms_context(encryption_context)
         cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault),
                              split_list(kms), kms_ctx, aws_profile or "",

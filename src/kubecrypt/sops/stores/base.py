@@ -42,10 +42,9 @@ def check_reads_back(store: str, where: str, value: object, text: str) -> None:
     adds nothing, like ""; ``1.5`` reads back as itself, ``true`` or ``2.0`` do not: the MAC
     covered ``True`` and ``2``). sops 3.11 writes the others and then fails its own MAC check
     (exit 51); refuse before anything is written."""
-    from kubecrypt.sops.values import SopsTime, mac_bytes
+    from kubecrypt.sops.values import is_string, mac_bytes
 
-    if (isinstance(value, str) and not isinstance(value, SopsTime)) or (
-            value is None and text == ""):
+    if is_string(value) or (value is None and text == ""):
         return
     if value is not None and mac_bytes(value) == text.encode("utf-8", "surrogateescape"):
         return

@@ -8,7 +8,7 @@ from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataN
 from kubecrypt.sops.stores.base import Store, check_reads_back
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment, SopsTime
+from kubecrypt.sops.values import Comment, is_string
 
 PREFIX = "sops_"
 
@@ -39,7 +39,7 @@ def _line(k: str, v: object, encrypted: bool = False) -> str:
         raise ErrorDumpingTree(
             f"Error dumping file: cannot use complex value {k!r} in a dotenv file; "
             "use YAML or JSON output.")
-    if isinstance(v, str) and not isinstance(v, SopsTime):
+    if is_string(v):
         text = v
     elif v is None and encrypted:
         text = ""
