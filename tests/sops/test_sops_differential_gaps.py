@@ -138,6 +138,20 @@ def test_a_null_in_encrypted_ini_or_dotenv_is_written_empty_and_opens(
         assert (r.returncode, r.stdout) == (0, want), r.stderr
 
 
+@pytest.mark.parametrize("text", [
+    b'{"a": {"a": "", "a": ""}}',          # go-ini keeps one; the MAC saw only empties
+    b'{"a": {"a": "", "a": "z"}}',         # the first position, the last value: same MAC
+    b'{"a": {"": "x"}}', b'{"": {"a": "x"}}',   # go-ini refuses an empty name (exit 4)
+])
+@pytest.mark.parametrize("when", ["enc", "dec"])
+def test_json_into_ini_as_sops_where_go_ini_holds_it(
+        text: bytes, when: str, age_keys: dict[str, AgeKey]) -> None:
+    if when == "enc":
+        compare(text, "json", age_keys["k1"], ["--output-type", "ini"], out_ext="ini")
+    else:
+        compare(text, "json", age_keys["k1"], dec_args=["--output-type", "ini"])
+
+
 # ------------------------------------------------------------ --extract of a value as INI/dotenv
 
 @pytest.mark.parametrize("out", ["ini", "dotenv"])

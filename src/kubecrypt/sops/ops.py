@@ -92,7 +92,8 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
     if store.name == "yaml":
         mappings = branches[:1]
     elif store.name == "ini":
-        mappings = [v for b in branches for _, v in b if isinstance(v, Branch)]
+        mappings = [v for b in branches for _, v in b
+                    if isinstance(v, Branch) and not _ini_mac_survives(v)]
     else:
         return
     for m in mappings:
@@ -106,6 +107,18 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
                     f"encrypted {store.name.upper()} file holding that could not be opened "
                     "again; rename or merge one of them, or keep the input format.")
             seen.add(k)
+
+
+def _ini_mac_survives(section: Branch) -> bool:
+    """Whether go-ini's reading of a section with a repeated key (the first position, the
+    last value) still has the values the MAC covered, in order: true when the values it
+    drops are empty ("" adds nothing to the MAC), as for ``a = ""`` twice."""
+    items = [(k, v) for k, v in section if not isinstance(k, Comment)]
+    last = dict(items)
+    kept: dict[object, object] = {}
+    for k, _ in items:
+        kept.setdefault(k, last[k])
+    return [v for _, v in items if v != ""] == [v for v in kept.values() if v != ""]
 
 
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,

@@ -238,6 +238,9 @@ def _section(name: str, b: object, index: int, encrypted: bool = False) -> tuple
     if not isinstance(b, Branch):
         raise ErrorDumpingTree(
             f"Error dumping file: INI needs sections; {name!r} is a plain value at the top level.")
+    if not name:  # go-ini's NewSection and NewKey refuse an empty name
+        raise ErrorDumpingTree("Error dumping file: INI cannot hold a section with an empty "
+                               "name; rename it.")
     items = list(b)
     section_comment = ""
     if items and isinstance(items[0][0], Comment):
@@ -257,6 +260,9 @@ def _section(name: str, b: object, index: int, encrypted: bool = False) -> tuple
                 "an encrypted INI file holding it could not be opened again; use YAML or JSON "
                 "output.")
         last = str(k)
+        if not last:
+            raise ErrorDumpingTree(f"Error dumping file: INI cannot hold a key with an empty "
+                                   f"name (in section {name!r}); rename it.")
         text = "" if encrypted and v is None else _ini_text(v)
         if encrypted:
             check_reads_back("INI", f"{name}.{k}", v, text)
