@@ -49,6 +49,12 @@ def kc(*args: str, env: dict[str, str], cwd: Path | None = None,
     return run([*kubecrypt_argv(), *args], env, cwd, input)
 
 
+# What kubecrypt says when it refuses to write a file sops writes but cannot open.
+_UNOPENABLE = (b"appears twice in one mapping", b"is nested, and an encrypted INI file",
+               b"is left unencrypted, and an encrypted", b"cannot be written in a dotenv file",
+               b"cannot be written in an INI file")
+
+
 def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             config: str | None = None, out_ext: str | None = None,
             dec_args: Sequence[str] = ()) -> bytes | None:
@@ -78,12 +84,10 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             return None
         out_ext = out_ext or ext
         (wd / f"s.{out_ext}").write_bytes(theirs.stdout)
-        if ours.returncode == 4 and (b"appears twice in one mapping" in ours.stderr or
-                                     b"cannot be written in a dotenv file" in ours.stderr or
-                                     b"cannot be written in an INI file" in ours.stderr):
-            # Deliberate (docs/sops.md): sops writes a repeated key (or a dotenv key that reads
-            # back as a comment or another key) where the output cannot hold it, and cannot
-            # open its own file again; kubecrypt refuses to write it.
+        if ours.returncode == 4 and any(m in ours.stderr for m in _UNOPENABLE):
+            # Deliberate (docs/sops.md): sops writes a repeated key where the output cannot
+            # hold it, a dotenv or INI key that reads back otherwise, a nested value into an INI section, a non-string left unencrypted in
+            # INI or dotenv, and cannot open its own file again; kubecrypt refuses to write it.
             bad = sops("decrypt", str(wd / f"s.{out_ext}"), env=env, cwd=wd)
             assert bad.returncode != 0, (text, "kubecrypt refused a file sops can open")
             return None

@@ -400,3 +400,16 @@ def test_recipients_kubecrypt_cannot_use_survive_a_rewrite_inside_key_groups() -
     first = written["key_groups"][0]
     assert first["hckms"] == [hckms]
     assert list(first).index("hckms") < list(first).index("age")
+
+
+def test_encrypt_spec_and_rule_share_one_record_base() -> None:
+    # Equality by fields and a naming repr, written once (rules.Record) for both plain classes.
+    from kubecrypt.sops.ops import EncryptSpec
+    from kubecrypt.sops.rules import Record, Rule
+
+    assert issubclass(EncryptSpec, Record) and issubclass(Rule, Record)
+    assert EncryptSpec([]) == EncryptSpec([]) and EncryptSpec([]) != EncryptSpec([], None, 2)
+    assert Rule([]) == Rule([]) and EncryptSpec([]) != Rule([])
+    assert repr(EncryptSpec([])).startswith("EncryptSpec(key_groups=[], selection=")
+    assert repr(Rule([], 2)).startswith("Rule(key_groups=[], shamir_threshold=2,")
+    assert EncryptSpec.__hash__ is None and Rule.__hash__ is None

@@ -100,15 +100,42 @@ def _write(job: Any, data: bytes, in_place: bool, output: str | None) -> None:
         write_stdout(data)
 
 
+# sops 3.11's global flags (``sops --help``) other than --config and the mode flags. urfave/cli
+# v1 reads a sub-command's options from its own flag set only (Context.String), so in front of
+# a sub-command sops accepts them and ignores them: ``sops --encrypted-regex x encrypt f``
+# encrypts every value. kubecrypt accepts and ignores them the same way, and says so; in sops'
+# older form (``sops --encrypted-regex x -e f``) they are honoured, as in sops (legacy_args).
+_IGNORED_VALUE_FLAGS = (
+    "--kms/-k", "--aws-profile", "--gcp-kms", "--hckms", "--azure-kv", "--hc-vault-transit",
+    "--pgp/-p", "--age/-a", "--extract", "--input-type", "--output-type",
+    "--add-gcp-kms", "--rm-gcp-kms", "--add-hckms", "--rm-hckms", "--add-azure-kv",
+    "--rm-azure-kv", "--add-kms", "--rm-kms", "--add-hc-vault-transit",
+    "--rm-hc-vault-transit", "--add-age", "--rm-age", "--add-pgp", "--rm-pgp",
+    "--unencrypted-suffix", "--encrypted-suffix", "--unencrypted-regex", "--encrypted-regex",
+    "--unencrypted-comment-regex", "--encrypted-comment-regex", "--encryption-context",
+    "--set", "--shamir-secret-sharing-threshold", "--indent", "--output",
+    "--filename-override", "--decryption-order", "--keyservice")
+_IGNORED_BOOL_FLAGS = ("--in-place/-i", "--show-master-keys/-s", "--ignore-mac",
+                       "--mac-only-encrypted", "--enable-local-keyservice")
+_SILENT_FLAGS = ("--disable-version-check", "--check-for-updates", "--verbose")
+
+
 # sops' older command line: a mode flag instead of a sub-command (``sops --encrypt --kms ARN f``).
 _LEGACY_MODES = {"--encrypt": "encrypt", "-e": "encrypt", "--decrypt": "decrypt", "-d": "decrypt",
                  "--rotate": "rotate", "-r": "rotate"}
 _GROUP_FLAGS = ("--disable-version-check",)
+# Every global flag of sops 3.11 by its names, and whether it takes a value.
+_GLOBAL_FLAGS = {n: spec in _IGNORED_VALUE_FLAGS
+                 for spec in (*_IGNORED_VALUE_FLAGS, *_IGNORED_BOOL_FLAGS, *_SILENT_FLAGS)
+                 for n in spec.split("/")}
 
 
-def legacy_args(args: list[str], commands: set[str]) -> list[str]:
+def legacy_args(args: list[str], commands: set[str],
+                known: dict[str, set[str]] | None = None) -> list[str]:
     """Rewrites ``--encrypt/-e``, ``--decrypt/-d``, ``--rotate/-r`` before any sub-command into
-    the sub-command form; anything else is returned unchanged."""
+    the sub-command form; anything else is returned unchanged. With ``known`` (each command's
+    option names), a sops global flag the mode's command does not take (``-e --ignore-mac``,
+    which sops accepts and ignores in that mode) goes in front, where the group takes it."""
     end = args.index("--") if "--" in args else len(args)
     head = args[:end]
     modes = [a for a in head if a in _LEGACY_MODES]
@@ -122,9 +149,25 @@ def legacy_args(args: list[str], commands: set[str]) -> list[str]:
 
         raise ConflictingParameters(
             "Use only one of --encrypt, --decrypt and --rotate (or a sub-command).")
-    front = [a for a in head if a in _GROUP_FLAGS]
-    rest = [a for a in head if a not in _LEGACY_MODES and a not in _GROUP_FLAGS]
-    return [*front, _LEGACY_MODES[modes[0]], *rest, *args[end:]]
+    command = _LEGACY_MODES[modes[0]]
+    takes = (known or {}).get(command)
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(head):
+        a = head[i]
+        name = a.split("=", 1)[0]
+        if a in _GROUP_FLAGS or (takes is not None and name in _GLOBAL_FLAGS
+                                 and name not in takes):
+            front.append(a)
+            if takes is not None and _GLOBAL_FLAGS.get(name) and "=" not in a \
+                    and i + 1 < len(head):
+                front.append(head[i + 1])
+                i += 1
+        elif a not in _LEGACY_MODES:
+            rest.append(a)
+        i += 1
+    return [*front, command, *rest, *args[end:]]
 
 
 # sops' exit code for a command line missing a positional argument (its own count check;
@@ -136,7 +179,9 @@ _MISSING_ARGUMENT_EXIT = {"edit": 100, "filestatus": 100, "set": 100, "unset": 1
 
 class _SopsGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        new = legacy_args(list(args), set(self.commands))
+        known = {name: {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+                 for name, cmd in self.commands.items()}
+        new = legacy_args(list(args), set(self.commands), known)
         # sops' older form never reads stdin: without FILE it exits 100 (_need_file).
         ctx.meta["sops_legacy_mode"] = new != list(args)
         return super().parse_args(ctx, new)
@@ -183,17 +228,45 @@ def _need_file(ctx: click.Context, file: str | None, legacy_only: bool = False) 
         raise NoFileSpecified("No file specified: name the file to work on.")
 
 
+def _ignored_global_flags(f: Any) -> Any:
+    for spec in _IGNORED_VALUE_FLAGS:
+        names = spec.split("/")
+        dest = "ignored_" + names[0][2:].replace("-", "_")
+        f = click.option(*names, dest, default=None, hidden=True,
+                         multiple=names[0] == "--keyservice")(f)
+    for spec in (*_IGNORED_BOOL_FLAGS, *_SILENT_FLAGS):
+        names = spec.split("/")
+        dest = ("ignored_" if spec in _IGNORED_BOOL_FLAGS else "silent_") + \
+            names[0][2:].replace("-", "_")
+        f = click.option(*names, dest, is_flag=True, default=False, hidden=True)(f)
+    return f
+
+
 @click.group(cls=_SopsGroup)
 @click.option("--config", "config", default=None, envvar="SOPS_CONFIG",
               help="Path to .sops.yaml (default: searched from the working directory up).")
-@click.option("--disable-version-check", is_flag=True, hidden=True)
+@_ignored_global_flags
 @click.pass_context
-def sops(ctx: click.Context, config: str | None, disable_version_check: bool) -> None:
+def sops(ctx: click.Context, config: str | None, **flags: Any) -> None:
     """SOPS-compatible encryption of YAML, JSON, dotenv, INI and binary files.
 
     Files written here decrypt with sops 3.11, and files sops writes decrypt here."""
     ctx.ensure_object(dict)
     ctx.obj["sops_config"] = config
+    given = ["--" + k[len("ignored_"):].replace("_", "-") for k, v in flags.items()
+             if k.startswith("ignored_") and v not in (None, False, ())]
+    if given:
+        sub = ctx.invoked_subcommand or "the sub-command"
+        one = len(given) == 1
+        if ctx.meta.get("sops_legacy_mode"):
+            click.echo(f"warning: {', '.join(given)} {'has' if one else 'have'} no effect "
+                       f"on '{sub}' (sops 3.11 ignores {'it' if one else 'them'} too).",
+                       err=True)
+        else:
+            click.echo(f"warning: {', '.join(given)} before '{sub}' "
+                       f"{'is' if one else 'are'} ignored, as sops 3.11 ignores "
+                       f"{'it' if one else 'them'} there; give {'it' if one else 'them'} "
+                       f"after '{sub}'.", err=True)
 
 
 def _cfg(ctx: click.Context, config: str | None) -> str | None:

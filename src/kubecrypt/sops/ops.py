@@ -25,6 +25,7 @@ from kubecrypt.sops.errors import (
 )
 from kubecrypt.sops.keysources.base import MasterKey
 from kubecrypt.sops.metadata import KeyGroup, Metadata
+from kubecrypt.sops.rules import Record
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch, Selection, decrypt_tree, encrypt_tree
 from kubecrypt.sops.values import Comment, now_rfc3339, parse_lastmodified
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 # Plain classes rather than dataclasses: ``dataclasses`` imports ``inspect`` (and ``ast``,
 # ``dis``, ``tokenize``), milliseconds of every ``kubecrypt sops`` start.
-class EncryptSpec:
+class EncryptSpec(Record):
     """Everything that decides how a new file is encrypted."""
 
     def __init__(self, key_groups: list[KeyGroup], selection: Selection | None = None,
@@ -44,14 +45,6 @@ class EncryptSpec:
         self.selection = Selection() if selection is None else selection
         self.shamir_threshold = shamir_threshold
         self.mac_only_encrypted = mac_only_encrypted
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EncryptSpec):
-            return NotImplemented
-        return vars(self) == vars(other)
-
-    def __repr__(self) -> str:
-        return "EncryptSpec(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
 class Opened:
@@ -85,8 +78,9 @@ def _emit(store: Store, branches: list[Branch], md: Metadata) -> bytes:
 
 def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
     """A key repeated in one mapping (JSON allows it; two INI sections of one name) cannot be
-    written at the top of a YAML file (sops reads its metadata from that mapping and refuses a
-    repeated key there) nor inside an INI section (go-ini keeps the last value, so the MAC no
+    written at the top of a YAML file's first document (sops reads its metadata from that
+    mapping and refuses a repeated key there; deeper mappings and later documents hold one)
+    nor inside an INI section (go-ini keeps the last value, so the MAC no
     longer matches). sops 3.11 writes such a file and then neither tool can open it; refuse
     before anything is written. Likewise several YAML documents in any other format: sops
     writes the first (JSON, binary) or merges them, and its MAC no longer matches."""
@@ -96,9 +90,10 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
             f"encrypted {store.name} file (it could not be opened again); split them or keep "
             "the YAML output.")
     if store.name == "yaml":
-        mappings = list(branches)
+        mappings = branches[:1]
     elif store.name == "ini":
-        mappings = [v for b in branches for _, v in b if isinstance(v, Branch)]
+        mappings = [v for b in branches for _, v in b
+                    if isinstance(v, Branch) and not _ini_mac_survives(v)]
     else:
         return
     for m in mappings:
@@ -112,6 +107,18 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
                     f"encrypted {store.name.upper()} file holding that could not be opened "
                     "again; rename or merge one of them, or keep the input format.")
             seen.add(k)
+
+
+def _ini_mac_survives(section: Branch) -> bool:
+    """Whether go-ini's reading of a section with a repeated key (the first position, the
+    last value) still has the values the MAC covered, in order: true when the values it
+    drops are empty ("" adds nothing to the MAC), as for ``a = ""`` twice."""
+    items = [(k, v) for k, v in section if not isinstance(k, Comment)]
+    last = dict(items)
+    kept: dict[object, object] = {}
+    for k, _ in items:
+        kept.setdefault(k, last[k])
+    return [v for _, v in items if v != ""] == [v for v in kept.values() if v != ""]
 
 
 def encrypt(data: bytes, store: Store, spec: EncryptSpec,

@@ -10,7 +10,7 @@ from kubecrypt import safeparse
 from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import SopsTime
+from kubecrypt.sops.values import is_string
 
 _COMPONENT = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
 
@@ -171,9 +171,9 @@ def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> b
     v = extract(branches, parse_path(path_text))
     if isinstance(v, Branch):
         return out_store.emit_plain([v])
-    if isinstance(v, (str, bytes)) and not isinstance(v, SopsTime):
+    if is_string(v) or isinstance(v, bytes):
         return scalar_bytes(v)
-    return out_store.emit_value(v)  # a timestamp too: sops' value is a time.Time, not a string
+    return out_store.emit_value(v)  # a timestamp is a time.Time in sops, not a string
 
 
 def scalar_bytes(v: object) -> bytes:

@@ -24,7 +24,21 @@ MAX_DEPTH = 100
 # Plain classes and os.path rather than dataclasses and pathlib: those two imports (with
 # inspect, urllib.parse and ipaddress behind them) cost several milliseconds of every
 # ``kubecrypt sops`` start, which dominates on small files.
-class Rule:
+class Record:
+    """What a dataclass would give a plain class of fields: equality of the same class by
+    its attributes, and a repr naming them."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class Rule(Record):
     def __init__(self, key_groups: list[KeyGroup], shamir_threshold: int = 0,
                  selection: Selection | None = None, selection_given: bool = False,
                  mac_only_encrypted: bool = False) -> None:
@@ -33,14 +47,6 @@ class Rule:
         self.selection = Selection() if selection is None else selection
         self.selection_given = selection_given
         self.mac_only_encrypted = mac_only_encrypted
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Rule):
-            return NotImplemented
-        return vars(self) == vars(other)
-
-    def __repr__(self) -> str:
-        return "Rule(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
 class Config:

@@ -97,8 +97,8 @@ class FileJob:
                      aws_profile: str | None = None, gcp_kms: str | None = None,
                      azure_kv: str | None = None) -> EncryptSpec:
         """Keys and rules for a new file: command-line keys replace the rule's (one group),
-        command-line selection overrides the rule's; as sops does, a config without a
-        matching rule is an error even when keys are given."""
+        a command-line selection field overrides the rule's same field; as sops does, a
+        config without a matching rule is an error even when keys are given."""
         kms_ctx = kms_context(encryption_context)
         cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault),
                              split_list(kms), kms_ctx, aws_profile or "",
@@ -110,8 +110,14 @@ class FileJob:
         if given and self.in_fmt == "binary":
             self.warnings.append(
                 "selection rules are ignored for binary files: the whole file is one value.")
-        sel = Selection.from_fields(given, "the command line") if given else (
-            rule.selection if rule else Selection())
+        if self.in_fmt == "binary" or not (rule and rule.selection_given):
+            sel = Selection.from_fields(given, "the command line") if given else (
+                rule.selection if rule else Selection())
+        else:
+            # sops merges field by field: a flag replaces the rule's value of the same field,
+            # and a flag for another field is a second rule (exit 8, cmd/sops/main.go).
+            fields = {rule.selection.field: rule.selection.value, **given}
+            sel = Selection.from_fields(fields, "the command line and the creation rule")
         groups = flat_group(cli_keys) if cli_keys else (rule.key_groups if rule else [])
         if not groups:
             # sops 3.11 exits 1 here (a plain error), not with its NoEncryptionKeyFound code.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 Scalar = str | int | float | bool | bytes | None
 
@@ -44,6 +45,11 @@ class SopsTime(str):
     """A timestamp, held as Go's RFC 3339 (nano) text, the form sops encrypts and re-emits."""
 
     __slots__ = ()
+
+
+def is_string(v: object) -> TypeGuard[str]:
+    """A string value of the tree: a timestamp is a ``time.Time`` in sops, not a string."""
+    return isinstance(v, str) and not isinstance(v, SopsTime)
 
 
 # ---------------------------------------------------------------- number formatting (Go's strconv)

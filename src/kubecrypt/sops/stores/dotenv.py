@@ -5,10 +5,10 @@ sorted ``sops_``-prefixed flattened lines."""
 from __future__ import annotations
 
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
-from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.stores.base import Store, check_reads_back
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment, SopsTime, val_to_string
+from kubecrypt.sops.values import Comment, is_string, val_to_string
 
 PREFIX = "sops_"
 
@@ -32,17 +32,22 @@ def _parse(data: bytes) -> Branch:
 
 
 def _line(k: str, v: object, encrypted: bool = False) -> str:
+    """``KEY=value``; a value that is not a string spelled by sops' ValToString (``<nil>``,
+    ``1E+21``), except a null in an encrypted file: empty, which reads back as what the MAC
+    saw (sops writes ``<nil>`` and cannot decrypt its own file)."""
     if isinstance(v, (Branch, list)):
         raise ErrorDumpingTree(
             f"Error dumping file: cannot use complex value {k!r} in a dotenv file; "
             "use YAML or JSON output.")
-    if isinstance(v, str) and not isinstance(v, SopsTime):  # sops escapes only strings
-        return f"{k}={v.replace(chr(10), chr(92) + 'n')}\n"
-    if v is None and encrypted:
-        # sops writes "<nil>" here too, which then reads back as a string that is not
-        # ENC[...] and fails to decrypt (exit 25); an empty value opens in both tools.
-        return f"{k}=\n"
-    return f"{k}={val_to_string(v)}\n"  # sops' ValToString: 1.5E+10, 100.0, <nil>
+    if is_string(v):
+        text = v
+    elif v is None and encrypted:
+        text = ""
+    else:
+        text = val_to_string(v)
+        if encrypted:
+            check_reads_back("dotenv", k, v, text)
+    return f"{k}={text.replace(chr(10), chr(92) + 'n')}\n"
 
 
 class DotenvStore(Store):
@@ -87,7 +92,7 @@ class DotenvStore(Store):
                     "would read back as a comment or another key); rename it or use YAML or "
                     "JSON output.")
         flat = flatten(metadata)
-        meta = "".join(_line(PREFIX + k, flat[k], True) for k in sorted(flat))
+        meta = "".join(_line(PREFIX + k, flat[k]) for k in sorted(flat))
         return self.emit_plain(branches, encrypted=True) + meta.encode()
 
     def emit_value(self, value: object) -> bytes:

@@ -7,10 +7,10 @@ the section's comment and comments above a key (or inline after its value) are t
 from __future__ import annotations
 
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
-from kubecrypt.sops.stores.base import Store
+from kubecrypt.sops.stores.base import Store, check_reads_back
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment
+from kubecrypt.sops.values import Comment, is_string
 
 DEFAULT = "DEFAULT"
 # Go's unicode.IsSpace (strings.TrimSpace), narrower than Python's str.strip().
@@ -229,13 +229,18 @@ def _blen(s: str) -> int:
     return len(s.encode("utf-8", "surrogateescape"))
 
 
-def _section(name: str, b: object, index: int) -> tuple[str, bool]:
+def _section(name: str, b: object, index: int, encrypted: bool = False) -> tuple[str, bool]:
     """One section as go-ini's WriteTo writes it (PrettyFormat: ``=`` aligned by bytes), and
     whether a blank line may follow: an empty ``DEFAULT`` at index 0 is skipped after its
-    comment, with no separator."""
+    comment, with no separator. A nested value is written as sops writes it (Go's ``%v``) in
+    plaintext, and refused in an encrypted file: sops 3.11 writes one there (``a = []``,
+    ``b = [ENC[...] ENC[...]]``) and then cannot decrypt it (exit 25) or its MAC (exit 51)."""
     if not isinstance(b, Branch):
         raise ErrorDumpingTree(
             f"Error dumping file: INI needs sections; {name!r} is a plain value at the top level.")
+    if not name:  # go-ini's NewSection and NewKey refuse an empty name
+        raise ErrorDumpingTree("Error dumping file: INI cannot hold a section with an empty "
+                               "name; rename it.")
     items = list(b)
     section_comment = ""
     if items and isinstance(items[0][0], Comment):
@@ -249,11 +254,19 @@ def _section(name: str, b: object, index: int) -> tuple[str, bool]:
             if last is not None:
                 keys[last] = (keys[last][0], k.value)
             continue
-        if isinstance(v, (Branch, list)):
+        if encrypted and isinstance(v, (Branch, list)):
             raise ErrorDumpingTree(
-                f"Error dumping file: INI values must be scalars; {name}.{k} is nested.")
+                f"Error dumping file: INI values must be scalars; {name}.{k} is nested, and "
+                "an encrypted INI file holding it could not be opened again; use YAML or JSON "
+                "output.")
         last = str(k)
-        keys[last] = (_ini_text(v), keys.get(last, ("", ""))[1])
+        if not last:
+            raise ErrorDumpingTree(f"Error dumping file: INI cannot hold a key with an empty "
+                                   f"name (in section {name!r}); rename it.")
+        text = "" if encrypted and v is None else _ini_text(v)
+        if encrypted:
+            check_reads_back("INI", f"{name}.{k}", v, text)
+        keys[last] = (text, keys.get(last, ("", ""))[1])
     out = [_comment_lines(section_comment, trim=False)] if section_comment else []
     if index > 0 or name.upper() != DEFAULT:
         out.append(f"[{name}]\n")
@@ -272,6 +285,12 @@ def _section(name: str, b: object, index: int) -> tuple[str, bool]:
 
 
 def _ini_text(v: object) -> str:
+    if is_string(v):
+        return v
+    if isinstance(v, list):  # a Branch too
+        from kubecrypt.sops.stores.gofmt import go_v
+
+        return go_v(v)
     from kubecrypt.sops.values import val_to_string
 
     return val_to_string(v)
@@ -292,12 +311,12 @@ class INIStore(Store):
                 if not isinstance(k, Comment)}
         return [Branch((k, v) for k, v in root if k != "sops")], unflatten(flat)
 
-    def emit_plain(self, branches: list[Branch]) -> bytes:
+    def emit_plain(self, branches: list[Branch], encrypted: bool = False) -> bytes:
         sections = [(str(name), sec) for b in branches for name, sec in b
                     if not isinstance(name, Comment)]
         out = []
         for i, (name, sec) in enumerate(sections):
-            part, sep = _section(name, sec, i)
+            part, sep = _section(name, sec, i, encrypted)
             out.append(part)
             if sep and i < len(sections) - 1:
                 out.append("\n")  # go-ini's PrettySection: a blank line between sections
@@ -317,12 +336,15 @@ class INIStore(Store):
         flat = {k: v.replace("\n", "\\n") for k, v in flatten(metadata).items()}
         doc = Branch([*(branches[0] if branches else []),
                       ("sops", Branch((k, flat[k]) for k in sorted(flat)))])
-        return self.emit_plain([doc])
+        return self.emit_plain([doc], encrypted=True)
 
     def emit_value(self, value: object) -> bytes:
         if isinstance(value, Branch):
             return _section(DEFAULT, value, 0)[0].encode("utf-8", "surrogateescape")
-        raise ErrorDumpingTree("Error dumping file: only a section can be written as INI.")
+        # sops' EmitValue: any other value (``--extract`` of a number, list...) as Go's JSON.
+        from kubecrypt.sops.stores.gofmt import go_json
+
+        return go_json(value).encode("utf-8", "surrogateescape")
 
 
 STORE_CLASS = INIStore

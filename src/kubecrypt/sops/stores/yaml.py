@@ -20,7 +20,7 @@ from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
-from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
+from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged, unique_key
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
@@ -58,8 +58,12 @@ def _one_line(exc: MarkedYAMLError) -> str:
 
 
 class _Builder:
-    def __init__(self, text: str, events: list[Any]) -> None:
+    def __init__(self, text: str, events: list[Any], unique: str | None = None) -> None:
         self.text = text
+        # Which mappings refuse a repeated key (see load_documents): "document" every one of
+        # the first document, "top" only its top level, None none.
+        self.unique = unique
+        self.check: str | None = None
         self.events = events
         self.i = 0
         self.pos = 0
@@ -153,7 +157,7 @@ class _Builder:
             else:
                 v = resolve_plain(e.value)
         elif isinstance(e, ev.MappingStartEvent):
-            v = self.mapping(e)
+            v = self.mapping(e, self.check == "document")
         elif isinstance(e, ev.SequenceStartEvent):
             v = self.sequence(e)
         elif isinstance(e, ev.AliasEvent):
@@ -167,11 +171,11 @@ class _Builder:
             self.anchors[e.anchor] = v
         return v
 
-    def mapping(self, start: Any) -> Branch:
+    def mapping(self, start: Any, unique: bool = False) -> Branch:
         b = Branch()
         flow = bool(start.flow_style)
         col = -1
-        seen: set[object] = set()
+        seen: dict[tuple[bool, str], int] = {}
         while True:
             e = self.next()
             if isinstance(e, ev.MappingEndEvent):
@@ -184,17 +188,14 @@ class _Builder:
             if col < 0:
                 col = e.start_mark.column
             self._flush(b, True)
+            if unique:
+                unique_key(seen, e)
             k = self.node(e, key=True)
             if isinstance(k, (Branch, list)):
                 raise CouldNotReadInput(
                     "Error unmarshaling input YAML: complex mapping keys are not supported")
             if isinstance(k, float) and k != k:
                 k = ".nan"
-            if k in seen and not isinstance(k, Comment):
-                raise CouldNotReadInput(
-                    f"Error unmarshaling input YAML: line {e.start_mark.line + 1}: mapping key "
-                    f'"{k}" already defined')
-            seen.add(k)
             self.owner = (b, len(b), True)
             # Line comments met while reading the value are inserted before this entry.
             value_ev = self.next()
@@ -240,9 +241,10 @@ class _Builder:
                 break
             # DocumentStart
             self.anchors = {}
+            self.check = None if docs else self.unique
             root_ev = self.next()
             if isinstance(root_ev, ev.MappingStartEvent):
-                b = self.mapping(root_ev)
+                b = self.mapping(root_ev, self.check is not None)
             elif isinstance(root_ev, ev.ScalarEvent) and resolve_plain(root_ev.value) is None \
                     and not root_ev.style:
                 b = Branch()
@@ -261,7 +263,12 @@ class _Builder:
         return docs
 
 
-def load_documents(text: str) -> list[Branch]:
+def load_documents(text: str, unique: str | None = None) -> list[Branch]:
+    """The documents of ``text``. A key repeated in one mapping is refused where sops 3.11
+    refuses it (``unique``): in a plain file anywhere in the first document ("document": sops
+    first decodes that document into a Go map, which checks every mapping), in an encrypted
+    file only at the first document's top level ("top": sops decodes that one into its
+    metadata struct). Elsewhere go-yaml's nodes keep both entries, and so does the tree."""
     events = _events(text)
     if "#" in text:
         # Only a text with comments needs go-yaml's comment model (imported on demand).
@@ -270,8 +277,8 @@ def load_documents(text: str) -> list[Branch]:
 
         comments = event_comments(text, events)
         if comments is not None:
-            return yaml_tree.load(events, comments)
-    return _Builder(text, events).documents()
+            return yaml_tree.load(events, comments, unique)
+    return _Builder(text, events, unique).documents()
 
 
 def _decode(data: bytes) -> str:
@@ -287,7 +294,7 @@ class YAMLStore(Store):
 
     def load_plain(self, data: bytes) -> list[Branch]:
         text = _decode(data)
-        docs = load_documents(text)
+        docs = load_documents(text, "document")
         if not docs and text:
             # sops first decodes the file into a map, which fails on a stream without any
             # document (blank lines or comments only) before it looks at anything else.
@@ -297,7 +304,7 @@ class YAMLStore(Store):
         return docs
 
     def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
-        docs = load_documents(_decode(data))
+        docs = load_documents(_decode(data), "top")
         meta: object = None
         out: list[Branch] = []
         for d in docs:

@@ -1,11 +1,14 @@
 """YAML scalar typing as go-yaml v3 does it (resolve.go): YAML 1.2 core types plus timestamps,
 Go's ``ParseInt(s, 0, 64)`` for integers, and the 1.1 booleans that v3 no longer decodes but
-still quotes on output."""
+still quotes on output; and its check for a key repeated in one mapping."""
 
 from __future__ import annotations
 
 import math
 import re
+from typing import Any
+
+from yaml import events as ev
 
 from kubecrypt.sops.errors import CouldNotReadInput
 from kubecrypt.sops.values import SopsTime, parse_timestamp
@@ -138,3 +141,17 @@ def needs_quotes(s: str) -> bool:
         return True
     v = resolve_plain(s) if s else None
     return not (isinstance(v, str) and not isinstance(v, SopsTime))
+
+
+def unique_key(seen: dict[tuple[bool, str], int], e: Any) -> None:
+    """go-yaml v3's uniqueKeys check (decode.go ``d.mapping``): two keys of one mapping clash
+    when they are nodes of one kind with the same text (``a`` and ``"a"`` do, an alias
+    ``*x`` and the scalar it names do not), whatever they resolve to."""
+    alias = isinstance(e, ev.AliasEvent)
+    ident = (alias, e.anchor if alias else e.value)
+    line = e.start_mark.line + 1
+    if ident in seen:
+        raise CouldNotReadInput(
+            f'Error unmarshaling input YAML: line {line}: mapping key "{ident[1]}" already '
+            f"defined at line {seen[ident]}; rename or remove one of them.")
+    seen[ident] = line

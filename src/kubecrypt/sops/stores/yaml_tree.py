@@ -14,7 +14,7 @@ from yaml import events as ev
 
 from kubecrypt.sops.errors import CouldNotReadInput
 from kubecrypt.sops.stores.yaml_comments import Comments
-from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged
+from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged, unique_key
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
@@ -122,6 +122,10 @@ def _comments(text: str, into: list[Any], is_map: bool) -> None:
 class _Walker:
     """sops' stores/yaml/store.go: nodeToTreeValue and appendYamlNodeToTreeBranch."""
 
+    def __init__(self, unique: str | None) -> None:
+        self.unique = unique  # as yaml.load_documents: "document", "top" or None
+        self.root: Node | None = None  # the top mapping of the first document
+
     def value(self, n: Node, handled: bool) -> object:
         if n.kind == "seq":
             out: list[Any] = []
@@ -170,7 +174,8 @@ class _Walker:
         return b
 
     def _pairs(self, n: Node, b: Branch) -> None:
-        seen: set[object] = set()
+        seen: dict[tuple[bool, str], int] = {}
+        unique = self.root is not None and (self.unique == "document" or n is self.root)
         c = n.content
         for i in range(0, len(c), 2):
             key, val = c[i], c[i + 1]
@@ -187,18 +192,20 @@ class _Walker:
             k = _scalar(target.ev)
             if isinstance(k, float) and k != k:
                 k = ".nan"
-            if k in seen:
-                raise CouldNotReadInput(
-                    f"{_PREFIX}line {key.ev.start_mark.line + 1}: mapping key \"{k}\" already "
-                    "defined")
-            seen.add(k)
+            if unique:
+                unique_key(seen, key.ev)
             b.append((k, self.value(val, simple)))
             if simple:
                 _comments(val.foot, b, True)
             _comments(key.foot, b, True)
 
 
-def load(events: list[Any], comments: list[Comments]) -> list[Branch]:
-    """sops' tree of each document."""
-    w = _Walker()
-    return [w.branch(doc, Branch(), False) for doc in _Decoder(events, comments).documents()]
+def load(events: list[Any], comments: list[Comments], unique: str | None = None) -> list[Branch]:
+    """sops' tree of each document; ``unique`` as in ``yaml.load_documents``."""
+    w = _Walker(unique)
+    out = []
+    for i, doc in enumerate(_Decoder(events, comments).documents()):
+        top = doc.content[0] if doc.content else None
+        w.root = top if i == 0 and unique and top is not None and top.kind == "map" else None
+        out.append(w.branch(doc, Branch(), False))
+    return out
