@@ -7,6 +7,8 @@ last test is a shape the comment generators found where sops breaks its own file
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,36 @@ def test_unencrypted_negative_zero_keeps_the_file_openable(age_keys: dict[str, A
         assert r.returncode == 0 and r.stdout == b"a: -0\nb: x\n", r.stderr
     # and the differential harness accepts exactly this difference
     assert compare(text, "yaml", age_keys["k1"], ["--encrypted-regex", "^b$"]) == b"a: -0\nb: x\n"
+
+
+_MISREAD = (
+    "import sys\n"
+    "from kubecrypt.sops.stores import yaml_comments\n"
+    "yaml_comments._Parser.run = lambda self: []  # a replay that does not line up\n"
+    "from kubecrypt.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+@pytest.mark.parametrize("command", ["encrypt", "decrypt"])
+def test_a_comment_layout_that_cannot_be_read_is_refused_in_one_sentence(
+        command: str, age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """Should go-yaml's comment replay ever not line up with libyaml's events, no comment is
+    placed by guess (it could land in another key's ciphertext): the file is refused with one
+    sentence saying what to do, the exit code of YAML that cannot be read, nothing written."""
+    env = env_for(age_keys["k1"], str(tmp_path))
+    f = tmp_path / "p.yaml"
+    f.write_bytes(b"a: 1 # c\n")
+    if command == "decrypt":  # sops' file: its comment is "#ENC[...]"
+        f.write_bytes(sops("encrypt", "--age", age_keys["k1"].recipient, str(f), env=env).stdout)
+    text = f.read_bytes()
+    assert b"#" in text and (command == "encrypt" or b"sops:" in text)
+    args = (["encrypt", "--age", age_keys["k1"].recipient] if command == "encrypt"
+            else ["decrypt"])
+    r = subprocess.run([sys.executable, "-c", _MISREAD, "sops", *args, "-i", str(f)],
+                       env=env, capture_output=True, timeout=60, check=False)
+    # as for any YAML that cannot be read: exit 2 for a plain file, 1 for an encrypted one
+    assert r.returncode == {"encrypt": 2, "decrypt": 1}[command], r.stderr
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "comments" in lines[0] and "remove the comments" in lines[0]
+    assert b"Traceback" not in r.stderr and f.read_bytes() == text and r.stdout == b""
