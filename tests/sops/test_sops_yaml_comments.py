@@ -7,6 +7,7 @@ last test is a shape the comment generators found where sops breaks its own file
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -176,6 +177,28 @@ def test_unencrypted_negative_zero_keeps_the_file_openable(age_keys: dict[str, A
     # and the differential harness accepts exactly this difference
     assert compare(text, "yaml", age_keys["k1"], ["--encrypted-regex", "^b$"]) == b"a: -0\nb: x\n"
 
+
+def test_a_marker_comment_after_a_marker_is_encrypted_like_sops(
+        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """encrypted_comment_regex: a comment matching the regex stays plaintext as the marker,
+    but one that an earlier comment (on its level or a level around it) already marked is
+    encrypted like any other, as sops' shouldBeEncrypted skips only the comment itself."""
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: '^ a'\n")
+    # the foot comment is marked by the key's line comment one level up; sops then cannot
+    # decrypt its own (the documented path difference), so this differed in what sops printed
+    want = compare(b"a: # a\n  a: [a, 1]\n  # a\n", "yaml", age_keys["k1"], config=rule)
+    assert want is not None and b"#ENC[AES256_GCM" in want
+    # on one level, both encrypted files must be alike, value by value
+    (tmp_path / ".sops.yaml").write_text(rule)
+    (tmp_path / "p.yaml").write_bytes(b"# a\n# a b\nk: v\n# a\nl: w\n")
+    env = env_for(age_keys["k1"], str(tmp_path))
+    shapes = [_ENC.sub(b"ENC", tool("encrypt", "p.yaml", env=env, cwd=tmp_path).stdout)
+              .split(b"\nsops:\n")[0] for tool in (sops, kc)]
+    assert shapes[0] == shapes[1] == b"# a\n#ENC\nk: ENC\n# a\nl: ENC", shapes
+
+
+_ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
 
 _MISREAD = (
     "import sys\n"
