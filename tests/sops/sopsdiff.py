@@ -57,7 +57,10 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
     must refuse it with the same exit code). ``out_ext`` names the encrypted files when
     ``args`` convert (``--output-type``); ``dec_args`` go to every decryption (where sops
     refuses to decrypt its own file with them, or refuses to write its tree in the output
-    format, exit 4, kubecrypt must refuse both files the same way)."""
+    format, exit 4, kubecrypt must refuse both files the same way). Two encrypted YAML files
+    must also be alike but for ciphertexts and metadata: the same values and comments
+    encrypted, at the same places (else a comment one tool encrypts and the other leaves
+    plaintext would pass, both decrypting to the same text)."""
     with tempfile.TemporaryDirectory() as d:
         wd = Path(d)
         env = env_for(key, d)
@@ -111,10 +114,17 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             return None
         assert want.returncode == 0, (text, want.stderr)
         got = kc("decrypt", *dec_args, str(wd / f"s.{out_ext}"), env=env, cwd=wd)
-        assert same_or_sops_left_comments_encrypted(want.stdout, got.stdout) or (
+        printed_otherwise = (
             not dec_args and out_ext == ext
-            and sops_printed_yaml_that_reads_back_otherwise(text, ext, want.stdout, got.stdout)), (
-            text, "kubecrypt decrypting sops' file", got.stderr)
+            and not same_or_sops_left_comments_encrypted(want.stdout, got.stdout)
+            and sops_printed_yaml_that_reads_back_otherwise(text, ext, want.stdout, got.stdout))
+        assert printed_otherwise or same_or_sops_left_comments_encrypted(
+            want.stdout, got.stdout), (text, "kubecrypt decrypting sops' file", got.stderr)
+        if out_ext == ext in ("yaml", "yml") and not printed_otherwise:
+            # Both encrypted files encrypt the same values and comments at the same places
+            # (a comment encrypted by one tool and not the other can decrypt alike).
+            assert _values_and_comments(theirs.stdout) == _values_and_comments(ours.stdout), (
+                text, "the encrypted files differ")
         back = sops("decrypt", *dec_args, str(wd / f"k.{out_ext}"), env=env, cwd=wd)
         json_in = ext == "json" or "json" in [args[i + 1] for i, a in enumerate(args[:-1])
                                               if a == "--input-type"]
@@ -213,6 +223,7 @@ def same_or_kubecrypt_kept_json_int64(want: bytes, got: bytes, json_in: bool) ->
 # kubecrypt decrypts them (docs/sops.md): that line, at the same indentation, is the only
 # difference accepted.
 _ENC_COMMENT = re.compile(rb"#ENC\[AES256_GCM,[^\]]*\]")
+_ENC_VALUE = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
 
 
 def same_or_sops_left_comments_encrypted(want: bytes, got: bytes) -> bool:
@@ -228,6 +239,21 @@ def same_or_sops_left_comments_encrypted(want: bytes, got: bytes) -> bool:
         if not (_ENC_COMMENT.fullmatch(a.strip()) and b.startswith(b" " * indent + b"#")):
             return False
     return True
+
+
+def _values_and_comments(out: bytes) -> bytes:
+    """An encrypted YAML file without the ``sops:`` block of each document, every ciphertext
+    written ``ENC``: what both tools must write alike."""
+    keep: list[bytes] = []
+    skipping = False
+    for line in out.split(b"\n"):
+        if line == b"sops:":
+            skipping = True
+        elif skipping and not line.startswith(b" "):
+            skipping = False
+        if not skipping:
+            keep.append(line)
+    return _ENC_VALUE.sub(b"ENC", b"\n".join(keep))
 
 
 def encrypted_body(out: bytes) -> bytes:
