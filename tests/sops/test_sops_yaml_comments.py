@@ -203,15 +203,21 @@ _ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
 _MISREAD = (
     "import sys\n"
     "from kubecrypt.sops.stores import yaml_comments\n"
-    "yaml_comments._Parser.run = lambda self: []  # a replay that does not line up\n"
+    "replay = sys.argv.pop(1)\n"
+    "def run(self):\n"
+    "    if replay == 'raise':\n"
+    "        raise KeyError('lost its way')\n"
+    "    return []  # events that do not line up with libyaml's\n"
+    "yaml_comments._Parser.run = run\n"
     "from kubecrypt.cli import main\n"
     "main(sys.argv[1:])\n"
 )
 
 
+@pytest.mark.parametrize("replay", ["short", "raise"])
 @pytest.mark.parametrize("command", ["encrypt", "decrypt"])
 def test_a_comment_layout_that_cannot_be_read_is_refused_in_one_sentence(
-        command: str, age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+        command: str, replay: str, age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
     """Should go-yaml's comment replay ever not line up with libyaml's events, no comment is
     placed by guess (it could land in another key's ciphertext): the file is refused with one
     sentence saying what to do, the exit code of YAML that cannot be read, nothing written."""
@@ -224,7 +230,7 @@ def test_a_comment_layout_that_cannot_be_read_is_refused_in_one_sentence(
     assert b"#" in text and (command == "encrypt" or b"sops:" in text)
     args = (["encrypt", "--age", age_keys["k1"].recipient] if command == "encrypt"
             else ["decrypt"])
-    r = subprocess.run([sys.executable, "-c", _MISREAD, "sops", *args, "-i", str(f)],
+    r = subprocess.run([sys.executable, "-c", _MISREAD, replay, "sops", *args, "-i", str(f)],
                        env=env, capture_output=True, timeout=60, check=False)
     # as for any YAML that cannot be read: exit 2 for a plain file, 1 for an encrypted one
     assert r.returncode == {"encrypt": 2, "decrypt": 1}[command], r.stderr
