@@ -198,6 +198,19 @@ def test_a_marker_comment_after_a_marker_is_encrypted_like_sops(
     assert shapes[0] == shapes[1] == b"# a\n#ENC\nk: ENC\n# a\nl: ENC", shapes
 
 
+def test_marker_comments_around_a_block_scalar_and_an_anchored_list_like_sops(
+        age_keys: dict[str, AgeKey]) -> None:
+    """The shape the rule-selection generator kept finding: the marker "# bdj rlf" makes sops
+    encrypt the alias's own line comment "# c" after it (a marker too), and the list the alias
+    repeats, whose comments sops encrypts into list items."""
+    text = (b"hv:\n  d0t30: |- # xvbcoj\n    wdd025\n  pz: &a0\n    - -24074 # li\n"
+            b"    # ms cq\n  # xi um\n# bdj rlf\nhvx: *a0 # c\n")
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: '[a-c]'\n")
+    want = compare(text, "yaml", age_keys["k1"], config=rule)
+    assert want is not None and b"# xvbcoj" in want
+
+
 _ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
 
 _MISREAD = (
