@@ -213,6 +213,35 @@ def test_marker_comments_around_a_block_scalar_and_an_anchored_list_like_sops(
 
 _ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
 
+
+def test_a_marked_list_comment_stays_a_comment_so_the_file_opens(
+        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """Where sops is wrong: under encrypted_comment_regex, "# y" after the marker "# x" in a
+    list is encrypted and sops writes it as a list element; decrypting, sops does not count
+    that element as a comment, so "- v" is no longer marked, stays encrypted, and sops' own
+    file fails its MAC (exit 51, in both tools). kubecrypt writes "#ENC[...]" there; its file
+    opens in both tools (docs/sops.md), and ``compare`` accepts exactly that difference."""
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: x\n")
+    (tmp_path / ".sops.yaml").write_text(rule)
+    (tmp_path / "p.yaml").write_bytes(b"l:\n  # x\n  # y\n  - v\n  - w\n")
+    env = env_for(age_keys["k1"], str(tmp_path))
+    for name, tool in (("s", sops), ("k", kc)):
+        r = tool("encrypt", "p.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        (tmp_path / f"{name}.yaml").write_bytes(r.stdout)
+    body = {n: _ENC.sub(b"ENC", (tmp_path / f"{n}.yaml").read_bytes()).split(b"\nsops:\n")[0]
+            for n in "sk"}
+    assert body["s"] == b"l:\n    # x\n    - ENC\n    - ENC\n    - w"  # "- w": not marked
+    assert body["k"] == b"l:\n    # x\n    #ENC\n    - ENC\n    - w"
+    for tool in (sops, kc):
+        assert tool("decrypt", "s.yaml", env=env, cwd=tmp_path).returncode == 51
+        r = tool("decrypt", "k.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"l:\n    # x\n    # y\n    - v\n    - w\n"
+    want = compare(b"l:\n  # x\n  # y\n  - v\n", "yaml", age_keys["k1"], config=rule)
+    assert want == b"l:\n    # x\n    # y\n    - v\n"
+
 _MISREAD = (
     "import sys\n"
     "from kubecrypt.sops.stores import yaml_comments\n"

@@ -20,7 +20,7 @@ from kubecrypt.sops.errors import (
     ErrorEncryptingTree,
     SopsError,
 )
-from kubecrypt.sops.values import Comment, mac_bytes
+from kubecrypt.sops.values import Comment, HeldComment, mac_bytes
 
 # SHA-256("sops"): seeds the MAC in mac_only_encrypted mode so both modes never collide.
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
@@ -234,11 +234,18 @@ def _walk_list_comments(lst: list[object], path: str, inherited: bool, sel: Sele
     enc = sel.encrypt_on_match
     level = False
     aad = path + ":"
+    last = len(lst) - 1
     for i, v in enumerate(lst):
         if isinstance(v, Comment):
             own = not is_encrypted(v.value) and sel.comment_matches(v.value)
             nv = visit(v, aad, _comment_selected(own, inherited or level, enc))
             if nv is not v:
+                if (enc and not inherited and i < last and isinstance(nv, Comment)
+                        and is_encrypted(nv.value)):
+                    # sops writes it as a list element, which its decryption does not count
+                    # as a comment: the marker run before it would end there and what follows
+                    # stay encrypted, failing the MAC. Kept a comment, the file opens.
+                    nv = HeldComment(nv.value)
                 lst[i] = nv
             level = level or own
             continue
