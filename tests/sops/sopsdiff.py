@@ -80,7 +80,7 @@ def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),
             # Deliberate (docs/sops.md): sops refused at random on every try (each comment's
             # ciphertext matched the regex once); kubecrypt draws a new IV. Its file must
             # open alike in both tools.
-            return _file_opens_alike(wd, ext, ours.stdout, env)
+            return _file_opens_alike(wd, out_ext or ext, ours.stdout, env)
         if theirs.returncode != 0:  # sops refuses this input: so must we, the same way
             assert ours.returncode == theirs.returncode, (text, theirs.stderr, ours.stderr)
             assert b"Traceback" not in ours.stderr

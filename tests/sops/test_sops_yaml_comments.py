@@ -21,7 +21,7 @@ from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
 from .conftest import AgeKey
-from .sopsdiff import compare, env_for, kc, sops
+from .sopsdiff import compare, env_for, kc, sops, sops_broke_its_list_comments
 
 # Each shape differed from sops before comments followed go-yaml's model, except where noted.
 SHAPES = {
@@ -212,6 +212,22 @@ def test_marker_comments_around_a_block_scalar_and_an_anchored_list_like_sops(
 
 
 _ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
+
+
+def test_the_list_comment_allowance_accepts_nothing_broader() -> None:
+    def enc(t: str) -> bytes:
+        return f"ENC[AES256_GCM,data:x,iv:y,tag:z,type:{t}]".encode()
+
+    sops_file = b"l:\n    # x\n    - " + enc("comment") + b"\n    - " + enc("str") + b"\nsops:\n    k: v\n"
+    held = sops_file.replace(b"- " + enc("comment"), b"#" + enc("comment"))
+    mac = b"MAC mismatch. File has A, computed B\n"
+    assert sops_broke_its_list_comments(sops_file, held, mac)
+    assert not sops_broke_its_list_comments(sops_file, held, b"Could not decrypt\n")
+    assert not sops_broke_its_list_comments(sops_file, sops_file, mac)  # nothing held
+    for other in (held.replace(b"- " + enc("str"), b"#" + enc("str")),  # a value
+                  held.replace(b"    #ENC", b"  #ENC"),  # another place
+                  held.replace(b"# x", b"# y")):  # anything else
+        assert not sops_broke_its_list_comments(sops_file, other, mac)
 
 
 def test_a_marked_list_comment_stays_a_comment_so_the_file_opens(
