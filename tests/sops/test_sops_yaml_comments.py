@@ -214,6 +214,17 @@ def test_marker_comments_around_a_block_scalar_and_an_anchored_list_like_sops(
 _ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
 
 
+def test_a_plaintext_foot_waiting_until_after_the_metadata_key(
+        age_keys: dict[str, AgeKey]) -> None:
+    """A plaintext foot comment after a list ending with a mapping waits in go-yaml's emitter
+    until the next key it writes, "sops:", so it lands under that key and sops' decryption
+    drops it; both encrypted files must still be alike, that comment included."""
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: x\n")
+    want = compare(b"u:\n  - {k: v}\n  # rv w\n", "yaml", age_keys["k1"], config=rule)
+    assert want == b"u:\n    - k: v\n"
+
+
 def test_the_list_comment_allowance_accepts_nothing_broader() -> None:
     def enc(t: str) -> bytes:
         return f"ENC[AES256_GCM,data:x,iv:y,tag:z,type:{t}]".encode()
