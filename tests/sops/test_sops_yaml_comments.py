@@ -51,6 +51,11 @@ SHAPES = {
     "waiting-foot-replaced": b"y: &a0\n  - # a\n    - {k: v} # a\n    # b\n  - c # d\n  # e\n"
                              b"yx: *a0\n",
     "waiting-foot-at-the-end": b"a: &a0\n  - # a\n    - [a, 1] # b\n    # c\n  # d\nax: *a0\n# e\n",
+    # a waiting foot before a block collection item: written after that item's "-"
+    "waiting-foot-before-a-list-item": b"c:\n  - - [a, 1]\n    # f\n  - - a\n    - b\n",
+    "waiting-foot-before-a-mapping-item": b"c:\n  - - [a, 1]\n    # f\n  - k: v\n    j: w\n",
+    "waiting-foot-after-a-head-comment": b"c:\n  - {}\n  - # a\n    - [a, 1] # b\n    # c\n"
+                                         b"  - [a, 1] # d\n  # e\n",
     "blank-line-below-a-foot": b"w:\n  - {k: v}\n  # a\nx: 1\ny: 2 # b\n",
     "foot-of-an-alias-item": b"a: &a1 # a\n  k: v\n  # foot\nb: &a2 # b\n  - *a1 # c\n"
                              b"  # foot2\nc: *a2\n",

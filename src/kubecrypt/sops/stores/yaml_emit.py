@@ -391,6 +391,18 @@ class Emitter:
                 for c in head:
                     out.append(_comment(lead, pad, c.value))
                     lead = pad
+                if self.pending_foot and _has_items(v if isinstance(v, list) else [v]) and (
+                        not isinstance(v, Branch) or v):
+                    # go-yaml writes a waiting foot at its next foot-comment point, right
+                    # after this item's "-" when the item is a block collection; the
+                    # collection's first entry follows on a line of its own.
+                    out.append(lead + "-\n")
+                    self._flush_foot(indent)
+                    if isinstance(v, Branch):
+                        self.mapping(v, indent + 2)
+                    else:
+                        self.sequence(v, indent + 2)
+                    continue
             if isinstance(v, Branch):
                 if v:
                     self.mapping(v, indent + 2, first_prefix=lead + "- ")
