@@ -1,9 +1,11 @@
 """Differential property tests against the real sops binary: random documents (and random
 comment placements in YAML) are encrypted by both tools; each tool's file must decrypt, with
 the other tool too, to exactly what sops prints for its own file. Few examples per run (each
-costs several processes); the generators are the ones that found the bugs fixed so far."""
+costs several processes; ``KUBECRYPT_SOPS_EXAMPLES`` raises it); the generators are the ones that found the bugs fixed so far."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,8 @@ from kubecrypt.sops.tree import Branch
 from .conftest import AgeKey
 from .sopsdiff import compare
 
-_SETTINGS = settings(max_examples=12, deadline=None,
+_SETTINGS = settings(max_examples=int(os.environ.get("KUBECRYPT_SOPS_EXAMPLES", "12")),
+                     deadline=None,
                      suppress_health_check=list(HealthCheck))
 
 _keys = st.text(min_size=1, max_size=6).filter(lambda k: k != "sops")

@@ -7,6 +7,9 @@ last test is a shape the comment generators found where sops breaks its own file
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
 from .conftest import AgeKey
-from .sopsdiff import compare, env_for, kc, sops
+from .sopsdiff import compare, env_for, kc, sops, sops_broke_its_list_comments
 
 # Each shape differed from sops before comments followed go-yaml's model, except where noted.
 SHAPES = {
@@ -48,6 +51,11 @@ SHAPES = {
     "waiting-foot-replaced": b"y: &a0\n  - # a\n    - {k: v} # a\n    # b\n  - c # d\n  # e\n"
                              b"yx: *a0\n",
     "waiting-foot-at-the-end": b"a: &a0\n  - # a\n    - [a, 1] # b\n    # c\n  # d\nax: *a0\n# e\n",
+    # a waiting foot before a block collection item: written after that item's "-"
+    "waiting-foot-before-a-list-item": b"c:\n  - - [a, 1]\n    # f\n  - - a\n    - b\n",
+    "waiting-foot-before-a-mapping-item": b"c:\n  - - [a, 1]\n    # f\n  - k: v\n    j: w\n",
+    "waiting-foot-after-a-head-comment": b"c:\n  - {}\n  - # a\n    - [a, 1] # b\n    # c\n"
+                                         b"  - [a, 1] # d\n  # e\n",
     "blank-line-below-a-foot": b"w:\n  - {k: v}\n  # a\nx: 1\ny: 2 # b\n",
     "foot-of-an-alias-item": b"a: &a1 # a\n  k: v\n  # foot\nb: &a2 # b\n  - *a1 # c\n"
                              b"  # foot2\nc: *a2\n",
@@ -173,3 +181,133 @@ def test_unencrypted_negative_zero_keeps_the_file_openable(age_keys: dict[str, A
         assert r.returncode == 0 and r.stdout == b"a: -0\nb: x\n", r.stderr
     # and the differential harness accepts exactly this difference
     assert compare(text, "yaml", age_keys["k1"], ["--encrypted-regex", "^b$"]) == b"a: -0\nb: x\n"
+
+
+def test_a_marker_comment_after_a_marker_is_encrypted_like_sops(
+        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """encrypted_comment_regex: a comment matching the regex stays plaintext as the marker,
+    but one that an earlier comment (on its level or a level around it) already marked is
+    encrypted like any other, as sops' shouldBeEncrypted skips only the comment itself."""
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: '^ a'\n")
+    # the foot comment is marked by the key's line comment one level up; sops then cannot
+    # decrypt its own (the documented path difference), so this differed in what sops printed
+    want = compare(b"a: # a\n  a: [a, 1]\n  # a\n", "yaml", age_keys["k1"], config=rule)
+    assert want is not None and b"#ENC[AES256_GCM" in want
+    # on one level, both encrypted files must be alike, value by value
+    (tmp_path / ".sops.yaml").write_text(rule)
+    (tmp_path / "p.yaml").write_bytes(b"# a\n# a b\nk: v\n# a\nl: w\n")
+    env = env_for(age_keys["k1"], str(tmp_path))
+    shapes = [_ENC.sub(b"ENC", tool("encrypt", "p.yaml", env=env, cwd=tmp_path).stdout)
+              .split(b"\nsops:\n")[0] for tool in (sops, kc)]
+    assert shapes[0] == shapes[1] == b"# a\n#ENC\nk: ENC\n# a\nl: ENC", shapes
+
+
+def test_marker_comments_around_a_block_scalar_and_an_anchored_list_like_sops(
+        age_keys: dict[str, AgeKey]) -> None:
+    """The shape the rule-selection generator kept finding: the marker "# bdj rlf" makes sops
+    encrypt the alias's own line comment "# c" after it (a marker too), and the list the alias
+    repeats, whose comments sops encrypts into list items."""
+    text = (b"hv:\n  d0t30: |- # xvbcoj\n    wdd025\n  pz: &a0\n    - -24074 # li\n"
+            b"    # ms cq\n  # xi um\n# bdj rlf\nhvx: *a0 # c\n")
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: '[a-c]'\n")
+    want = compare(text, "yaml", age_keys["k1"], config=rule)
+    assert want is not None and b"# xvbcoj" in want
+
+
+_ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")
+
+
+def test_a_plaintext_foot_waiting_until_after_the_metadata_key(
+        age_keys: dict[str, AgeKey]) -> None:
+    """A plaintext foot comment after a list ending with a mapping waits in go-yaml's emitter
+    until the next key it writes, "sops:", so it lands under that key and sops' decryption
+    drops it; both encrypted files must still be alike, that comment included."""
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: x\n")
+    want = compare(b"u:\n  - {k: v}\n  # rv w\n", "yaml", age_keys["k1"], config=rule)
+    assert want == b"u:\n    - k: v\n"
+
+
+def test_the_list_comment_allowance_accepts_nothing_broader() -> None:
+    def enc(t: str) -> bytes:
+        return f"ENC[AES256_GCM,data:x,iv:y,tag:z,type:{t}]".encode()
+
+    sops_file = b"l:\n    # x\n    - " + enc("comment") + b"\n    - " + enc("str") + b"\nsops:\n    k: v\n"
+    held = sops_file.replace(b"- " + enc("comment"), b"#" + enc("comment"))
+    mac = b"MAC mismatch. File has A, computed B\n"
+    assert sops_broke_its_list_comments(sops_file, held, mac)
+    assert not sops_broke_its_list_comments(sops_file, held, b"Could not decrypt\n")
+    assert not sops_broke_its_list_comments(sops_file, sops_file, mac)  # nothing held
+    for other in (held.replace(b"- " + enc("str"), b"#" + enc("str")),  # a value
+                  held.replace(b"    #ENC", b"  #ENC"),  # another place
+                  held.replace(b"# x", b"# y")):  # anything else
+        assert not sops_broke_its_list_comments(sops_file, other, mac)
+
+
+def test_a_marked_list_comment_stays_a_comment_so_the_file_opens(
+        age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """Where sops is wrong: under encrypted_comment_regex, "# y" after the marker "# x" in a
+    list is encrypted and sops writes it as a list element; decrypting, sops does not count
+    that element as a comment, so "- v" is no longer marked, stays encrypted, and sops' own
+    file fails its MAC (exit 51, in both tools). kubecrypt writes "#ENC[...]" there; its file
+    opens in both tools (docs/sops.md), and ``compare`` accepts exactly that difference."""
+    rule = (f"creation_rules:\n  - age: {age_keys['k1'].recipient}\n"
+            "    encrypted_comment_regex: x\n")
+    (tmp_path / ".sops.yaml").write_text(rule)
+    (tmp_path / "p.yaml").write_bytes(b"l:\n  # x\n  # y\n  - v\n  - w\n")
+    env = env_for(age_keys["k1"], str(tmp_path))
+    for name, tool in (("s", sops), ("k", kc)):
+        r = tool("encrypt", "p.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        (tmp_path / f"{name}.yaml").write_bytes(r.stdout)
+    body = {n: _ENC.sub(b"ENC", (tmp_path / f"{n}.yaml").read_bytes()).split(b"\nsops:\n")[0]
+            for n in "sk"}
+    assert body["s"] == b"l:\n    # x\n    - ENC\n    - ENC\n    - w"  # "- w": not marked
+    assert body["k"] == b"l:\n    # x\n    #ENC\n    - ENC\n    - w"
+    for tool in (sops, kc):
+        assert tool("decrypt", "s.yaml", env=env, cwd=tmp_path).returncode == 51
+        r = tool("decrypt", "k.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"l:\n    # x\n    # y\n    - v\n    - w\n"
+    want = compare(b"l:\n  # x\n  # y\n  - v\n", "yaml", age_keys["k1"], config=rule)
+    assert want == b"l:\n    # x\n    # y\n    - v\n"
+
+_MISREAD = (
+    "import sys\n"
+    "from kubecrypt.sops.stores import yaml_comments\n"
+    "replay = sys.argv.pop(1)\n"
+    "def run(self):\n"
+    "    if replay == 'raise':\n"
+    "        raise KeyError('lost its way')\n"
+    "    return []  # events that do not line up with libyaml's\n"
+    "yaml_comments._Parser.run = run\n"
+    "from kubecrypt.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+@pytest.mark.parametrize("replay", ["short", "raise"])
+@pytest.mark.parametrize("command", ["encrypt", "decrypt"])
+def test_a_comment_layout_that_cannot_be_read_is_refused_in_one_sentence(
+        command: str, replay: str, age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """Should go-yaml's comment replay ever not line up with libyaml's events, no comment is
+    placed by guess (it could land in another key's ciphertext): the file is refused with one
+    sentence saying what to do, the exit code of YAML that cannot be read, nothing written."""
+    env = env_for(age_keys["k1"], str(tmp_path))
+    f = tmp_path / "p.yaml"
+    f.write_bytes(b"a: 1 # c\n")
+    if command == "decrypt":  # sops' file: its comment is "#ENC[...]"
+        f.write_bytes(sops("encrypt", "--age", age_keys["k1"].recipient, str(f), env=env).stdout)
+    text = f.read_bytes()
+    assert b"#" in text and (command == "encrypt" or b"sops:" in text)
+    args = (["encrypt", "--age", age_keys["k1"].recipient] if command == "encrypt"
+            else ["decrypt"])
+    r = subprocess.run([sys.executable, "-c", _MISREAD, replay, "sops", *args, "-i", str(f)],
+                       env=env, capture_output=True, timeout=60, check=False)
+    # as for any YAML that cannot be read: exit 2 for a plain file, 1 for an encrypted one
+    assert r.returncode == {"encrypt": 2, "decrypt": 1}[command], r.stderr
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "comments" in lines[0] and "remove the comments" in lines[0]
+    assert b"Traceback" not in r.stderr and f.read_bytes() == text and r.stdout == b""

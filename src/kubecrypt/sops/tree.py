@@ -20,7 +20,7 @@ from kubecrypt.sops.errors import (
     ErrorEncryptingTree,
     SopsError,
 )
-from kubecrypt.sops.values import Comment, SopsTime, mac_bytes
+from kubecrypt.sops.values import Comment, HeldComment, SopsTime, mac_bytes
 
 # SHA-256("sops"): seeds the MAC in mac_only_encrypted mode so both modes never collide.
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex(
@@ -197,8 +197,7 @@ def _walk_branch_comments(b: Branch, path: str, root: bool, inherited: bool, sel
             text = k.value
             own = not is_encrypted(text) and sel.comment_matches(text)
             marked = inherited or level
-            selected = False if own else (marked == enc)
-            nk = visit(k, aad_here, selected)
+            nk = visit(k, aad_here, _comment_selected(own, marked, enc))
             if nk is not k:
                 b[i] = (nk, None)
             level = level or own
@@ -219,16 +218,34 @@ def _walk_branch_comments(b: Branch, path: str, root: bool, inherited: bool, sel
         level = False
 
 
+def _comment_selected(own: bool, marked: bool, enc: bool) -> bool:
+    """Whether a comment is encrypted under a comment-regex rule. sops' shouldBeEncrypted
+    (sops.go) looks at every comment before it on its level and the levels around it, and at
+    the comment itself only for ``unencrypted_comment_regex``: a comment matching
+    ``encrypted_comment_regex`` stays plaintext as the marker, unless an earlier comment has
+    already marked it, then it is encrypted like any other."""
+    if own and not enc:
+        return False
+    return marked == enc
+
+
 def _walk_list_comments(lst: list[object], path: str, inherited: bool, sel: Selection,
                         visit: Visit) -> None:
     enc = sel.encrypt_on_match
     level = False
     aad = path + ":"
+    last = len(lst) - 1
     for i, v in enumerate(lst):
         if isinstance(v, Comment):
             own = not is_encrypted(v.value) and sel.comment_matches(v.value)
-            nv = visit(v, aad, False if own else ((inherited or level) == enc))
+            nv = visit(v, aad, _comment_selected(own, inherited or level, enc))
             if nv is not v:
+                if (enc and not inherited and i < last and isinstance(nv, Comment)
+                        and is_encrypted(nv.value)):
+                    # sops writes it as a list element, which its decryption does not count
+                    # as a comment: the marker run before it would end there and what follows
+                    # stay encrypted, failing the MAC. Kept a comment, the file opens.
+                    nv = HeldComment(nv.value)
                 lst[i] = nv
             level = level or own
             continue

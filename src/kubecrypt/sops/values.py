@@ -41,6 +41,18 @@ class Comment:
         return f"Comment(value={self.value!r})"
 
 
+class HeldComment(Comment):
+    """An encrypted comment of a list written as a comment (``#ENC[...]``), not as a list
+    element as sops 3.11 writes it: under ``encrypted_comment_regex`` an element would end, at
+    decryption, the run of comments that marked what follows, so the file would fail its MAC
+    (``tree._walk_list_comments``; docs/sops.md)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Comment], tuple[str, ...]]:
+        return HeldComment, (self.value,)
+
+
 class SopsTime(str):
     """A timestamp, held as Go's RFC 3339 (nano) text, the form sops encrypts and re-emits."""
 

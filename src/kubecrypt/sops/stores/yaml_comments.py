@@ -20,6 +20,8 @@ from typing import Any
 
 from yaml import tokens as tk
 
+from kubecrypt.sops.errors import CouldNotReadInput
+
 Mark = tuple[int, int, int]  # index, line, column
 _ZERO: Mark = (0, 0, 0)
 
@@ -691,10 +693,10 @@ _EVENT_KIND = {
 }
 
 
-def event_comments(text: str, events: list[Any]) -> list[Comments] | None:
-    """go-yaml's (head, line, foot) comments of each of libyaml's ``events`` for ``text``;
-    None if the replay does not line up with libyaml's events (then the caller reads the
-    document without comments' help)."""
+def event_comments(text: str, events: list[Any]) -> list[Comments]:
+    """go-yaml's (head, line, foot) comments of each of libyaml's ``events`` for ``text``.
+    Should the replay not line up with libyaml's events, the file is refused: a guess at where
+    sops would put the comments could move them into another key's ciphertext."""
     from yaml._yaml import CParser
 
     p = CParser(text)
@@ -706,9 +708,14 @@ def event_comments(text: str, events: list[Any]) -> list[Comments] | None:
         p.dispose()
     try:
         out = _Parser(_Scanner(text, toks)).run()
-    except (IndexError, ValueError):
-        return None
+    except Exception:  # a replay that loses its way is refused as one that does not line up
+        out = []
     if len(out) != len(events) or any(
-            _EVENT_KIND.get(type(e).__name__) != k for e, (k, _) in zip(out and events, out, strict=False)):
-        return None
+            _EVENT_KIND.get(type(e).__name__) != k for e, (k, _) in zip(events, out, strict=True)):
+        raise CouldNotReadInput(_UNREAD)
     return [c for _, c in out]
+
+
+_UNREAD = ("Error unmarshaling input YAML: kubecrypt could not work out where sops would place "
+           "this file's comments; remove the comments (or use sops for this file) and "
+           "report the file as a kubecrypt bug.")

@@ -12,7 +12,7 @@ import re
 from kubecrypt.sops.cipher import is_encrypted
 from kubecrypt.sops.stores.yaml_resolve import MERGE, needs_quotes
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment, SopsTime, format_float_g
+from kubecrypt.sops.values import Comment, HeldComment, SopsTime, format_float_g
 
 _ESCAPES = {
     "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
@@ -114,7 +114,7 @@ def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object
         return (Branch(v[len(head):]) if head else v), head
     while len(head) < len(v):
         c = v[len(head)]
-        if not isinstance(c, Comment) or is_encrypted(c.value):
+        if not isinstance(c, Comment) or _element(c):
             break
         head.append(c)
     return (v[len(head):] if head else v), head
@@ -132,8 +132,13 @@ def _drop_overwritten_head(v: list[object]) -> list[object]:
     return v
 
 
+def _element(c: Comment) -> bool:
+    """An encrypted comment of a list, which sops writes as a list element."""
+    return is_encrypted(c.value) and not isinstance(c, HeldComment)
+
+
 def _has_items(v: list[object]) -> bool:
-    return any(not isinstance(x, Comment) or is_encrypted(x.value) for x in v)
+    return any(not isinstance(x, Comment) or _element(x) for x in v)
 
 
 def _complex_key(k: object) -> bool:
@@ -356,7 +361,7 @@ class Emitter:
         end = len(lst)
         while end:
             c = lst[end - 1]
-            if not isinstance(c, Comment) or is_encrypted(c.value):
+            if not isinstance(c, Comment) or _element(c):
                 break
             end -= 1
         last = lst[end - 1] if end else None
@@ -372,7 +377,7 @@ class Emitter:
                 # the last item's own foot comment replaces a foot still waiting
                 self.pending_foot = []
             if isinstance(v, Comment):
-                if is_encrypted(v.value):
+                if _element(v):
                     # sops stores encrypted comments of a list as list elements.
                     out.append(lead + "- " + v.value + "\n")
                 else:
@@ -386,6 +391,18 @@ class Emitter:
                 for c in head:
                     out.append(_comment(lead, pad, c.value))
                     lead = pad
+                if self.pending_foot and _has_items(v if isinstance(v, list) else [v]) and (
+                        not isinstance(v, Branch) or v):
+                    # go-yaml writes a waiting foot at its next foot-comment point, right
+                    # after this item's "-" when the item is a block collection; the
+                    # collection's first entry follows on a line of its own.
+                    out.append(lead + "-\n")
+                    self._flush_foot(indent)
+                    if isinstance(v, Branch):
+                        self.mapping(v, indent + 2)
+                    else:
+                        self.sequence(v, indent + 2)
+                    continue
             if isinstance(v, Branch):
                 if v:
                     self.mapping(v, indent + 2, first_prefix=lead + "- ")
