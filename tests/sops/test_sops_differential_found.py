@@ -221,17 +221,23 @@ def test_extract_of_a_timestamp_is_a_value_not_a_raw_string_like_sops(
 ])
 def test_set_through_a_scalar_and_array_values_like_sops(
         path: str, value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
-    env = env_for(age_keys["k1"], str(tmp_path))
-    (tmp_path / "p.yaml").write_bytes(b"a: [x]\nc: 80\n")
-    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    _set_like_sops(tmp_path, age_keys["k1"], b"a: [x]\nc: 80\n", path, value)
+
+
+def _set_like_sops(tmp_path: Path, key: AgeKey, plain: bytes, path: str, value: str) -> None:
+    """``set PATH VALUE`` on one sops-encrypted file by each tool: the same exit code, and the
+    real sops decrypts both results alike."""
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(plain)
+    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path)
     results = []
     for tool in (sops, kc):
         (tmp_path / "e.yaml").write_bytes(enc.stdout)
         r = tool("set", "e.yaml", path, value, env=env, cwd=tmp_path)
-        assert b"Traceback" not in r.stderr
-        plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
-        results.append((r.returncode, plain.returncode, plain.stdout))
-    assert results[0] == results[1]
+        assert b"Traceback" not in r.stderr, r.stderr
+        decrypted = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
+        results.append((r.returncode, decrypted.returncode, decrypted.stdout))
+    assert results[1] == results[0]
 
 
 def test_set_into_a_list_with_a_key_fails_where_sops_panics(
@@ -407,17 +413,7 @@ def test_set_values_are_json_as_go_reads_it_like_sops(
         value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
     # NaN/Infinity/1e400 are not JSON (exit 7); a lone surrogate is U+FFFD (kubecrypt raised
     # UnicodeEncodeError); -0 is a value, not an option, and keeps its sign.
-    env = env_for(age_keys["k1"], str(tmp_path))
-    (tmp_path / "p.yaml").write_bytes(b"a: 1\n")
-    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
-    results = []
-    for tool in (sops, kc):
-        (tmp_path / "e.yaml").write_bytes(enc.stdout)
-        r = tool("set", "e.yaml", '["a"]', value, env=env, cwd=tmp_path)
-        assert b"Traceback" not in r.stderr, r.stderr
-        plain = sops("decrypt", "e.yaml", env=env, cwd=tmp_path)
-        results.append((r.returncode, plain.returncode, plain.stdout))
-    assert results[1] == results[0]
+    _set_like_sops(tmp_path, age_keys["k1"], b"a: 1\n", '["a"]', value)
 
 
 def test_json_after_the_first_value_is_refused_where_sops_drops_it(

@@ -89,6 +89,20 @@ def test_non_string_values_in_dotenv_are_printed_as_sops_prints_them(
     assert want is not None and b"n=<nil>\n" in want and b"h=1E+21\n" in want
 
 
+def _sops_writes(tmp_path: Path, key: AgeKey, text: bytes, out: str
+                 ) -> tuple[dict[str, str], list[str], str]:
+    """The real sops encrypts JSON ``text`` into ``out`` as ``s.EXT`` (it succeeds: the file
+    it writes is the point); returns the environment, the encrypt arguments and EXT."""
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "p.json").write_bytes(text)
+    args = ["encrypt", "--age", key.recipient, "--output-type", out, "p.json"]
+    theirs = sops(*args, env=env, cwd=tmp_path)
+    assert theirs.returncode == 0, theirs.stderr
+    ext = {"dotenv": "env"}.get(out, out)
+    (tmp_path / f"s.{ext}").write_bytes(theirs.stdout)
+    return env, args, ext
+
+
 @pytest.mark.parametrize(("text", "out"), [
     (b'{"a": {"a": []}}', "ini"),
     (b'{"a": {"b": {"c": "x"}}}', "ini"),
@@ -104,13 +118,7 @@ def test_an_ini_or_dotenv_file_sops_cannot_open_is_refused(
     # Where sops is wrong: a nested value in an INI section (``a = []``) does not decrypt
     # (exit 25); a non-string left in plaintext reads back as text the MAC did not cover
     # (exit 51). sops writes the file and then neither tool can open it.
-    env = env_for(age_keys["k1"], str(tmp_path))
-    (tmp_path / "p.json").write_bytes(text)
-    args = ["encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "p.json"]
-    theirs = sops(*args, env=env, cwd=tmp_path)
-    assert theirs.returncode == 0
-    ext = {"dotenv": "env"}.get(out, out)
-    (tmp_path / f"s.{ext}").write_bytes(theirs.stdout)
+    env, args, ext = _sops_writes(tmp_path, age_keys["k1"], text, out)
     assert sops("decrypt", f"s.{ext}", env=env, cwd=tmp_path).returncode in (25, 51)
     ours = kc(*args, "--output", f"k.{ext}", env=env, cwd=tmp_path)
     assert ours.returncode == 4 and b"could not be opened again" in ours.stderr, ours.stderr
@@ -123,12 +131,7 @@ def test_a_null_in_encrypted_ini_or_dotenv_is_written_empty_and_opens(
         text: bytes, out: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
     # Where sops is wrong: it writes ``<nil>``, which does not decrypt (exit 25). kubecrypt
     # writes it empty (the MAC covers nothing for a null, as for ""): both tools open it.
-    env = env_for(age_keys["k1"], str(tmp_path))
-    (tmp_path / "p.json").write_bytes(text)
-    args = ["encrypt", "--age", age_keys["k1"].recipient, "--output-type", out, "p.json"]
-    theirs = sops(*args, env=env, cwd=tmp_path)
-    ext = {"dotenv": "env"}.get(out, out)
-    (tmp_path / f"s.{ext}").write_bytes(theirs.stdout)
+    env, args, ext = _sops_writes(tmp_path, age_keys["k1"], text, out)
     assert sops("decrypt", f"s.{ext}", env=env, cwd=tmp_path).returncode == 25
     ours = kc(*args, "--output", f"k.{ext}", env=env, cwd=tmp_path)
     assert ours.returncode == 0, ours.stderr
