@@ -57,7 +57,8 @@ def _sorted_keys(group: list[MasterKey], order: tuple[str, ...]) -> list[MasterK
 def _indent_error(msg: str) -> str:
     import textwrap
 
-    lines = textwrap.wrap(msg, width=60) or [""]
+    # As go-wordwrap folds it for sops: at spaces only, a long word or path kept whole.
+    lines = textwrap.wrap(msg, width=60, break_long_words=False, break_on_hyphens=False) or [""]
     return "    - | " + "\n      | ".join(lines)
 
 

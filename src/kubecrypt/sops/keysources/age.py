@@ -4,14 +4,13 @@ the default ``<config dir>/sops/age/keys.txt``, all loaded and tried together.""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from typing import Any, ClassVar
 
 from kubecrypt.sops.keysources.base import KeySourceError, MasterKey
 
-_identity_cache: dict[tuple[str, ...], tuple[list[Any], list[str]]] = {}
+_identity_cache: dict[tuple[str, ...], tuple[list[Any], list[str], list[str]]] = {}
 
 
 # os.path rather than pathlib: pathlib (with urllib.parse and ipaddress behind it) costs
@@ -66,65 +65,111 @@ def _ssh_identity(path: str) -> Any:
         raise KeySourceError(f"failed to parse the SSH key {path}: {exc}") from None
 
 
-def load_identities() -> tuple[list[Any], list[str]]:
-    """(identities, locations that yielded nothing), sops' search order."""
+def _os_error(op: str, path: str, exc: OSError) -> str:
+    """Go's ``*PathError`` text: ``open /x: no such file or directory``."""
+    reason = exc.strerror or str(exc)
+    return f"{op} {path}: {reason[:1].lower()}{reason[1:]}"
+
+
+def load_identities() -> tuple[list[Any], list[str], list[str]]:
+    """(identities, locations that gave none, errors) as sops' ``loadIdentities``: a source that
+    fails is an error beside the others, not the end (a key elsewhere still opens the file);
+    a variable that is set counts even when empty; the default key file is read whenever it
+    exists and listed as unused only when nothing else was found."""
     env = os.environ
-    cache_key = tuple(env.get(v, "") for v in (
+    cache_key = tuple(env.get(v, "\0") for v in (
         "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD",
         "HOME", "XDG_CONFIG_HOME"))
     if cache_key in _identity_cache:
         return _identity_cache[cache_key]
     ids: list[Any] = []
-    missing: list[str] = []
+    unused: list[str] = []
+    errs: list[str] = []
     ssh_file = env.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-    if ssh_file:
-        ids.append(_ssh_identity(ssh_file))
-    else:
-        missing.append("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-        for name in ("id_ed25519", "id_rsa"):
-            p = os.path.join(_home(), ".ssh", name)
-            if os.path.isfile(p):
-                # an encrypted or unusual SSH key: sops skips it as well
-                with contextlib.suppress(KeySourceError):
-                    ids.append(_ssh_identity(p))
-            else:
-                missing.append(p)
-    if env.get("SOPS_AGE_KEY"):
-        ids += _parse_identities(env["SOPS_AGE_KEY"], "SOPS_AGE_KEY")
-    else:
-        missing.append("SOPS_AGE_KEY")
-    if env.get("SOPS_AGE_KEY_CMD"):
-        import shlex
-        import subprocess
-
+    if ssh_file is not None:
         try:
-            out = subprocess.run(shlex.split(env["SOPS_AGE_KEY_CMD"]), capture_output=True,
-                                 check=True, timeout=60).stdout.decode()
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise KeySourceError(f"SOPS_AGE_KEY_CMD failed: {exc}") from None
-        ids += _parse_identities(out, "SOPS_AGE_KEY_CMD")
+            ids.append(_ssh_identity(ssh_file))
+        except KeySourceError as exc:
+            errs.append(str(exc))
     else:
-        missing.append("SOPS_AGE_KEY_CMD")
+        unused.append("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+    for name in ("id_ed25519", "id_rsa"):
+        p = os.path.join(_home(), ".ssh", name)
+        if os.path.exists(p):
+            try:
+                ids.append(_ssh_identity(p))
+            except KeySourceError as exc:
+                errs.append(str(exc))
+        else:
+            unused.append(p)
+    readers: list[tuple[str, str]] = []  # (location, identity text), in sops' order
+    if "SOPS_AGE_KEY" in env:
+        readers.append(("SOPS_AGE_KEY", env["SOPS_AGE_KEY"]))
+    else:
+        unused.append("SOPS_AGE_KEY")
     key_file = env.get("SOPS_AGE_KEY_FILE")
-    if key_file:
+    if key_file is not None:
         try:
-            ids += _parse_identities(_read_text(key_file), key_file)
+            readers.append(("SOPS_AGE_KEY_FILE", _read_text(key_file)))
         except OSError as exc:
-            raise KeySourceError(f"failed to open SOPS_AGE_KEY_FILE {key_file}: {exc}") from None
+            errs.append(f"failed to open SOPS_AGE_KEY_FILE file: {_os_error('open', key_file, exc)}")
     else:
-        missing.append("SOPS_AGE_KEY_FILE")
+        unused.append("SOPS_AGE_KEY_FILE")
+    if "SOPS_AGE_KEY_CMD" in env:
+        readers += _key_cmd(env["SOPS_AGE_KEY_CMD"], errs)
+    else:
+        unused.append("SOPS_AGE_KEY_CMD")
     default = default_key_file()
-    if os.path.isfile(default):
-        ids += _parse_identities(_read_text(default), default)
-    _identity_cache[cache_key] = (ids, missing)
-    return ids, missing
+    try:
+        readers.append((default, _read_text(default)))
+    except FileNotFoundError:
+        if not readers and not ids:
+            unused.append(default)
+    except OSError as exc:
+        errs.append(f"failed to open file: {_os_error('open', default, exc)}")
+    for location, text in readers:
+        try:
+            found = _parse_identities(text, location)
+        except KeySourceError as exc:
+            errs.append(str(exc))
+            continue
+        ids += found
+        if not found:
+            unused.append(location)
+    _identity_cache[cache_key] = (ids, unused, errs)
+    return ids, unused, errs
 
 
-def _locations(missing: list[str]) -> str:
-    quoted = [f"'{m}'" for m in missing]
-    if len(quoted) > 1:
-        return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
-    return "".join(quoted)
+def _key_cmd(cmd: str, errs: list[str]) -> list[tuple[str, str]]:
+    import shlex
+    import subprocess
+
+    try:
+        args = shlex.split(cmd)
+    except ValueError as exc:
+        errs.append(f"failed to parse command {cmd} from SOPS_AGE_KEY_CMD: {exc}")
+        return []
+    try:
+        out = subprocess.run(args, capture_output=True, check=True, timeout=60).stdout
+    except (OSError, IndexError, subprocess.SubprocessError) as exc:
+        errs.append(f"failed to execute command {cmd} from SOPS_AGE_KEY_CMD: {exc}")
+        return []
+    return [("SOPS_AGE_KEY_CMD", out.decode("utf-8", "replace"))]
+
+
+def _failure(msg: str, errs: list[str], unused: list[str]) -> str:
+    """sops' ``formatError``: the loading errors, then every location that gave no key."""
+    text = msg
+    if errs:
+        text += ". Errors while loading age identities: " + "; ".join(errs)
+    if len(unused) == 1:
+        text += f". Did not find keys in location '{unused[0]}'."
+    elif len(unused) == 2:
+        text += f". Did not find keys in locations '{unused[0]}' and '{unused[1]}'."
+    elif unused:
+        listed = "', '".join(unused[:-1])
+        text += f". Did not find keys in locations '{listed}', and '{unused[-1]}'."
+    return text
 
 
 def parse_recipient(text: str) -> Any:
@@ -159,19 +204,16 @@ class AgeKey(MasterKey):
     def decrypt(self) -> bytes:
         import pyrage
 
-        ids, missing = load_identities()
+        ids, unused, errs = load_identities()
         if not ids:
-            raise KeySourceError(
-                f"failed to load age identities. Did not find keys in locations "
-                f"{_locations(missing)}.")
+            raise KeySourceError(_failure("failed to load age identities", errs, unused))
         try:
             return bytes(pyrage.decrypt(self.enc.encode(), ids))
         except Exception:
-            missing = [m for m in missing if m != "SOPS_AGE_KEY_FILE"]
-            raise KeySourceError(
+            raise KeySourceError(_failure(
                 "failed to create reader for decrypting sops data key with age: identity did "
-                "not match any of the recipients: incorrect identity for recipient block. Did "
-                f"not find keys in locations {_locations(missing)}.") from None
+                "not match any of the recipients: incorrect identity for recipient block",
+                errs, unused)) from None
 
     def to_dict(self) -> dict[str, object]:
         return {"recipient": self.recipient, "enc": self.enc}
