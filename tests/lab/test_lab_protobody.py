@@ -117,6 +117,17 @@ def test_kubectl_scale_deployment(lab: LabHandle, unique: Callable[[str], str]) 
     assert 'The Scale "' + name + '" is invalid: spec.replicas: Invalid value: -1' in bad.stderr
 
 
+def test_kubectl_scale_statefulset(lab: LabHandle, unique: Callable[[str], str]) -> None:
+    name = unique("sts")
+    manifest = _DEPLOYMENT.format(name=name).replace("kind: Deployment", "kind: StatefulSet")
+    lab.kubectl("apply", "-f", "-", input=manifest)
+    lab.kubectl("scale", "statefulset", name, "--replicas=3")
+    assert lab.kubectl_json("get", "statefulset", name)["spec"]["replicas"] == 3
+    lab.kubectl("patch", "statefulset", name, "--subresource=scale", "--type=json",
+                "-p", '[{"op": "replace", "path": "/spec/replicas", "value": 5}]')
+    assert lab.kubectl_json("get", "statefulset", name)["spec"]["replicas"] == 5
+
+
 def _raw(lab: LabHandle) -> httpx.Client:
     ca = ssl.create_default_context(cafile=str(lab.dir / "pki" / "ca.crt"))
     return httpx.Client(base_url=lab.lab.server, verify=ca,
@@ -226,6 +237,14 @@ def test_decode_cronjob_and_scale() -> None:
                                        field_bytes(1, _meta("web"))
                                        + field_bytes(2, field_varint(1, 5))))
     assert scale["spec"] == {"replicas": 5} and scale["kind"] == "Scale"
+
+
+def test_decode_pod() -> None:
+    pod = protobody.decode(_envelope("v1", "Pod", field_bytes(1, _meta("p", run="p"))
+                                     + field_bytes(2, _pod_spec()) + field_bytes(3, b"")))
+    assert pod["kind"] == "Pod" and pod["metadata"]["labels"] == {"run": "p"}
+    assert pod["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "db"
+    assert "status" not in pod
 
 
 @pytest.mark.parametrize("where, extra, number, path", [
