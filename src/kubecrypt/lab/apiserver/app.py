@@ -285,13 +285,13 @@ class App:
         assert name is not None
         if req.method == "GET":
             return _json(await scale.get(self.rest, res, ns, name))
+        if req.method not in ("PUT", "PATCH"):
+            raise errors.method_not_allowed(req.method)
         body = decode_body(res, req.body, req.header("content-type"))
         if req.method == "PUT":
             return _json(await scale.update(self.rest, res, ns, name, body, req.query))
-        if req.method == "PATCH":
-            return _json(await scale.patch_scale(self.rest, res, ns, name, body,
-                                                 req.header("content-type"), req.query))
-        raise errors.method_not_allowed(req.method)
+        return _json(await scale.patch_scale(self.rest, res, ns, name, body,
+                                             req.header("content-type"), req.query))
 
     def _body(self, req: Request, res: Resource) -> tuple[Any, list[str]]:
         """The decoded body, and the warnings for the unknown fields it dropped (upstream's
