@@ -10,7 +10,16 @@ from typing import Any
 
 from kubecrypt.errors import EncryptError
 from kubecrypt.httpserver import Request, Response
-from kubecrypt.lab.apiserver import authz, discovery, errors, routes, serviceproxy, strategy, table
+from kubecrypt.lab.apiserver import (
+    authz,
+    discovery,
+    errors,
+    routes,
+    scale,
+    serviceproxy,
+    strategy,
+    table,
+)
 from kubecrypt.lab.apiserver.authz import Authorizer
 from kubecrypt.lab.apiserver.etcdstore import StoreUnavailable
 from kubecrypt.lab.apiserver.kinds.reviews import (
@@ -248,6 +257,8 @@ class App:
         if res.namespaced and ns is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested "
                                   "resource")
+        if t.subresource == "scale":
+            return await self._scale(req, t)
         if req.method == "GET":
             obj = await rest.get(res, ns, t.name)
             if as_table:
@@ -268,6 +279,19 @@ class App:
             body = decode_body(res, req.body, "application/json") if req.body.strip() else None
             return _json(await rest.delete(res, ns, t.name, body, q))
         raise errors.method_not_allowed(req.method)
+
+    async def _scale(self, req: Request, t: routes.Target) -> Response:
+        res, ns, name = t.resource, t.namespace, t.name
+        assert name is not None
+        if req.method == "GET":
+            return _json(await scale.get(self.rest, res, ns, name))
+        if req.method not in ("PUT", "PATCH"):
+            raise errors.method_not_allowed(req.method)
+        body = decode_body(res, req.body, req.header("content-type"))
+        if req.method == "PUT":
+            return _json(await scale.update(self.rest, res, ns, name, body, req.query))
+        return _json(await scale.patch_scale(self.rest, res, ns, name, body,
+                                             req.header("content-type"), req.query))
 
     def _body(self, req: Request, res: Resource) -> tuple[Any, list[str]]:
         """The decoded body, and the warnings for the unknown fields it dropped (upstream's

@@ -71,6 +71,8 @@ def _subresources(r: Resource) -> list[tuple[str, tuple[str, ...], tuple[str, st
         kind = (r.group, r.version, r.kind)
         if sub == "token":
             kind = ("authentication.k8s.io", "v1", "TokenRequest")
+        elif sub == "scale":
+            kind = ("autoscaling", "v1", "Scale")
         out.append((sub, verbs, kind))
     return out
 

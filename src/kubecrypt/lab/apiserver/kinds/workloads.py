@@ -75,11 +75,16 @@ _CRON = WorkloadStrategy((NAME, col("Schedule", lambda o: text(get(o, "spec", "s
                           _int("Active", "status", "active"), AGE),
                          ("spec", "jobTemplate", "spec", "template"), False)
 
+# The autoscaling/v1 Scale over spec.replicas (served by ``scale.py``), as kube-apiserver has it.
+_SCALE = ("scale", ("get", "patch", "update"))
+
 RESOURCES = (
     Resource("apps", "v1", "deployments", "deployment", "Deployment", True, False, RW,
-             ("deploy",), ("all",), status_subresource=True, strategy=_DEPLOY),
+             ("deploy",), ("all",), status_subresource=True, strategy=_DEPLOY,
+             subresources=(_SCALE,)),
     Resource("apps", "v1", "statefulsets", "statefulset", "StatefulSet", True, False, RW,
-             ("sts",), ("all",), status_subresource=True, strategy=_STS),
+             ("sts",), ("all",), status_subresource=True, strategy=_STS,
+             subresources=(_SCALE,)),
     Resource("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, False, RW,
              ("ds",), ("all",), status_subresource=True, strategy=_DS),
     Resource("batch", "v1", "jobs", "job", "Job", True, False, RW, (), ("all",),
