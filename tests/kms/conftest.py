@@ -77,6 +77,15 @@ class Plugin:
             time.sleep(0.02)
         raise AssertionError(f"plugin did not listen on {self.path}: {self.output()}")
 
+    def wait_serving(self, timeout: float = 20.0) -> Plugin:
+        """Until the plugin has logged "serving KMS": its socket opens before its first Status,
+        so a test that counts backend calls, or takes the backend away, waits for that one."""
+        deadline = time.monotonic() + timeout
+        while "serving KMS" not in self.output():
+            assert time.monotonic() < deadline, self.output()
+            time.sleep(0.02)
+        return self
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

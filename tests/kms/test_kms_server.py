@@ -232,11 +232,7 @@ def test_missing_keyring_is_unhealthy_not_fatal(start_plugin: Any, keyring_path:
     p = start_plugin("local", {"keyring": keyring_path},
                      extra=["--metrics-listen", f"127.0.0.1:{port}"])
     kms = client.GrpcKMSv2(p.endpoint)
-    # The socket opens before the plugin's first Status; "last known" needs that Status done.
-    deadline = time.monotonic() + 20
-    while "serving KMS" not in p.output():
-        assert time.monotonic() < deadline, p.output()
-        time.sleep(0.02)
+    p.wait_serving()  # "last known" needs the plugin's first Status done
     saved = Path(keyring_path).read_bytes()
     os.unlink(keyring_path)
     st = kms.status()

@@ -60,7 +60,7 @@ def hanging(start_plugin: Any, socket_dir: str) -> tuple[Any, Path, Path]:
     p = start_plugin("kms_custom_backends:HangingBackend",
                      {"kek_b64": KEK, "hang_file": str(hang), "calls_file": str(calls)},
                      extra=["--workers", "2", "--log-level", "debug"])
-    return p, hang, calls
+    return p.wait_serving(), hang, calls
 
 
 def _raw_v2(endpoint: str) -> tuple[grpc.Channel, Any]:
