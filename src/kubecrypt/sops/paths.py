@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 from kubecrypt import safeparse
@@ -65,10 +64,11 @@ def _is_comment(x: object) -> bool:
 
 def json_value(text: str) -> object:
     """A ``set`` value: JSON, objects become branches; numbers become floats as in sops 3.11."""
-    from kubecrypt.sops.stores.json import loads_like_go
+    from kubecrypt.sops.stores.json import go_float, loads_like_go
 
     try:
-        v = safeparse.bounded(lambda: loads_like_go(text, Branch, _set_int),
+        # sops 3.11 decodes every JSON number of a set value as float64 ("-0" keeps its sign).
+        v = safeparse.bounded(lambda: loads_like_go(text, Branch, go_float),
                               "Value for set", InvalidSetFormat)
     except ValueError as exc:
         raise InvalidSetFormat(f"Value for set is not valid JSON: {exc}") from None
@@ -76,14 +76,6 @@ def json_value(text: str) -> object:
         raise InvalidSetFormat("Invalid --set value format: a JSON array cannot be set (as in "
                                "sops); set its elements one by one, or set an object.")
 
-    return v
-
-
-def _set_int(s: str) -> float:
-    # sops 3.11 decodes every JSON number of a set value as float64 ("-0" keeps its sign).
-    v = float(s)
-    if math.isinf(v):
-        raise ValueError(f"cannot unmarshal number {s} into a float64")
     return v
 
 

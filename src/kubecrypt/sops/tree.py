@@ -134,6 +134,13 @@ Visit = Callable[[object, str, bool], object]
 """``visit(value, aad, selected) -> new value`` for every scalar and comment, in walk order."""
 
 
+def _string_key(k: object) -> str:
+    if not isinstance(k, str) or isinstance(k, SopsTime):  # go-yaml: a time.Time key
+        raise ErrorEncryptingTree(
+            f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
+    return k
+
+
 def walk(branches: list[Branch], sel: Selection, visit: Visit) -> None:
     """Visits every scalar and comment of every document in place."""
     if sel.on_comments:
@@ -155,9 +162,7 @@ def _walk_branch(b: Branch, path: str, root: bool, matched: bool, sel: Selection
             if nk is not k:
                 b[i] = (nk, None)
             continue
-        if not isinstance(k, str) or isinstance(k, SopsTime):  # go-yaml: a time.Time key
-            raise ErrorEncryptingTree(
-                f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
+        k = _string_key(k)
         m = matched or key_matches(k)
         child = k if root else path + ":" + k
         if isinstance(v, Branch):
@@ -202,9 +207,7 @@ def _walk_branch_comments(b: Branch, path: str, root: bool, inherited: bool, sel
                 b[i] = (nk, None)
             level = level or own
             continue
-        if not isinstance(k, str) or isinstance(k, SopsTime):  # go-yaml: a time.Time key
-            raise ErrorEncryptingTree(
-                f"Tree contains a non-string key ({k!r}); quote the key to make it a string.")
+        k = _string_key(k)
         marked = inherited or level
         child = k if root else path + ":" + k
         if isinstance(v, Branch):

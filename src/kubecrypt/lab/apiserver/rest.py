@@ -33,9 +33,10 @@ def decode_body(res: Resource, body: bytes, content_type: str) -> Any:
         except protobody.UnknownField as exc:
             # Dropping the field would store another object than the one sent; JSON carries it.
             raise errors.ApiError(415, "UnsupportedMediaType", (
-                f"the {kind[1] if kind else res.kind} protobuf body sets {exc}, which the lab does not decode; send "
-                f"the object as JSON instead (kubectl apply -f FILE.yaml, or pipe kubectl "
-                f"create ... --dry-run=client -o yaml into kubectl apply -f -)")) from exc
+                f"the {kind[1] if kind else res.kind} protobuf body sets {exc}, which the lab "
+                "does not decode; send the object as JSON instead (kubectl apply -f FILE.yaml, "
+                "or pipe kubectl create ... --dry-run=client -o yaml into kubectl apply -f -)")
+            ) from exc
         except EncodingError as exc:
             raise errors.bad_request(f"the body of the request could not be decoded as a "
                                      f"{res.kind} protobuf: {exc}") from exc

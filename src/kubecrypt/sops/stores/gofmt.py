@@ -27,7 +27,7 @@ def go_v(v: object) -> str:
         return _go_time(v)
     if isinstance(v, float) and not (math.isnan(v) or math.isinf(v)):
         return format_float_g(v)  # %v is %g: 1e+06, -0
-    return v if isinstance(v, str) else val_to_string(v)
+    return val_to_string(v)
 
 
 def _go_time(t: str) -> str:
@@ -46,7 +46,7 @@ def go_json(v: object) -> str:
     """``json.Marshal(v)``: compact, Go's string escapes, a mapping as its list of items. An
     empty mapping is ``[]`` as in a YAML file (from a JSON file sops holds a nil slice there
     and writes ``null``); an empty list is ``null`` in both."""
-    from kubecrypt.sops.stores.json import _go_string, scalar
+    from kubecrypt.sops.stores.json import go_string, scalar
 
     if isinstance(v, Branch):
         return "[" + ",".join('{"Key":' + go_json(k) + ',"Value":' + go_json(x) + "}"
@@ -54,5 +54,5 @@ def go_json(v: object) -> str:
     if isinstance(v, list):
         return "[" + ",".join(go_json(x) for x in v) + "]" if v else "null"
     if isinstance(v, Comment):
-        return '{"Value":' + _go_string(v.value) + "}"
+        return '{"Value":' + go_string(v.value) + "}"
     return scalar(v)

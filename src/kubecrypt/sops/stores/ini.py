@@ -10,7 +10,7 @@ from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataN
 from kubecrypt.sops.stores.base import Store, check_reads_back
 from kubecrypt.sops.stores.flatten import flatten, unflatten
 from kubecrypt.sops.tree import Branch
-from kubecrypt.sops.values import Comment, is_string
+from kubecrypt.sops.values import Comment
 
 DEFAULT = "DEFAULT"
 # Go's unicode.IsSpace (strings.TrimSpace), narrower than Python's str.strip().
@@ -285,8 +285,6 @@ def _section(name: str, b: object, index: int, encrypted: bool = False) -> tuple
 
 
 def _ini_text(v: object) -> str:
-    if is_string(v):
-        return v
     if isinstance(v, list):  # a Branch too
         from kubecrypt.sops.stores.gofmt import go_v
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _RAW_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def _go_string(s: str) -> str:
+def go_string(s: str) -> str:
     out = _json.dumps(s, ensure_ascii=False)
     if not out.isascii() and _RAW_BYTE.search(out):
         # A byte that is not UTF-8 (kept by surrogateescape): Go's encoder writes the escape
@@ -45,10 +45,12 @@ def _int(s: str) -> int | float:
         return -0.0  # Go's float64 keeps the sign of "-0"
     # Integers that fit int64 stay exact (sops 3.13); larger ones are float64 as in Go, and
     # one beyond float64 is Go's "cannot unmarshal number" (float() would raise OverflowError).
-    return v if -(2**63) <= v < 2**63 else _float(s)
+    return v if -(2**63) <= v < 2**63 else go_float(s)
 
 
-def _float(s: str) -> float:
+def go_float(s: str) -> float:
+    """A JSON number as Go's decoder reads it into a float64: one beyond its range is an
+    error, where Python's float() gives infinity."""
     v = float(s)
     if math.isinf(v):
         raise ValueError(f"cannot unmarshal number {s} into a float64")
@@ -82,7 +84,7 @@ def loads_like_go(text: str, object_pairs_hook: Callable[[list[tuple[str, object
     """``json.loads`` refusing what Go's decoder refuses (NaN, Infinity, a number beyond
     float64) and turning lone surrogate escapes into U+FFFD as Go does."""
     doc = _json.loads(text, object_pairs_hook=object_pairs_hook, parse_int=parse_int,
-                      parse_float=_float, parse_constant=_constant)
+                      parse_float=go_float, parse_constant=_constant)
     return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc
 
 
@@ -109,7 +111,7 @@ class _Writer:
             pad = "\n" + self.ind * (depth + 1)
             out.append("{")
             for n, (k, x) in enumerate(items):
-                out.append(pad + _go_string(str(k)) + ": ")
+                out.append(pad + go_string(str(k)) + ": ")
                 self.value(x, depth + 1)
                 if n + 1 < len(items):
                     out.append(",")
@@ -150,7 +152,7 @@ def scalar(v: object) -> str:
         import base64
 
         return '"' + base64.b64encode(v).decode() + '"'
-    return _go_string(str(v))
+    return go_string(str(v))
 
 
 def dumps(v: object, indent: str = "\t") -> str:

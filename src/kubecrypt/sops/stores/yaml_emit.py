@@ -91,7 +91,6 @@ def _go_base64(data: bytes) -> str:
     return "".join(text[i:i + 70] + "\n" for i in range(0, len(text), 70))
 
 
-
 def _comment(lead: str, pad: str, value: object) -> str:
     """One comment as go-yaml's emitter writes it: ``#`` and the text; a line after a line
     break (a comment read from INI or dotenv can hold several) at the indentation, with ``# ``
@@ -101,6 +100,7 @@ def _comment(lead: str, pad: str, value: object) -> str:
     for line in rest:
         out += "\n" + (pad + (line if line.startswith("#") else "# " + line) if line else "")
     return out if out.endswith("\n") and rest else out + "\n"
+
 
 def _split_head_comments(v: Branch | list[object]) -> tuple[Branch | list[object], list[Comment]]:
     """Leading comments of a collection: the head comment go-yaml writes before the
