@@ -3,6 +3,7 @@ each reduced to its smallest example and run against the real sops 3.11."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -224,12 +225,19 @@ def test_set_through_a_scalar_and_array_values_like_sops(
     _set_like_sops(tmp_path, age_keys["k1"], b"a: [x]\nc: 80\n", path, value)
 
 
+def _sops_encrypts(tmp_path: Path, key: AgeKey, name: str, plain: bytes
+                   ) -> tuple[dict[str, str], subprocess.CompletedProcess[bytes]]:
+    """The environment for ``key``, and the real sops' run encrypting ``plain`` written as
+    ``name`` in ``tmp_path``."""
+    env = env_for(key, str(tmp_path))
+    (tmp_path / name).write_bytes(plain)
+    return env, sops("encrypt", "--age", key.recipient, name, env=env, cwd=tmp_path)
+
+
 def _set_like_sops(tmp_path: Path, key: AgeKey, plain: bytes, path: str, value: str) -> None:
     """``set PATH VALUE`` on one sops-encrypted file by each tool: the same exit code, and the
     real sops decrypts both results alike."""
-    env = env_for(key, str(tmp_path))
-    (tmp_path / "p.yaml").write_bytes(plain)
-    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path)
+    env, enc = _sops_encrypts(tmp_path, key, "p.yaml", plain)
     results = []
     for tool in (sops, kc):
         (tmp_path / "e.yaml").write_bytes(enc.stdout)
@@ -243,9 +251,7 @@ def _set_like_sops(tmp_path: Path, key: AgeKey, plain: bytes, path: str, value: 
 def test_set_into_a_list_with_a_key_fails_where_sops_panics(
         tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
     # Where sops is wrong: a string key into a list panics (exit 2, a Go stack trace).
-    env = env_for(age_keys["k1"], str(tmp_path))
-    (tmp_path / "p.yaml").write_bytes(b"a: [x]\n")
-    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.yaml", env=env, cwd=tmp_path)
+    env, enc = _sops_encrypts(tmp_path, age_keys["k1"], "p.yaml", b"a: [x]\n")
     (tmp_path / "e.yaml").write_bytes(enc.stdout)
     assert b"panic" in sops("set", "e.yaml", '["a"]["n"]', "1", env=env, cwd=tmp_path).stderr
     r = kc("set", "e.yaml", '["a"]["n"]', "1", env=env, cwd=tmp_path)
@@ -420,9 +426,7 @@ def test_json_after_the_first_value_is_refused_where_sops_drops_it(
         tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
     # Where sops is wrong: its JSON store decodes the first value and ignores the rest, so
     # {"a": 1}{"b": 2} is encrypted as {"a": 1} and "b" is lost. kubecrypt refuses (exit 2).
-    env = env_for(age_keys["k1"], str(tmp_path))
-    (tmp_path / "p.json").write_bytes(b'{"a": 1}{"b": 2}')
-    theirs = sops("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
+    env, theirs = _sops_encrypts(tmp_path, age_keys["k1"], "p.json", b'{"a": 1}{"b": 2}')
     (tmp_path / "s.json").write_bytes(theirs.stdout)
     assert sops("decrypt", "s.json", env=env, cwd=tmp_path).stdout == b'{\n\t"a": 1\n}\n'
     ours = kc("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
