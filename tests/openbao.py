@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -43,3 +44,21 @@ def dev_server(root_token: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def stop_process(pid: int, timeout: float = 10.0) -> None:
+    """SIGSTOPs ``pid`` and waits until every one of its threads is stopped: on a loaded machine
+    the kernel stops a busy process's threads late, and a server could answer one more request
+    after ``os.kill`` has returned (seen in CI: a stopped OpenBao still answered Status)."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while True:
+        states = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if states and all(s in "Tt" for s in states):
+            return
+        assert time.monotonic() < deadline, f"process {pid} did not stop: thread states {states}"
+        time.sleep(0.001)
+

@@ -14,7 +14,7 @@ from typing import Any
 
 import hvac
 import pytest
-from openbao import dev_server
+from openbao import dev_server, stop_process
 
 from kubecrypt.errors import DecryptError, EncryptError, KMSUnavailable
 from kubecrypt.kms import client
@@ -161,7 +161,7 @@ def test_stopped_vault_status_answers_within_apiserver_deadline(bao: str,
     v2 = client.GrpcKMSv2(p.endpoint, timeout=3.0)
     assert v2.status().healthz == "ok"
     r = v2.encrypt(b"s" * 32)
-    os.kill(BAO_PIDS[bao], signal.SIGSTOP)
+    stop_process(BAO_PIDS[bao])
     try:
         t0 = time.monotonic()
         st = v2.status()
