@@ -338,7 +338,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
     if extract:
         from kubecrypt.sops.paths import extract_bytes
 
-        data = extract_bytes(opened.branches, extract, out_store)
+        data = extract_bytes(opened.branches, extract, out_store, job.in_fmt)
     else:
         data = out_store.emit_plain(opened.branches)
     _write(job, data, in_place, output)
