@@ -8,7 +8,10 @@ application itself, which does not reorder. No click here: the fast path uses it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 
 def reorder_args(flags: Mapping[str, str], args: Sequence[str]) -> list[str]:

@@ -42,7 +42,7 @@ def _parse(args: list[str], legacy: bool = False) -> tuple[str, str, dict[str, s
     if any(a.startswith("-") and (command != "encrypt" or a.partition("=")[0]
                                   not in _ENCRYPT_OPTIONS) for a in rest):
         return None
-    if not legacy:
+    if not legacy and any(a.startswith("-") for a in rest):
         from kubecrypt.cli.sops_argv import reorder_args
 
         rest = reorder_args({n.lstrip("-"): n for n in _ENCRYPT_OPTIONS}, rest)
