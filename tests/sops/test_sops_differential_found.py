@@ -396,6 +396,30 @@ def test_a_null_encrypted_into_dotenv_opens_where_sops_file_does_not(
             assert out.stdout == (b"a=\nb=x\n" if code == 0 else b"")
 
 
+@pytest.mark.parametrize(("ext", "text", "index", "want"), [
+    ("env", b"A=1\nB=2\n", '["A"]', b"A=\nB=2\n"),
+    ("ini", b"[s]\na = 1\nb = 2\n", '["s"]["a"]', b"[s]\na = \nb = 2\n"),
+])
+def test_set_of_a_null_in_dotenv_or_ini_opens_where_sops_file_does_not(
+        ext: str, text: bytes, index: str, want: bytes, tmp_path: Path,
+        age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: ``sops set f.env '["A"]' null`` writes ``A=<nil>``, a plaintext
+    # value in an encrypted file that neither tool opens (exit 25). kubecrypt writes it empty
+    # (as encrypting a null into dotenv or INI does), and both tools open its file.
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / f"p.{ext}").write_bytes(text)
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, f"p.{ext}", env=env, cwd=tmp_path)
+    assert enc.returncode == 0, enc.stderr
+    for tool, name, code in ((sops, f"s.{ext}", 25), (kc, f"k.{ext}", 0)):
+        (tmp_path / name).write_bytes(enc.stdout)
+        r = tool("set", name, index, "null", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        for reader in (sops, kc):
+            out = reader("decrypt", name, env=env, cwd=tmp_path)
+            assert (out.returncode, out.stdout) == (code, want if code == 0 else b""), (
+                name, reader, out.stderr)
+
+
 @pytest.mark.parametrize("text", [b"2001-01-01: x\n", b"a:\n  2001-01-01T10:00:00Z: x\n"])
 def test_a_timestamp_key_is_refused_like_sops(text: bytes, age_keys: dict[str, AgeKey]) -> None:
     # go-yaml reads the key as a time.Time; sops refuses non-string keys (exit 23).

@@ -174,6 +174,24 @@ def test_extract_of_a_value_as_ini_or_dotenv_as_sops(
             dec_args=["--extract", f'["{key}"]', "--output-type", out])
 
 
+@pytest.mark.parametrize(("ext", "args", "out_ext"), [
+    ("json", [], None),
+    ("yaml", [], None),
+    ("yaml", ["--output-type", "json"], "json"),   # encrypted as JSON: read by the JSON store
+])
+def test_an_empty_mapping_in_an_extracted_ini_value_is_typed_by_the_encrypted_files_format(
+        ext: str, args: list[str], out_ext: str | None, age_keys: dict[str, AgeKey]) -> None:
+    # sops' JSON store leaves an empty object a nil TreeBranch (Go's JSON: null), its YAML
+    # store makes an empty one ([]): what counts is the store that reads the encrypted file.
+    text = (b'{"lm": [{}, {"a": {}, "b": [{}]}]}' if ext == "json"
+            else b"lm: [{}, {a: {}, b: [{}]}]\n")
+    want = compare(text, ext, age_keys["k1"], args, out_ext=out_ext,
+                   dec_args=["--extract", '["lm"]', "--output-type", "ini"])
+    nil = (out_ext or ext) == "json"
+    assert want == (b'[null,[{"Key":"a","Value":null},{"Key":"b","Value":[null]}]]' if nil
+                    else b'[[],[{"Key":"a","Value":[]},{"Key":"b","Value":[[]]}]]')
+
+
 # ------------------------------------------------------------ sops' global flags
 
 _ENC = re.compile(rb"ENC\[AES256_GCM,[^\]]*\]")

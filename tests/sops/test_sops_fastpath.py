@@ -70,6 +70,21 @@ def test_decrypt_and_encrypt_skip_click(files: tuple[Path, Path, dict[str, str]]
     assert _probe(["sops", "encrypt", f"--age={r}", str(plain)], env)[:2] == (0, False)
 
 
+def test_options_after_file_are_read_as_sops_reads_them(
+        files: tuple[Path, Path, dict[str, str]], age_keys: dict[str, AgeKey]) -> None:
+    # sops' CLI library moves a sub-command's flags in front of FILE (the fast path reads
+    # them there too), but not in sops' older form, where they are extra positional
+    # arguments: click warns and fails as sops does (test_sops_argv).
+    plain, _, env = files
+    r = age_keys["k1"].recipient
+    assert _probe(["sops", "encrypt", str(plain), "--age", r], env)[:2] == (0, False)
+    assert _probe(["sops", "encrypt", str(plain), "-a", r, "--encrypted-regex", "^kind$"],
+                  env)[:2] == (0, False)
+    for args in (["-e", str(plain), "--age", r], ["encrypt", str(plain), "--age", "-x"],
+                 ["encrypt", "--age", r, str(plain), "--", "x"]):
+        assert _probe(["sops", *args], env)[1] is True, args
+
+
 @pytest.mark.parametrize("extra", [["--ignore-mac"], ["--output-type", "json"], ["--kms", "x"]])
 def test_other_forms_go_to_click(files: tuple[Path, Path, dict[str, str]],
                                  extra: list[str]) -> None:

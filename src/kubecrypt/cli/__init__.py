@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> Any:
             gc.disable()
         from kubecrypt.cli.sops_fast import run
 
-        code = run([command, *args[2:]])
+        code = run([command, *args[2:]], legacy=args[1].startswith("-"))
         if code is not None:
             if own_process:
                 _exit_now(code)

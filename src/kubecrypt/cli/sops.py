@@ -20,7 +20,6 @@ def _fmt_option(name: str, help_: str) -> Any:
 def _common(f: Any) -> Any:
     f = _fmt_option("--input-type", "yaml, json, dotenv, ini or binary (default: by extension)")(f)
     f = _fmt_option("--output-type", "output format (default: the input type)")(f)
-    f = click.option("--indent", type=int, default=None, help="Indentation of YAML/JSON output.")(f)
     f = click.option("--filename-override", default=None,
                      help="Name used for type detection and .sops.yaml rules (stdin input).")(f)
     return f
@@ -154,11 +153,15 @@ def legacy_args(args: list[str], commands: set[str],
     front: list[str] = []
     rest: list[str] = []
     i = 0
+    flags_end = _first_positional(head)
     while i < len(head):
         a = head[i]
         name = a.split("=", 1)[0]
-        if a in _GROUP_FLAGS or (takes is not None and name in _GLOBAL_FLAGS
-                                 and name not in takes):
+        if i >= flags_end:
+            if a not in _LEGACY_MODES:
+                rest.append(a)
+        elif a in _GROUP_FLAGS or (takes is not None and name in _GLOBAL_FLAGS
+                                   and name not in takes):
             front.append(a)
             if takes is not None and _GLOBAL_FLAGS.get(name) and "=" not in a \
                     and i + 1 < len(head):
@@ -170,6 +173,21 @@ def legacy_args(args: list[str], commands: set[str],
     return [*front, command, *rest, *args[end:]]
 
 
+def _first_positional(args: list[str]) -> int:
+    """Where Go's flag package stops reading sops' global flags: the first argument that is
+    not a flag nor a flag's value (the mode flags take none)."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-" or not a.startswith("-"):
+            return i
+        name = a.split("=", 1)[0]
+        if "=" not in a and (_GLOBAL_FLAGS.get(name) or name == "--config"):
+            i += 1
+        i += 1
+    return len(args)
+
+
 # sops' exit code for a command line missing a positional argument (its own count check;
 # exec-env/exec-file say "missing file to decrypt" with exit 1). Other usage errors (an
 # unknown flag, a flag without its value) are fatal in sops' CLI library: exit 1.
@@ -177,19 +195,81 @@ _MISSING_ARGUMENT_EXIT = {"edit": 100, "filestatus": 100, "set": 100, "unset": 1
                           "rotate": 100, "updatekeys": 100, "exec-env": 1, "exec-file": 1}
 
 
+# The flags of kubecrypt's sub-commands that sops 3.11's do not define (docs/sops.md): sops
+# does not move them in front of FILE, so after FILE they are positional arguments here too.
+_NOT_SOPS_FLAGS = {
+    "encrypt": {"config", "encrypted-comment-regex", "unencrypted-comment-regex",
+                "mac-only-encrypted"},
+    "decrypt": {"config"},
+    "edit": {"config", "encrypted-comment-regex", "unencrypted-comment-regex",
+             "mac-only-encrypted", "filename-override"},
+    "rotate": {"config", "aws-profile"}, "updatekeys": {"config"},
+    "exec-env": {"ignore-mac", "input-type"}, "exec-file": {"ignore-mac"},
+}
+
+
+class _SopsCommand(click.Command):
+    """A sub-command whose arguments are read as sops' CLI library reads them: its flags
+    moved in front first (``sops decrypt f --extract x``; not in sops' older form), then
+    flags only up to the first positional argument; the rest are positional arguments."""
+
+    allow_interspersed_args = False
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.meta.get("sops_legacy_mode"):
+            from kubecrypt.cli.sops_argv import reorder_args
+
+            not_sops = _NOT_SOPS_FLAGS.get(self.name or "", set())
+            flags = {o.lstrip("-"): o for p in self.get_params(ctx)
+                     for o in (*p.opts, *p.secondary_opts)
+                     if o.startswith("-") and o.lstrip("-") not in not_sops}
+            args = reorder_args(flags, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.ctx = exc.ctx or ctx  # click's parser leaves it out of BadOptionUsage
+            raise
+
+
+def _flag_error(exc: click.UsageError) -> click.ClickException | None:
+    """sops' CLI library on a flag error (unknown flag, flag without its value, a value of
+    the wrong type): "Incorrect Usage" and the command's help on stdout, the error on stderr,
+    exit 1. kubecrypt prints its own help there; None for other usage errors."""
+    if not isinstance(exc, (click.NoSuchOption, click.BadOptionUsage, click.BadParameter)) \
+            or isinstance(exc, click.MissingParameter) \
+            or (isinstance(exc, click.BadParameter) and not isinstance(exc.param, click.Option)):
+        return None
+    message = exc.format_message()
+    if exc.ctx is not None:
+        click.echo(f"Incorrect Usage: {message}\n\n{exc.ctx.get_help()}")
+    return click.ClickException(message)
+
+
 class _SopsGroup(click.Group):
+    command_class = _SopsCommand
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         known = {name: {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
                  for name, cmd in self.commands.items()}
         new = legacy_args(list(args), set(self.commands), known)
         # sops' older form never reads stdin: without FILE it exits 100 (_need_file).
         ctx.meta["sops_legacy_mode"] = new != list(args)
-        return super().parse_args(ctx, new)
+        try:
+            return super().parse_args(ctx, new)
+        except click.UsageError as exc:
+            exc.ctx = exc.ctx or ctx
+            flag_error = _flag_error(exc)
+            if flag_error is None:
+                raise
+            raise flag_error from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:  # click's message and usage, sops' exit code
+            flag_error = _flag_error(exc)
+            if flag_error is not None:
+                raise flag_error from None
             name = exc.ctx.command.name if exc.ctx is not None else None
             missing = isinstance(exc, click.MissingParameter) and isinstance(
                 exc.param, click.Argument)
@@ -214,9 +294,17 @@ _EXTRA_ARGS = {"allow_extra_args": True}
 
 
 def _warn_extra(ctx: click.Context) -> None:
-    if ctx.args:
-        click.echo("warning: More than one positional argument provided. Only the first one "
-                   "will be used!", err=True)
+    from kubecrypt.cli.sops_argv import ignored_extra_warnings
+
+    for w in ignored_extra_warnings(ctx.args):
+        click.echo(f"warning: {w}", err=True)
+
+
+def _indent(ctx: click.Context) -> int | None:
+    """``--indent``: no sub-command of sops 3.11 defines it; only its older form reads the
+    global flag (``sops --indent 2 -d f``), kept by the group."""
+    value = (ctx.obj or {}).get("sops_indent")
+    return value if isinstance(value, int) else None
 
 
 def _need_file(ctx: click.Context, file: str | None, legacy_only: bool = False) -> None:
@@ -232,7 +320,9 @@ def _ignored_global_flags(f: Any) -> Any:
     for spec in _IGNORED_VALUE_FLAGS:
         names = spec.split("/")
         dest = "ignored_" + names[0][2:].replace("-", "_")
+        # sops' global --indent is an int flag: "--indent x" is a usage error wherever it is
         f = click.option(*names, dest, default=None, hidden=True,
+                         type=int if names[0] == "--indent" else None,
                          multiple=names[0] == "--keyservice")(f)
     for spec in (*_IGNORED_BOOL_FLAGS, *_SILENT_FLAGS):
         names = spec.split("/")
@@ -253,20 +343,28 @@ def sops(ctx: click.Context, config: str | None, **flags: Any) -> None:
     Files written here decrypt with sops 3.11, and files sops writes decrypt here."""
     ctx.ensure_object(dict)
     ctx.obj["sops_config"] = config
+    if ctx.meta.get("sops_legacy_mode") and flags["ignored_indent"] is not None:
+        # sops' older form honours the global --indent (its sub-commands have none)
+        ctx.obj["sops_indent"] = flags.pop("ignored_indent")
     given = ["--" + k[len("ignored_"):].replace("_", "-") for k, v in flags.items()
              if k.startswith("ignored_") and v not in (None, False, ())]
     if given:
         sub = ctx.invoked_subcommand or "the sub-command"
         one = len(given) == 1
+        cmd = ctx.command.get_command(ctx, sub) if isinstance(ctx.command, click.Group) \
+            else None
+        takes = {o for p in (cmd.params if cmd else ()) for o in (*p.opts, *p.secondary_opts)}
         if ctx.meta.get("sops_legacy_mode"):
             click.echo(f"warning: {', '.join(given)} {'has' if one else 'have'} no effect "
                        f"on '{sub}' (sops 3.11 ignores {'it' if one else 'them'} too).",
                        err=True)
         else:
+            # "give it after" only where the sub-command takes it (none takes --indent)
+            hint = f"; give {'it' if one else 'them'} after '{sub}'" \
+                if all(g in takes for g in given) else ""
             click.echo(f"warning: {', '.join(given)} before '{sub}' "
                        f"{'is' if one else 'are'} ignored, as sops 3.11 ignores "
-                       f"{'it' if one else 'them'} there; give {'it' if one else 'them'} "
-                       f"after '{sub}'.", err=True)
+                       f"{'it' if one else 'them'} there{hint}.", err=True)
 
 
 def _cfg(ctx: click.Context, config: str | None) -> str | None:
@@ -289,7 +387,7 @@ def _cfg(ctx: click.Context, config: str | None) -> str | None:
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
-            input_type: str | None, output_type: str | None, indent: int | None,
+            input_type: str | None, output_type: str | None,
             filename_override: str | None, age: str | None, pgp: str | None,
             hc_vault: str | None, kms: str | None, encryption_context: str | None,
             aws_profile: str | None, gcp_kms: str | None, azure_kv: str | None,
@@ -300,7 +398,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 
     _warn_extra(ctx)
     _need_file(ctx, file, legacy_only=True)
-    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
+    job = _job(file, input_type, output_type, _indent(ctx), filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     spec = job.encrypt_spec(age, pgp, hc_vault, selection, mac_only_encrypted, shamir,
                             kms, encryption_context, aws_profile, gcp_kms, azure_kv)
@@ -322,7 +420,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
-            input_type: str | None, output_type: str | None, indent: int | None,
+            input_type: str | None, output_type: str | None,
             filename_override: str | None, extract: str | None, ignore_mac: bool,
             decryption_order: str | None, config: str | None) -> None:
     """Decrypt FILE (or stdin) and print the plaintext."""
@@ -330,15 +428,19 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 
     _warn_extra(ctx)
     _need_file(ctx, file, legacy_only=True)
-    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
-               need_name=False)
+    job = _job(file, input_type, output_type, _indent(ctx), filename_override,
+               _cfg(ctx, config), need_name=False)
     job.check_output(in_place, output)
+    if extract:  # sops checks the path before it reads the input (stdin too): exit 91
+        from kubecrypt.sops.paths import parse_path
+
+        parse_path(extract)
     opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
     out_store = job.store(job.out_fmt)
     if extract:
         from kubecrypt.sops.paths import extract_bytes
 
-        data = extract_bytes(opened.branches, extract, out_store)
+        data = extract_bytes(opened.branches, extract, out_store, job.in_fmt)
     else:
         data = out_store.emit_plain(opened.branches)
     _write(job, data, in_place, output)
@@ -359,7 +461,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
-         indent: int | None, filename_override: str | None, age: str | None, pgp: str | None,
+         filename_override: str | None, age: str | None, pgp: str | None,
          hc_vault: str | None, kms: str | None, encryption_context: str | None,
          aws_profile: str | None, gcp_kms: str | None, azure_kv: str | None,
          mac_only_encrypted: bool | None, shamir: int | None,
@@ -371,7 +473,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
     from kubecrypt.sops.edit import edit_file
 
     _warn_extra(ctx)
-    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config),
+    job = _job(file, input_type, output_type, None, filename_override, _cfg(ctx, config),
                must_exist=False)
     exists = Path(file).exists()
     spec = None if exists else job.encrypt_spec(age, pgp, hc_vault, selection,
@@ -405,7 +507,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | None,
-           input_type: str | None, output_type: str | None, indent: int | None,
+           input_type: str | None, output_type: str | None,
            filename_override: str | None, add_age: str | None, rm_age: str | None,
            add_pgp: str | None, rm_pgp: str | None, add_hc_vault_transit: str | None,
            rm_hc_vault_transit: str | None, add_kms: str | None, rm_kms: str | None,
@@ -419,7 +521,7 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
 
     _warn_extra(ctx)
     _need_file(ctx, file)
-    job = _job(file, input_type, output_type, indent, filename_override, _cfg(ctx, config))
+    job = _job(file, input_type, output_type, _indent(ctx), filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     kctx, prof = kms_context(encryption_context), aws_profile or ""
     add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit),
@@ -451,8 +553,9 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
 
 # ---------------------------------------------------------------------------------- set / unset
 
-# A VALUE such as -0 or -1.5 is JSON, not an option (sops reads it as the value).
-@sops.command(name="set", context_settings={"ignore_unknown_options": True})
+# A VALUE such as -0 or -1.5 comes after FILE, where no option is read (sops reads it as the
+# value); an argument more is counted with the others (exit 100), as sops counts them.
+@sops.command(name="set", context_settings=_EXTRA_ARGS)
 @click.argument("file")
 @click.argument("index")
 @click.argument("value", required=False)
@@ -474,7 +577,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
 
     if value_stdin and value_file:
         raise SopsError("Use either --value-file or --value-stdin, not both.")
-    if (value is None) != value_stdin:  # sops counts the positional arguments first
+    if (value is None) != value_stdin or ctx.args:  # sops counts the arguments first
         from kubecrypt.sops.errors import NoFileSpecified
 
         raise NoFileSpecified(
@@ -496,7 +599,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     atomic_write(file, reseal(opened, job.store(job.out_fmt)))
 
 
-@sops.command()
+@sops.command(context_settings=_EXTRA_ARGS)
 @click.argument("file")
 @click.argument("index")
 @click.option("--idempotent", is_flag=True, help="A missing key is not an error.")
@@ -512,6 +615,10 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
     from kubecrypt.sops.paths import parse_path, unset_value
 
+    if ctx.args:  # sops counts the positional arguments first
+        from kubecrypt.sops.errors import NoFileSpecified
+
+        raise NoFileSpecified("unset needs FILE INDEX and nothing more.")
     job = _job(file, input_type, output_type, config=_cfg(ctx, None))
     store = job.store()
     opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)

@@ -32,41 +32,43 @@ _KNOWN_ENV = frozenset({
 })
 
 
-def _parse(args: list[str]) -> tuple[str, str, dict[str, str]] | None:
-    """(command, file, options) for the plain forms, else None."""
+def _parse(args: list[str], legacy: bool = False) -> tuple[str, str, dict[str, str]] | None:
+    """(command, file, options) for the plain forms, else None. Read as sops reads them
+    (:mod:`kubecrypt.cli.sops_argv`): the sub-command's flags are moved in front of FILE
+    first (not in sops' older form, ``legacy``), then read up to FILE, so an option after
+    FILE counts only in the sub-command form. Any argument starting with '-' other than these
+    options (another flag, ``--``, a value such as ``-x``) is click's to read."""
     command, rest = args[0], args[1:]
-    opts: dict[str, str] = {}
-    file = None
-    i = 0
-    while i < len(rest):
-        a = rest[i]
-        if a.startswith("-"):
-            if command != "encrypt":
-                return None
-            name, eq, value = a.partition("=")
-            key = _ENCRYPT_OPTIONS.get(name)
-            if key is None or key in opts or (eq and name == "-a"):
-                return None
-            if not eq:
-                if i + 1 >= len(rest):
-                    return None
-                value = rest[i + 1]
-                i += 1
-            opts[key] = value
-        elif file is None:
-            file = a
-        else:
-            return None
-        i += 1
-    if file is None:
+    if any(a.startswith("-") and (command != "encrypt" or a.partition("=")[0]
+                                  not in _ENCRYPT_OPTIONS) for a in rest):
         return None
-    return command, file, opts
+    if not legacy and any(a.startswith("-") for a in rest):
+        from kubecrypt.cli.sops_argv import reorder_args
+
+        rest = reorder_args({n.lstrip("-"): n for n in _ENCRYPT_OPTIONS}, rest)
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(rest) and rest[i].startswith("-"):
+        name, eq, value = rest[i].partition("=")
+        key = _ENCRYPT_OPTIONS[name]
+        if key in opts or (eq and name == "-a"):
+            return None
+        if not eq:
+            if i + 1 >= len(rest) or rest[i + 1].startswith("-"):
+                return None
+            value = rest[i + 1]
+            i += 1
+        opts[key] = value
+        i += 1
+    if len(rest) - i != 1:  # no FILE (stdin), or more: click warns about the others
+        return None
+    return command, rest[i], opts
 
 
-def run(args: list[str]) -> int | None:
+def run(args: list[str], legacy: bool = False) -> int | None:
     if any(k.startswith("SOPS_") and k not in _KNOWN_ENV for k in os.environ):
         return None
-    parsed = _parse(args)
+    parsed = _parse(args, legacy)
     if parsed is None:
         return None
     command, file, opts = parsed

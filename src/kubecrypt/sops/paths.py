@@ -156,16 +156,19 @@ def unset_value(branches: list[Branch], path: list[PathPart]) -> bool:
     return False
 
 
-def extract_bytes(branches: list[Branch], path_text: str, out_store: Store) -> bytes:
+def extract_bytes(branches: list[Branch], path_text: str, out_store: Store,
+                  in_fmt: str = "yaml") -> bytes:
     """``--extract`` as sops' decrypt.go does it: a mapping is written as a whole file of the
     output format (so an INI key=value mapping fails, exit 4, as in sops), a string raw, any
-    other value by the output store's value writer (YAML: ``1\n``)."""
+    other value by the output store's value writer (YAML: ``1\n``). ``in_fmt`` is the format
+    the encrypted file was read as (its empty mappings are typed by that store in sops)."""
     v = extract(branches, parse_path(path_text))
     if isinstance(v, Branch):
         return out_store.emit_plain([v])
     if is_string(v) or isinstance(v, bytes):
         return scalar_bytes(v)
-    return out_store.emit_value(v)  # a timestamp is a time.Time in sops, not a string
+    # a timestamp is a time.Time in sops, not a string
+    return out_store.emit_value(v, json_tree=in_fmt == "json")
 
 
 def scalar_bytes(v: object) -> bytes:

@@ -27,8 +27,11 @@ class Store:
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
         raise NotImplementedError
 
-    def emit_value(self, value: object) -> bytes:
-        """A subtree (``--extract`` of a branch) in this format."""
+    def emit_value(self, value: object, *, json_tree: bool = False) -> bytes:
+        """A subtree (``--extract`` of a branch) in this format. ``json_tree``: the tree was
+        read by the JSON store, which holds an empty mapping as a nil ``TreeBranch`` (sops'
+        stores/json ``var tree sops.TreeBranch``; the YAML store makes an empty one), and
+        Go's ``encoding/json`` writes the two differently (INI)."""
         raise NotImplementedError
 
     def has_metadata(self, branches: list[Branch]) -> bool:

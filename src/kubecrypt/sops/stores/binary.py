@@ -31,7 +31,7 @@ class BinaryStore(Store):
     def emit_encrypted(self, branches: list[Branch], metadata: Branch) -> bytes:
         return JSONStore(self.indent).emit_encrypted(branches, metadata)
 
-    def emit_value(self, value: object) -> bytes:
+    def emit_value(self, value: object, *, json_tree: bool = False) -> bytes:
         # ``--extract`` of a value that is not a string (strings are printed raw before any
         # store is asked; a timestamp is not one) with binary output: sops exits 4.
         raise ErrorDumpingTree("Error dumping tree: binary files are not structured and "

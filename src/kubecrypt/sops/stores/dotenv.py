@@ -95,7 +95,7 @@ class DotenvStore(Store):
         meta = "".join(_line(PREFIX + k, flat[k]) for k in sorted(flat))
         return self.emit_plain(branches, encrypted=True) + meta.encode()
 
-    def emit_value(self, value: object) -> bytes:
+    def emit_value(self, value: object, *, json_tree: bool = False) -> bytes:
         if isinstance(value, Branch):
             return self.emit_plain([value])
         raise ErrorDumpingTree("Error dumping file: only a mapping can be written as dotenv.")

@@ -42,17 +42,19 @@ def _go_time(t: str) -> str:
     return f"{day} {clock}{frac} {off}"
 
 
-def go_json(v: object) -> str:
+def go_json(v: object, nil_mappings: bool = False) -> str:
     """``json.Marshal(v)``: compact, Go's string escapes, a mapping as its list of items. An
-    empty mapping is ``[]`` as in a YAML file (from a JSON file sops holds a nil slice there
-    and writes ``null``); an empty list is ``null`` in both."""
+    empty mapping is ``[]`` as sops' YAML store makes it, ``null`` with ``nil_mappings`` (the
+    JSON store leaves it a nil slice); an empty list is ``null`` from both."""
     from kubecrypt.sops.stores.json import go_string, scalar
 
     if isinstance(v, Branch):
-        return "[" + ",".join('{"Key":' + go_json(k) + ',"Value":' + go_json(x) + "}"
-                              for k, x in v) + "]"
+        if not v and nil_mappings:
+            return "null"
+        return "[" + ",".join('{"Key":' + go_json(k, nil_mappings) + ',"Value":'
+                              + go_json(x, nil_mappings) + "}" for k, x in v) + "]"
     if isinstance(v, list):
-        return "[" + ",".join(go_json(x) for x in v) + "]" if v else "null"
+        return "[" + ",".join(go_json(x, nil_mappings) for x in v) + "]" if v else "null"
     if isinstance(v, Comment):
         return '{"Value":' + go_string(v.value) + "}"
     return scalar(v)

@@ -336,13 +336,13 @@ class INIStore(Store):
                       ("sops", Branch((k, flat[k]) for k in sorted(flat)))])
         return self.emit_plain([doc], encrypted=True)
 
-    def emit_value(self, value: object) -> bytes:
+    def emit_value(self, value: object, *, json_tree: bool = False) -> bytes:
         if isinstance(value, Branch):
             return _section(DEFAULT, value, 0)[0].encode("utf-8", "surrogateescape")
         # sops' EmitValue: any other value (``--extract`` of a number, list...) as Go's JSON.
         from kubecrypt.sops.stores.gofmt import go_json
 
-        return go_json(value).encode("utf-8", "surrogateescape")
+        return go_json(value, nil_mappings=json_tree).encode("utf-8", "surrogateescape")
 
 
 STORE_CLASS = INIStore

@@ -199,7 +199,7 @@ class JSONStore(Store):
         doc = Branch([*(branches[0] if branches else []), ("sops", metadata)])
         return self.emit_plain([doc])
 
-    def emit_value(self, value: object) -> bytes:
+    def emit_value(self, value: object, *, json_tree: bool = False) -> bytes:
         # ``--extract`` of a non-string value: sops writes it without a trailing newline
         return dumps(value, self._ind).encode()
 

@@ -213,7 +213,7 @@ class YAMLStore(Store):
         return emit_documents(docs, self.indent or 4, encrypted=True).encode(
             "utf-8", "surrogateescape")
 
-    def emit_value(self, value: object) -> bytes:
+    def emit_value(self, value: object, *, json_tree: bool = False) -> bytes:
         return emit_value(value, self.indent or 4).encode("utf-8", "surrogateescape")
 
 
