@@ -4,10 +4,13 @@ paths), each run against the real sops 3.11 both ways."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from .conftest import AgeKey
-from .sopsdiff import compare
+from .sopsdiff import compare, env_for, kc, sops
 
 # ------------------------------------------------------------------------ YAML tags and keys
 
@@ -33,3 +36,93 @@ _DIRECTIVES = ["%YAML 1.2\n---\na: 1\n", "%YAML 1.1\n---\na: 1\n", "%YAML 1.3\n-
 def test_tags_complex_keys_and_directives_as_sops(text: str,
                                                   age_keys: dict[str, AgeKey]) -> None:
     compare(text.encode(), "yaml", age_keys["k1"])
+
+
+# ------------------------------------------------------------------------ .sops.yaml forms
+
+def _recipients(out: bytes) -> list[str]:
+    return [ln.split(b"recipient: ")[1].decode() for ln in out.splitlines()
+            if b"recipient: " in ln]
+
+
+@pytest.mark.parametrize("config", ["creation_rules:\n", "stores:\n  yaml:\n    indent: 2\n",
+                                    "destination_rules: []\n", "creation_rules: []\n"])
+def test_a_config_without_creation_rules_is_no_config_like_sops(
+        config: str, age_keys: dict[str, AgeKey]) -> None:
+    # sops 3.11 (config.go parseCreationRuleForFile): no creation_rules at all is as if there
+    # were no .sops.yaml for the keys (its stores still apply); an empty list matches nothing.
+    key = age_keys["k1"]
+    compare(b"a:\n  b: [1, 2]\n", "yaml", key, args=["--age", key.recipient], config=config)
+
+
+def test_updatekeys_without_creation_rules_fails_like_sops(tmp_path: Path,
+                                                           age_keys: dict[str, AgeKey]) -> None:
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    f = tmp_path / "x.yaml"
+    f.write_bytes(b"a: 1\n")
+    assert sops("encrypt", "-i", "--age", key.recipient, "x.yaml", env=env,
+                cwd=tmp_path).returncode == 0
+    (tmp_path / ".sops.yaml").write_text("stores: {}\n")
+    before = f.read_bytes()
+    theirs = sops("updatekeys", "-y", "x.yaml", env=env, cwd=tmp_path)
+    ours = kc("updatekeys", "-y", "x.yaml", env=env, cwd=tmp_path)
+    assert theirs.returncode == ours.returncode == 1, (theirs.stderr, ours.stderr)
+    assert b"does not contain any creation rule" in theirs.stderr
+    assert b"does not contain any creation rule" in ours.stderr
+    assert f.read_bytes() == before
+
+
+_RULES = ("creation_rules:\n  - path_regex: ^secrets/\n    age: {k1}\n"
+          "  - path_regex: ^link/secrets/\n    age: {k3}\n  - age: {k2}\n")
+
+
+@pytest.mark.parametrize(("cwd", "name"), [
+    ("", "secrets/x.yaml"),                    # a symlinked file: its own path picks the rule
+    ("", "./secrets/../secrets/x.yaml"),
+    ("link", "secrets/x.yaml"),                # a symlinked directory, $PWD through it
+    ("link/secrets", "x.yaml"),
+    ("", "link/secrets/x.yaml"),
+    ("link", "../real/secrets/x.yaml"),
+])
+def test_creation_rules_match_the_path_as_given_like_sops(
+        cwd: str, name: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops matches path_regex against filepath.Abs of the name as given (lexical, from $PWD
+    # when it names the working directory), relative to the config's directory; kubecrypt
+    # resolved symlinks and encrypted a symlinked secret to another rule's recipients.
+    rules = _RULES.format(**{n: age_keys[n].recipient for n in ("k1", "k2", "k3")})
+    (tmp_path / "real" / "secrets").mkdir(parents=True)
+    (tmp_path / "plain").mkdir()
+    (tmp_path / ".sops.yaml").write_text(rules)
+    (tmp_path / "real" / ".sops.yaml").write_text(rules)
+    (tmp_path / "plain" / "x.yaml").write_bytes(b"a: 1\n")
+    (tmp_path / "real" / "secrets" / "x.yaml").write_bytes(b"a: 1\n")
+    (tmp_path / "secrets").mkdir()
+    os.symlink("../plain/x.yaml", tmp_path / "secrets" / "x.yaml")
+    os.symlink("real", tmp_path / "link")
+    wd = tmp_path / cwd
+    env = {**env_for(age_keys["k1"], str(tmp_path)), "PWD": str(wd)}
+    theirs = sops("encrypt", name, env=env, cwd=wd)
+    ours = kc("encrypt", name, env=env, cwd=wd)
+    assert theirs.returncode == ours.returncode == 0, (theirs.stderr, ours.stderr)
+    assert _recipients(ours.stdout) == _recipients(theirs.stdout)
+
+
+def test_in_place_through_a_symlink_keeps_the_link_like_sops(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "plain").mkdir()
+    target = tmp_path / "plain" / "x.yaml"
+    link = tmp_path / "x.yaml"
+    os.symlink("plain/x.yaml", link)
+    for tool in (sops, kc):
+        target.write_bytes(b"a: 1\n")
+        r = tool("encrypt", "-i", "--age", key.recipient, "x.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert link.is_symlink() and b"ENC[" in target.read_bytes()
+        r = tool("set", "x.yaml", '["a"]', "2", env=env, cwd=tmp_path)
+        assert r.returncode == 0 and link.is_symlink(), r.stderr
+        for reader in (sops, kc):
+            got = reader("decrypt", "plain/x.yaml", env=env, cwd=tmp_path)
+            assert got.stdout == b"a: 2\n", got.stderr

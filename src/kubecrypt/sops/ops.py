@@ -289,10 +289,13 @@ def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup],
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None:
     """:func:`kubecrypt.fileio.atomic_write` (new files 0600), with sops' error and exit code."""
+    import os
+
     from kubecrypt import fileio  # tempfile and friends: only writers pay for them
 
     try:
-        fileio.atomic_write(path, data, mode, new_mode=0o600)
+        # Through a symlink, as sops' os.Create writes: the link stays, its target changes.
+        fileio.atomic_write(os.path.realpath(path), data, mode, new_mode=0o600)
     except OSError as exc:
         raise CouldNotWriteOutput(
             f"Could not write output file {path}: {exc.strerror}."

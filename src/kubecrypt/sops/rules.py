@@ -53,9 +53,19 @@ class Config:
     """A loaded ``.sops.yaml``: ``file`` is its resolved (absolute, symlink-free) path,
     ``path`` the same as a :class:`pathlib.Path`."""
 
-    def __init__(self, path: str | os.PathLike[str], raw: dict[str, object]) -> None:
+    def __init__(self, path: str | os.PathLike[str], raw: dict[str, object],
+                 base: str | None = None) -> None:
         self.file = os.fspath(path)
         self.raw = raw
+        # The directory rules' path_regex are relative to, spelled as sops spells it
+        # (filepath.Abs of the config's directory: lexical, from the logical working directory)
+        self.base = base or os.path.dirname(self.file)
+
+    @property
+    def has_creation_rules(self) -> bool:
+        """sops 3.11 treats a config without ``creation_rules`` (or with ``creation_rules:``
+        null) as no config at all for choosing keys; an empty list matches no file."""
+        return self.raw.get("creation_rules") is not None
 
     @property
     def path(self) -> Path:
@@ -87,12 +97,15 @@ def find_config(explicit: str | None = None,
     if path:
         if not os.path.isfile(path):
             raise SopsError(f"Config file {path} not found; check --config or SOPS_CONFIG.")
-        return load_config(path)
+        return load_config(path, _go_clean(os.path.join(go_getwd(), os.path.dirname(path))))
     d = os.path.realpath(start or os.getcwd())
-    for _ in range(MAX_DEPTH):
+    for depth in range(MAX_DEPTH):
         c = os.path.join(d, CONFIG_NAME)
         if os.path.isfile(c):
-            return load_config(c)
+            # sops looks at ./.sops.yaml, ../.sops.yaml ...: its base is that many ".." above
+            # the logical working directory, not the resolved one
+            return load_config(c, None if start else _go_clean(
+                os.path.join(go_getwd(), *[".."] * depth)))
         parent = os.path.dirname(d)
         if parent == d:
             break
@@ -100,7 +113,20 @@ def find_config(explicit: str | None = None,
     return None
 
 
-def load_config(p: str | os.PathLike[str]) -> Config:
+def go_getwd() -> str:
+    """Go's os.Getwd, which sops' filepath.Abs uses: $PWD when it names the working directory
+    (the path the user's shell took, through symlinks), else the resolved path."""
+    pwd = os.environ.get("PWD", "")
+    if pwd.startswith("/"):
+        try:
+            if os.path.samefile(pwd, "."):
+                return pwd
+        except OSError:
+            pass
+    return os.getcwd()
+
+
+def load_config(p: str | os.PathLike[str], base: str | None = None) -> Config:
     p = os.fspath(p)
     try:
         with open(p, "rb") as f:
@@ -110,7 +136,7 @@ def load_config(p: str | os.PathLike[str]) -> Config:
     raw = safeparse.load_yaml(text, f"error loading config {p}", error=SopsError) or {}
     if not isinstance(raw, dict):
         raise SopsError(f"error loading config {p}: the top level must be a mapping")
-    return Config(os.path.realpath(p), raw)
+    return Config(os.path.realpath(p), raw, base)
 
 
 def split_list(v: object) -> list[str]:
@@ -260,11 +286,11 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
     rules = cfg.raw.get("creation_rules")
     if not isinstance(rules, list) or not rules:
         raise SopsError("error loading config: no matching creation rules found")
-    if os.path.isabs(file_path):
-        absolute = _posix_str(file_path)
-    else:
-        absolute = os.path.realpath(os.path.join(os.getcwd(), file_path))
-    base = os.path.dirname(cfg.file)
+    # As sops: filepath.Abs of the name as given, lexical (a symlink is matched by its own
+    # path, not its target's), relative to the config's directory spelled the same way.
+    absolute = _go_clean(file_path if os.path.isabs(file_path)
+                          else os.path.join(go_getwd(), file_path))
+    base = cfg.base
     rel = absolute[len(base) + 1:] if absolute.startswith(base + os.sep) else absolute
     for r in rules:
         if not isinstance(r, dict):
@@ -280,15 +306,11 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
     raise SopsError("error loading config: no matching creation rules found")
 
 
-def _posix_str(path: str) -> str:
-    """``str(pathlib.Path(path))`` of an absolute path, without importing pathlib: empty and
-    ``.`` components dropped, ``..`` kept, two leading slashes (and only two) kept."""
-    if os.sep != "/":  # pragma: no cover - kubecrypt runs on POSIX
-        from pathlib import Path
-
-        return str(Path(path))
-    lead = "//" if path.startswith("//") and not path.startswith("///") else "/"
-    return lead + "/".join(x for x in path.split("/") if x not in ("", "."))
+def _go_clean(path: str) -> str:
+    """Go's filepath.Clean of an absolute path: lexical, ``.`` and ``..`` resolved, one
+    leading slash."""
+    p = os.path.normpath(path)
+    return "/" + p.lstrip("/") if p.startswith("//") else p
 
 
 def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Rule:

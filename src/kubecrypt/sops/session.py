@@ -105,7 +105,7 @@ class FileJob:
                              split_list(gcp_kms), split_list(azure_kv))
         cfg = self.config
         # sops 3.11 loads the rule before reading --encryption-context: rules never get it.
-        rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None
+        rule = rule_for(cfg, self.name or "stdin") if cfg and cfg.has_creation_rules else None
         given = {k: v for k, v in (selection or {}).items() if v}
         if given and self.in_fmt == "binary":
             self.warnings.append(
