@@ -126,3 +126,66 @@ def test_in_place_through_a_symlink_keeps_the_link_like_sops(
         for reader in (sops, kc):
             got = reader("decrypt", "plain/x.yaml", env=env, cwd=tmp_path)
             assert got.stdout == b"a: 2\n", got.stderr
+
+
+# ------------------------------------------------------------------------ Go regexes
+
+_KEYS = ("a: 1\nab: 2\nC: 3\n'1': 4\n'a.b': 5\n'a{,2}': 6\n\"a\\n\": 7\n\"\\u0663\": 8\n"
+         "é: 9\n\"\\u00a0\": 10\nx_y: 11\n'a b': 12\nK: 13\n")
+
+# Go's RE2 syntax where Python's re reads it otherwise: ASCII \d \w \s \b and POSIX classes,
+# $ at the end of the text only, \z, \Q..\E, \x{..}, (?U), flags in mid-pattern, {,2} literal.
+_GO_REGEXES = ["^(a|C)$", "a$", "[[:digit:]]", "^[[:^alpha:]]$", "[[:word:]]", "^\\d$",
+               "^\\w$", "^\\s$", "\\bé", "\\Ba", "^a{,2}$", "\\Qa.b\\E", "\\x{61}b", "(?U)a+",
+               "(?i)c$", "a(?i)B|k", "(?i:A)b", "(?m)^a$", "(?s)a.", "^a\\z", "[^]a]", "\\101",
+               "(?<n>a)b", "(?P<n>C)", "(?)a", "[\\d_]$", "[^\\D]", "[a-c]{2}", "a{1,1000}"]
+
+
+@pytest.mark.parametrize("regex", _GO_REGEXES)
+def test_selection_regexes_are_read_as_go_reads_them(regex: str,
+                                                     age_keys: dict[str, AgeKey]) -> None:
+    # kubecrypt read them with Python's re: a file one tool wrote failed the other's MAC.
+    compare(_KEYS.encode(), "yaml", age_keys["k1"], args=["--encrypted-regex", regex])
+
+
+# Regexes Go refuses (Python's re takes most of them). sops 3.11 ignores regexp.Match's error:
+# such a regex matches nothing, so sops writes every value in plaintext under an
+# encrypted_regex and exits 0. kubecrypt refuses to encrypt with it (exit 1, nothing
+# written), and opens sops' file as sops does.
+_NOT_GO = ["(", "(?=a)", "(?!a)", "a(?<=a)", "(a)\\1", "\\Z", "\\C", "x**", "a*+", "a{1001}",
+           "(?i-)", "[a-\\d]", "\\8"]
+
+
+@pytest.mark.parametrize("regex", _NOT_GO)
+def test_a_regex_go_refuses_is_refused_and_sops_files_with_it_open(
+        regex: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "x.yaml").write_bytes(b"a: 1\nb: two\n")
+    for field in ("--encrypted-regex", "--unencrypted-regex"):
+        ours = kc("encrypt", "--age", key.recipient, field, regex, "x.yaml", env=env,
+                  cwd=tmp_path)
+        assert ours.returncode == 1 and ours.stdout == b"", ours.stderr
+        assert b"not a valid regular expression" in ours.stderr
+        theirs = sops("encrypt", "--age", key.recipient, field, regex, "x.yaml", env=env,
+                      cwd=tmp_path)
+        assert theirs.returncode == 0, theirs.stderr
+        (tmp_path / "s.yaml").write_bytes(theirs.stdout)
+        want = sops("decrypt", "s.yaml", env=env, cwd=tmp_path)
+        got = kc("decrypt", "s.yaml", env=env, cwd=tmp_path)
+        assert (got.returncode, got.stdout) == (want.returncode, want.stdout) == (
+            0, b"a: 1\nb: two\n"), got.stderr
+
+
+@pytest.mark.parametrize(("regex", "code"), [("(", 1), ("(?=x)", 1), ("\\.yaml\\z", 0),
+                                             ("(?i)\\.YAML$", 0), ("yaml\\Z", 1)])
+def test_path_regex_is_read_as_go_reads_it(regex: str, code: int, tmp_path: Path,
+                                           age_keys: dict[str, AgeKey]) -> None:
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: '{regex}'\n    age: {key.recipient}\n")
+    (tmp_path / "x.yaml").write_bytes(b"a: 1\n")
+    theirs = sops("encrypt", "x.yaml", env=env, cwd=tmp_path)
+    ours = kc("encrypt", "x.yaml", env=env, cwd=tmp_path)
+    assert theirs.returncode == ours.returncode == code, (theirs.stderr, ours.stderr)

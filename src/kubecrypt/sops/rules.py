@@ -5,7 +5,6 @@ directory) and turning a rule into key groups and a selection (sops config/confi
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
@@ -297,11 +296,13 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
             continue
         rx = r.get("path_regex")
         if rx:
+            from kubecrypt.sops import goregex
+
             try:
-                if not re.search(str(rx), rel):
+                if not goregex.search(str(rx), rel):
                     continue
-            except re.error as exc:
-                raise SopsError(f"error loading config: bad path_regex {rx!r}: {exc}") from None
+            except (goregex.InvalidRegex, goregex.UnsupportedRegex) as exc:
+                raise SopsError(f"error loading config: can not compile regexp: {exc}") from None
         return _rule(r, kms_context)
     raise SopsError("error loading config: no matching creation rules found")
 
