@@ -189,3 +189,37 @@ def test_path_regex_is_read_as_go_reads_it(regex: str, code: int, tmp_path: Path
     theirs = sops("encrypt", "x.yaml", env=env, cwd=tmp_path)
     ours = kc("encrypt", "x.yaml", env=env, cwd=tmp_path)
     assert theirs.returncode == ours.returncode == code, (theirs.stderr, ours.stderr)
+
+
+# ------------------------------------------------------------------------ recipient lists
+
+@pytest.mark.parametrize(("flag", "rule"), [
+    ("{k1},", None), (",{k1}", None), ("{k1},,{k2}", None), ("{k1}, {k2}", None),
+    (" {k1} ", None),
+    (None, "age: '{k1},'"), (None, "age: ['{k1},{k2}']"), (None, "age: ['{k1}', '']"),
+    (None, "age: ['{k1},']"), (None, "age: '{k1}, ,{k2}'"),
+    (None, "key_groups:\n      - age: ['{k1},{k2}']"),
+    (None, "key_groups:\n      - age: ['{k1}', '']"),
+    (None, "key_groups:\n      - age: ['{k1},']"),
+    (None, "key_groups:\n      - age: '{k1}'"),
+    (None, "key_groups:\n      - age: ['{k1}']\n      - {{}}"),
+    (None, "shamir_threshold: '2'\n    key_groups:\n      - age: ['{k1}']\n      - age: ['{k2}']"),
+])
+def test_age_recipient_lists_are_read_as_sops_reads_them(
+        flag: str | None, rule: str | None, tmp_path: Path,
+        age_keys: dict[str, AgeKey]) -> None:
+    # sops 3.11: a flag's entries are each trimmed and none may be empty; a flat rule's string
+    # skips empty entries, its list items are joined with commas; a key group takes a list
+    # only, each item split on commas; an empty key group and a quoted threshold are errors.
+    names = {n: age_keys[n].recipient for n in ("k1", "k2")}
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "x.yaml").write_bytes(b"a: 1\n")
+    args = ["--age", flag.format(**names)] if flag else []
+    if rule:
+        (tmp_path / ".sops.yaml").write_text(
+            "creation_rules:\n  - " + rule.format(**names) + "\n")
+    theirs = sops("encrypt", *args, "x.yaml", env=env, cwd=tmp_path)
+    ours = kc("encrypt", *args, "x.yaml", env=env, cwd=tmp_path)
+    assert ours.returncode == theirs.returncode, (theirs.stderr, ours.stderr)
+    assert _recipients(ours.stdout) == _recipients(theirs.stdout)
+    assert b"Traceback" not in ours.stderr

@@ -148,6 +148,39 @@ def split_list(v: object) -> list[str]:
     return [str(v)]
 
 
+def _age_split(text: str) -> list[str]:
+    """age.MasterKeysFromRecipients: comma-separated, each trimmed; an empty entry is an
+    error (only a wholly empty text means no recipient)."""
+    if text == "":
+        return []
+    out = [r.strip() for r in text.split(",")]
+    if "" in out:
+        raise SopsError('failed to parse input, unknown recipient type: ""; remove the empty '
+                        "entry from the comma-separated age recipients.")
+    return out
+
+
+def age_recipients(value: object, where: str = "flag") -> list[str]:
+    """age recipients as sops 3.11 reads them: a flag or ``SOPS_AGE_RECIPIENTS`` (``flag``);
+    a flat creation rule (``rule``: a string's empty entries skipped, list items joined with
+    commas); a key group (``group``: a list only, each item split on commas)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        if where == "flag":
+            return _age_split(value)
+        if where == "group":
+            raise SopsError("error loading config: the age keys of a key group must be a list "
+                            f"(- {value}), not a string.")
+        return _age_split(",".join(r.strip() for r in value.split(",") if r.strip()))
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise SopsError("error loading config: invalid age key configuration: give a string "
+                        "or a list of strings.")
+    if where == "group":
+        return [r for item in value for r in _age_split(item)]
+    return _age_split(",".join(value))
+
+
 def keys_from(age: list[str], pgp: list[str], vault: list[str], kms: list[str] | None = None,
               kms_context: dict[str, str] | None = None, aws_profile: str = "",
               gcp_kms: list[str] | None = None, azure_kv: list[str] | None = None) -> KeyGroup:
@@ -272,7 +305,8 @@ def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
     keys = (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
             + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
-        split_list(g.get("age")), split_list(g.get("pgp")), split_list(g.get("hc_vault")))
+        age_recipients(g.get("age"), "group"), split_list(g.get("pgp")),
+        split_list(g.get("hc_vault")))
     merge = g.get("merge")
     for sub in merge if isinstance(merge, list) else []:
         if isinstance(sub, dict):
@@ -321,7 +355,7 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
         groups = [_group(g) for g in raw_groups if isinstance(g, dict)]
     else:
         _unsupported(r)
-        groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
+        groups = [_dedupe(keys_from(age_recipients(r.get("age"), "rule"), split_list(r.get("pgp")),
                                     split_list(r.get("hc_vault_transit_uri")),
                                     split_list(r.get("kms")), kms_context,
                                     str(r.get("aws_profile") or ""),
@@ -336,9 +370,16 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
             "unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, "
             "or unencrypted_comment_regex for the same rule; keep one.") from None
     thr = r.get("shamir_threshold") or 0
+    if not isinstance(thr, int) or isinstance(thr, bool):
+        # sops unmarshals the rule into a struct: a quoted number is not an int there
+        raise SopsError(f"error loading config: shamir_threshold {thr!r} is not an integer; "
+                        "write it without quotes.")
+    if isinstance(raw_groups, list) and raw_groups and not all(groups):
+        raise SopsError("Could not generate data key: [empty key group provided]; give every "
+                        "key group at least one key.")
     return Rule(
         key_groups=[g for g in groups if g],
-        shamir_threshold=int(thr) if isinstance(thr, (int, str)) else 0,
+        shamir_threshold=thr,
         selection=sel,
         selection_given=any(r.get(f) for f in SELECTION_FIELDS),
         mac_only_encrypted=bool(r.get("mac_only_encrypted")),
