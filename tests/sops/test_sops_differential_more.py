@@ -223,3 +223,57 @@ def test_age_recipient_lists_are_read_as_sops_reads_them(
     assert ours.returncode == theirs.returncode, (theirs.stderr, ours.stderr)
     assert _recipients(ours.stdout) == _recipients(theirs.stdout)
     assert b"Traceback" not in ours.stderr
+
+
+# ------------------------------------------------------------------------ tree paths
+
+@pytest.mark.parametrize(("cmd", "code"), [
+    (["decrypt", "--extract", '["c"][-1]', "e.yaml"], 1),
+    (["set", "e.yaml", '["c"][-1]', "1"], 91),
+    (["unset", "e.yaml", '["c"][-1]'], 1),
+])
+def test_a_negative_index_is_refused_where_sops_panics(
+        cmd: list[str], code: int, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: a negative list index panics in sops 3.11 (exit 2, a Go stack
+    # trace); kubecrypt took it as Python does (the last item). It is out of range: refused,
+    # the file left as it was.
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(b"c: [x, y]\n")
+    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path).stdout
+    (tmp_path / "e.yaml").write_bytes(enc)
+    theirs = sops(*cmd, env=env, cwd=tmp_path)
+    assert theirs.returncode == 2 and b"panic" in theirs.stderr
+    (tmp_path / "e.yaml").write_bytes(enc)
+    ours = kc(*cmd, env=env, cwd=tmp_path)
+    assert ours.returncode == code and ours.stdout == b"", ours.stderr
+    assert b"Traceback" not in ours.stderr and (tmp_path / "e.yaml").read_bytes() == enc
+
+
+# ------------------------------------------------------------------------ rotate
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_rotate_that_empties_a_key_group_is_refused_like_sops(
+        groups: int, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Data loss before: removing a Shamir group's last key, kubecrypt wrote the file with that
+    # group's share held by no key, and neither tool could open it again (exit 128). sops
+    # refuses (exit 1, "empty key group provided"); so does kubecrypt, the file untouched.
+    k1, k2 = age_keys["k1"], age_keys["k2"]
+    env = key_env_all(age_keys, tmp_path)
+    rule = (f"  - shamir_threshold: 2\n    key_groups:\n      - age: ['{k1.recipient}']\n"
+            f"      - age: ['{k2.recipient}']\n" if groups == 2 else f"  - age: {k2.recipient}\n")
+    (tmp_path / ".sops.yaml").write_text("creation_rules:\n" + rule)
+    (tmp_path / "x.yaml").write_bytes(b"a: 1\n")
+    assert sops("encrypt", "-i", "x.yaml", env=env, cwd=tmp_path).returncode == 0
+    enc = (tmp_path / "x.yaml").read_bytes()
+    for tool in (sops, kc):
+        r = tool("rotate", "-i", "--rm-age", k2.recipient, "x.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 1 and b"empty key group provided" in r.stderr, r.stderr
+        assert (tmp_path / "x.yaml").read_bytes() == enc
+
+
+def key_env_all(age_keys: dict[str, AgeKey], tmp_path: Path) -> dict[str, str]:
+    ids = tmp_path / "ids.txt"
+    ids.write_text(age_keys["k1"].identity_file.read_text()
+                   + age_keys["k2"].identity_file.read_text())
+    return {**env_for(age_keys["k1"], str(tmp_path)), "SOPS_AGE_KEY_FILE": str(ids)}
