@@ -277,3 +277,29 @@ def key_env_all(age_keys: dict[str, AgeKey], tmp_path: Path) -> dict[str, str]:
     ids.write_text(age_keys["k1"].identity_file.read_text()
                    + age_keys["k2"].identity_file.read_text())
     return {**env_for(age_keys["k1"], str(tmp_path)), "SOPS_AGE_KEY_FILE": str(ids)}
+
+
+# ------------------------------------------------------------------------ --output
+
+@pytest.mark.parametrize("cmd", [["encrypt", "--age", "@", "--output", "o.yaml", "x.yaml"],
+                                 ["decrypt", "--output", "o.yaml", "e.yaml"]])
+def test_output_over_an_existing_file_keeps_its_mode_like_sops(
+        cmd: list[str], tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "x.yaml").write_bytes(b"a: 1\n")
+    (tmp_path / "e.yaml").write_bytes(
+        sops("encrypt", "--age", key.recipient, "x.yaml", env=env, cwd=tmp_path).stdout)
+    args = [key.recipient if a == "@" else a for a in cmd]
+    modes = []
+    for tool in (sops, kc):
+        out = tmp_path / "o.yaml"
+        out.write_bytes(b"old\n")
+        out.chmod(0o640)
+        assert tool(*args, env=env, cwd=tmp_path).returncode == 0
+        modes.append(out.stat().st_mode & 0o777)
+        out.unlink()
+        assert tool(*args, env=env, cwd=tmp_path).returncode == 0
+        modes.append(out.stat().st_mode & 0o777)
+    assert modes[0] == modes[2] == 0o640
+    assert modes[3] == 0o600  # a new file: 0600 where sops creates it 0644 (docs/sops.md)
