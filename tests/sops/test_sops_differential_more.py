@@ -4,13 +4,17 @@ paths), each run against the real sops 3.11 both ways."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import AgeKey
 from .sopsdiff import compare, env_for, kc, sops
+from .test_sops_differential_shapes import _SETTINGS
 
 # ------------------------------------------------------------------------ YAML tags and keys
 
@@ -138,7 +142,8 @@ _KEYS = ("a: 1\nab: 2\nC: 3\n'1': 4\n'a.b': 5\n'a{,2}': 6\n\"a\\n\": 7\n\"\\u066
 _GO_REGEXES = ["^(a|C)$", "a$", "[[:digit:]]", "^[[:^alpha:]]$", "[[:word:]]", "^\\d$",
                "^\\w$", "^\\s$", "\\bé", "\\Ba", "^a{,2}$", "\\Qa.b\\E", "\\x{61}b", "(?U)a+",
                "(?i)c$", "a(?i)B|k", "(?i:A)b", "(?m)^a$", "(?s)a.", "^a\\z", "[^]a]", "\\101",
-               "(?<n>a)b", "(?P<n>C)", "(?)a", "[\\d_]$", "[^\\D]", "[a-c]{2}", "a{1,1000}"]
+               "(?<n>a)b", "(?P<n>C)", "(?)a", "[\\d_]$", "[^\\D]", "[a-c]{2}", "a{1,1000}",
+               "a\\z*", "^{1,2}a", "(?i)\\w$", "(?i:\\B)", "(?i)[h-j]", "(?i)i"]
 
 
 @pytest.mark.parametrize("regex", _GO_REGEXES)
@@ -303,3 +308,47 @@ def test_output_over_an_existing_file_keeps_its_mode_like_sops(
         modes.append(out.stat().st_mode & 0o777)
     assert modes[0] == modes[2] == 0o640
     assert modes[3] == 0o600  # a new file: 0600 where sops creates it 0644 (docs/sops.md)
+
+
+# Random Go regexes over keys where the dialects part (ASCII classes, case folding of K, ſ and
+# the Turkish i, anchors before a newline, repeated assertions): the keys sops encrypts must be
+# exactly those kubecrypt's reading of the regex selects. Bounded: KUBECRYPT_SOPS_EXAMPLES.
+_FOLD_KEYS = ["a", "ab", "C", "1", "a.b", "a{,2}", "a\n", "\u0663", "é", "\u00a0", "x_y", "a b",
+              "K", "\u212a", "\u03a3", "\u03c3", "\u03c2", "\u00df", "\u1e9e", "a\tb", "[x]",
+              "$", "^a", "\\", "a\r", "\u0130", "\u0131", "\ufb00", "-", "aaa", "i", "I"]
+_ATOMS = ["a", "b", "C", "k", "s", "i", "\u00e9", ".", "\\d", "\\w", "\\s", "\\b", "\\B",
+          "\\D", "\\W", "\\S", "[[:alpha:]]", "[[:^digit:]]", "[a-c]", "[^a]", "[\\d_]",
+          "(?i)", "(?-i)", "(?s)", "(?m)", "^", "$", "\\A", "\\z", "\\Qa.b\\E", "\\x{61}",
+          "\\.", "\\$", "\u03c3", "[\u03a3]", "\\n", "[[:space:]]", "[[:punct:]]",
+          "[[:upper:]]", "[\\[\\]]", "-", "{", "x{2}", "a{0,1}"]
+_piece = st.tuples(st.sampled_from(_ATOMS), st.sampled_from(["", "(", "(?i:"]),
+                   st.sampled_from(["", "", "*", "+", "?", "*?", "{1,2}", "{,2}"]),
+                   st.booleans()).map(
+    lambda t: (f"{t[1]}{t[0]})" if t[1] else t[0]) + t[2] + ("|" if t[3] else ""))
+
+
+@pytest.mark.slow
+@_SETTINGS
+@given(regex=st.lists(_piece, min_size=1, max_size=4).map("".join))
+def test_random_go_regexes_select_what_sops_selects(regex: str, tmp_path_factory: pytest.TempPathFactory,
+                                                    age_keys: dict[str, AgeKey]) -> None:
+    from kubecrypt.sops import goregex
+
+    try:
+        mine = {k for k in _FOLD_KEYS if goregex.search(regex, k)}
+    except goregex.UnsupportedRegex:
+        return
+    except goregex.InvalidRegex:
+        mine = None
+    d = tmp_path_factory.mktemp("rx")
+    env = env_for(age_keys["k1"], str(d))
+    (d / "x.json").write_text(json.dumps({k: i for i, k in enumerate(_FOLD_KEYS)}))
+    r = sops("encrypt", "--age", age_keys["k1"].recipient, "--encrypted-regex", regex, "x.json",
+             env=env, cwd=d)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    theirs = {k for k in _FOLD_KEYS if str(out[k]).startswith("ENC[")}
+    # a regex Go refuses matches nothing in sops (and kubecrypt refuses to encrypt with it)
+    assert (mine if mine is not None else set()) == theirs, regex
+    if mine is None:
+        assert not theirs

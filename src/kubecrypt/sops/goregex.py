@@ -39,8 +39,9 @@ _POSIX: dict[str, _Ranges] = {
     "space": _r("\t\r", " "), "upper": _r("AZ"), "word": _r("09", "AZ", "az", "_"),
     "xdigit": _r("09", "AF", "af")}
 _WORD = "[0-9A-Za-z_]"
-_B = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
-_NB = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
+# Go's \\b is ASCII whatever (?i) says: the lookarounds are out of the case-folding scope
+_B = f"(?-i:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
+_NB = f"(?-i:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
 _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 
 
@@ -53,6 +54,26 @@ def _negate(ranges: _Ranges) -> _Ranges:
     if lo <= _MAX:
         out.append((lo, _MAX))
     return out
+
+
+# Python's re folds the Turkish dotless ı and dotted İ onto i/I; Go's simple folding does not.
+_NO_TURKISH_I = "(?-i:(?![\u0130\u0131]))"
+
+
+def _covers_i(ranges: _Ranges) -> bool:
+    def has(c: int) -> bool:
+        return any(a <= c <= b for a, b in ranges)
+
+    return (has(0x69) or has(0x49)) and not (has(0x130) or has(0x131))
+
+
+def _folded_class(ranges: _Ranges, negated: bool, fold: bool) -> str:
+    """A class under Python's (?i) as Go folds it: without the Turkish ı/İ Python adds to i/I
+    (a negated class then matches them, as in Go)."""
+    text = _class_text(ranges, negated)
+    if not (fold and _covers_i(ranges)):
+        return text
+    return f"(?:{text}|(?-i:[\u0130\u0131]))" if negated else _NO_TURKISH_I + text
 
 
 def _class_text(ranges: _Ranges, negated: bool) -> str:
@@ -111,9 +132,11 @@ class _Translator:
             elif c == ".":
                 self.atom("(?s:.)" if "s" in self.flags else "[^\\n]")
             elif c == "^":
-                self.atom("(?m:^)" if "m" in self.flags else "\\A")
+                self.atom("(?m:^)" if "m" in self.flags else "(?:\\A)")
             elif c == "$":
-                self.atom("(?m:$)" if "m" in self.flags else "\\Z")
+                self.atom("(?m:$)" if "m" in self.flags else "(?:\\Z)")
+            elif c in "iI" and "i" in self.flags:
+                self.atom("(?-i:[iI])")
             else:
                 self.atom(re.escape(c))
         if self.stack:
@@ -126,6 +149,11 @@ class _Translator:
         self.can_repeat = True
 
     def repeat(self, op: str) -> None:
+        if self.out and self.out[-1].startswith("(?") and self.out[-1].endswith(":") and (
+                self.extra and not self.can_repeat):
+            # Go repeats the item before a flag group (`a(?i)*`); re has no way to say it
+            raise UnsupportedRegex("a repetition right after a flag group has no equivalent "
+                                   "in Python's re here")
         if not self.can_repeat:
             raise self.fail(f"missing argument to repetition operator: `{op}`")
         lazy = self.i < len(self.p) and self.p[self.i] == "?"
@@ -185,11 +213,12 @@ class _Translator:
         c = p[self.i]
         self.i += 1
         if c in "dwsDWS":
-            return _class_text(_PERL[c.lower()], c.isupper())
+            return _folded_class(_PERL[c.lower()], c.isupper(), "i" in self.flags)
         if c in "pP":
             raise UnsupportedRegex(
                 "Unicode classes (\\p, \\P) have no equivalent in Python's re here")
-        special = {"z": "\\Z", "A": "\\A", "b": _B, "B": _NB}
+        # in a group: Go repeats an empty-width assertion (`\\z*`), Python only a group
+        special = {"z": "(?:\\Z)", "A": "(?:\\A)", "b": _B, "B": _NB}
         if c in special:
             return special[c]
         if c == "Q":
@@ -260,7 +289,7 @@ class _Translator:
                 ranges.append((lo, hi))
             else:
                 ranges.append((lo, lo))
-        return _class_text(ranges, negated)  # (?i) applies through the enclosing (?i:...)
+        return _folded_class(ranges, negated, "i" in self.flags)
 
     def _class_item(self) -> int | _Ranges:
         p = self.p
