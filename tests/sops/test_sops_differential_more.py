@@ -352,3 +352,35 @@ def test_random_go_regexes_select_what_sops_selects(regex: str, tmp_path_factory
     assert (mine if mine is not None else set()) == theirs, regex
     if mine is None:
         assert not theirs
+
+
+# ------------------------------------------------------------------------ a top-level << key
+
+@pytest.mark.parametrize(("text", "ext", "args"), [
+    (b'{"<<": 1}', "json", ["--output-type", "yaml"]),
+    (b'"<<": 1\n', "yaml", []),
+    (b"'<<': [1, {a: 2}]\n", "yaml", []),
+    (b"a: 1\n'<<': x\n", "yaml", ["--unencrypted-regex", "^<<$"]),
+])
+def test_a_top_level_merge_key_sops_cannot_read_back_is_refused(
+        text: bytes, ext: str, args: list[str], tmp_path: Path,
+        age_keys: dict[str, AgeKey]) -> None:
+    # Where sops is wrong: a top-level "<<" key holding a scalar or a list of scalars is
+    # written as `!!merge <<: ...`; go-yaml reads it as a merge key when sops decodes the
+    # metadata ("map merge requires map or sequence of maps") and sops cannot open its own
+    # file (exit 1). kubecrypt refuses to write it (exit 4, nothing written); below the top
+    # level, in a later document or holding mappings, it is written as sops writes it.
+    assert compare(text, ext, age_keys["k1"], args=args, out_ext="yaml") is None
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / f"p.{ext}").write_bytes(text)
+    ours = kc("encrypt", "--age", key.recipient, *args, "--output", "o.yaml", f"p.{ext}",
+              env=env, cwd=tmp_path)
+    assert ours.returncode == 4 and not (tmp_path / "o.yaml").exists(), ours.stderr
+
+
+@pytest.mark.parametrize("text", [b"b:\n  '<<': 1\n", b"a: &a {x: 1}\n'<<': *a\n",
+                                  b"a: &a {x: 1}\n'<<': [*a]\n", b"a: 1\n---\n'<<': 1\n"])
+def test_a_merge_key_sops_reads_back_is_written_as_sops(text: bytes,
+                                                       age_keys: dict[str, AgeKey]) -> None:
+    assert compare(text, "yaml", age_keys["k1"]) is not None
