@@ -384,3 +384,16 @@ def test_a_top_level_merge_key_sops_cannot_read_back_is_refused(
 def test_a_merge_key_sops_reads_back_is_written_as_sops(text: bytes,
                                                        age_keys: dict[str, AgeKey]) -> None:
     assert compare(text, "yaml", age_keys["k1"]) is not None
+
+
+def test_a_sops_yml_is_ignored_with_a_warning_like_sops(tmp_path: Path,
+                                                        age_keys: dict[str, AgeKey]) -> None:
+    # sops 3.11 reads only .sops.yaml; a .sops.yml met on the way up is named in a warning.
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / ".sops.yml").write_text(f"creation_rules:\n  - age: {age_keys['k2'].recipient}\n")
+    (tmp_path / "x.yaml").write_bytes(b"a: 1\n")
+    for tool in (sops, kc):
+        r = tool("encrypt", "--age", key.recipient, "x.yaml", env=env, cwd=tmp_path)
+        assert r.returncode == 0 and _recipients(r.stdout) == [key.recipient], r.stderr
+        assert b'ignoring' in r.stderr and b'.sops.yml' in r.stderr

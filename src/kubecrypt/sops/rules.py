@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 CONFIG_NAME = ".sops.yaml"
+ALTERNATE_NAME = ".sops.yml"  # not read by sops 3.11, which warns about it
 MAX_DEPTH = 100
 
 
@@ -98,18 +99,39 @@ def find_config(explicit: str | None = None,
             raise SopsError(f"Config file {path} not found; check --config or SOPS_CONFIG.")
         return load_config(path, _go_clean(os.path.join(go_getwd(), os.path.dirname(path))))
     d = os.path.realpath(start or os.getcwd())
+    alternate = ""
     for depth in range(MAX_DEPTH):
         c = os.path.join(d, CONFIG_NAME)
         if os.path.isfile(c):
+            if alternate and not start:
+                _warn_alternate(alternate, f'; using "{c}" instead')
             # sops looks at ./.sops.yaml, ../.sops.yaml ...: its base is that many ".." above
             # the logical working directory, not the resolved one
             return load_config(c, None if start else _go_clean(
                 os.path.join(go_getwd(), *[".."] * depth)))
+        if not alternate and os.path.isfile(os.path.join(d, ALTERNATE_NAME)):
+            alternate = os.path.join(d, ALTERNATE_NAME)
         parent = os.path.dirname(d)
         if parent == d:
             break
         d = parent
+    if alternate and not start:
+        _warn_alternate(alternate, "")
     return None
+
+
+_warned_alternate = False
+
+
+def _warn_alternate(path: str, using: str) -> None:
+    """sops 3.11 (config.LookupConfigFile) warns once that it ignores a .sops.yml."""
+    global _warned_alternate
+    if not _warned_alternate:
+        _warned_alternate = True
+        import sys
+
+        sys.stderr.write(f'warning: ignoring "{path}" when searching for config file; the '
+                         f'config file must be called "{CONFIG_NAME}"{using}\n')
 
 
 def go_getwd() -> str:
