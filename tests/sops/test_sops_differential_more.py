@@ -397,3 +397,23 @@ def test_a_sops_yml_is_ignored_with_a_warning_like_sops(tmp_path: Path,
         r = tool("encrypt", "--age", key.recipient, "x.yaml", env=env, cwd=tmp_path)
         assert r.returncode == 0 and _recipients(r.stdout) == [key.recipient], r.stderr
         assert b'ignoring' in r.stderr and b'.sops.yml' in r.stderr
+
+
+# ------------------------------------------------------------------------ LS and PS in YAML
+
+@pytest.mark.parametrize("value", ["\u2028", "a\u2028b", "a\u2029", "\u2028a", "a \u2028b",
+                                   "a\u2028 b", "a\u2028\u2028b", "x'\u2028", "\u2028\u2029"])
+def test_line_and_paragraph_separators_are_written_as_go_yaml_writes_them(
+        value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # go-yaml takes U+2028/U+2029 as printable line breaks: single quotes, the text after
+    # them at the scalar's indentation (kubecrypt double-quoted them, "\L").
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    doc = {"k": value, "m": {"n": [value]}, value + "k": 1}
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    (tmp_path / "e.json").write_bytes(
+        sops("encrypt", "--age", key.recipient, "x.json", env=env, cwd=tmp_path).stdout)
+    want = sops("decrypt", "--output-type", "yaml", "e.json", env=env, cwd=tmp_path)
+    got = kc("decrypt", "--output-type", "yaml", "e.json", env=env, cwd=tmp_path)
+    assert (got.returncode, got.stdout) == (want.returncode, want.stdout) == (0, want.stdout)
+    compare(want.stdout, "yaml", key)
