@@ -402,11 +402,14 @@ def test_a_sops_yml_is_ignored_with_a_warning_like_sops(tmp_path: Path,
 # ------------------------------------------------------------------------ LS and PS in YAML
 
 @pytest.mark.parametrize("value", ["\u2028", "a\u2028b", "a\u2029", "\u2028a", "a \u2028b",
-                                   "a\u2028 b", "a\u2028\u2028b", "x'\u2028", "\u2028\u2029"])
+                                   "a\u2028 b", "a\u2028\u2028b", "x'\u2028", "\u2028\u2029",
+                                   "a\nb\u2028c", "a\u2028\n", "a\n\u2029", "a\nb\u2028",
+                                   "a \u2028\nb", "a\n\u2028 b\n\n"])
 def test_line_and_paragraph_separators_are_written_as_go_yaml_writes_them(
         value: str, tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
-    # go-yaml takes U+2028/U+2029 as printable line breaks: single quotes, the text after
-    # them at the scalar's indentation (kubecrypt double-quoted them, "\L").
+    # go-yaml takes U+2028/U+2029 as printable line breaks: single quotes or a literal block
+    # with a "\n", the text after them at the scalar's indentation (kubecrypt double-quoted
+    # them, "\L").
     key = age_keys["k1"]
     env = env_for(key, str(tmp_path))
     doc = {"k": value, "m": {"n": [value]}, value + "k": 1}

@@ -70,6 +70,7 @@ def _has_nonprintable(s: str) -> bool:
 
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 _LS_PS = re.compile("[\u2028\u2029]")
+_LINE_BREAKS = "\n\u2028\u2029"
 _SPACE_LS = re.compile(" [\u2028\u2029]|[\u2028\u2029] ")
 
 
@@ -167,10 +168,10 @@ def _complex_key(k: object) -> bool:
 def _analyze(s: str) -> tuple[bool, bool, bool]:
     """(plain allowed, single-quoted allowed, block allowed) in block context."""
     # NEL is not printable to go-yaml (double quotes); LS and PS are printable line breaks:
-    # a string holding them is single-quoted unless a space touches one (_single). With a
-    # "\n" too (a literal block for go-yaml) kubecrypt double-quotes it.
+    # a string holding them is single-quoted unless a space touches one (_single), or with a
+    # "\n" too a literal block (_block).
     ls = not s.isascii() and _LS_PS.search(s) is not None
-    special = _has_nonprintable(s) or (ls and "\n" in s)
+    special = _has_nonprintable(s)
     # go-yaml v3 (not libyaml) lets a tab into a literal block but not a plain or
     # single-quoted scalar.
     tab = "\t" in s
@@ -178,7 +179,7 @@ def _analyze(s: str) -> tuple[bool, bool, bool]:
     if "\n" not in s:
         spaced = ls and _SPACE_LS.search(s) is not None
         return plain, not (special or tab or spaced), not special and not s.endswith(" ")
-    space_break = " \n" in s
+    space_break = " \n" in s or (ls and re.search(" [\u2028\u2029]", s) is not None)
     single = not (special or tab or space_break or "\n " in s)
     block = not (special or space_break or s.endswith(" "))
     return plain, single, block
@@ -246,7 +247,7 @@ class Emitter:
                 # A leading space/newline needs an indentation indicator (go-yaml writes the
                 # indent width); the caller falls back to double quotes where the indicator
                 # would not land the content where we write it.
-                return "\x00blockhint" if s[0] in " \n" else "\x00block"
+                return "\x00blockhint" if s[0] in " \n\u2028\u2029" else "\x00block"
             return _double(s)
         if plain:
             return s
@@ -255,18 +256,28 @@ class Emitter:
         return _double(s)
 
     def _block(self, s: str, content_indent: int, hint: bool = False) -> str:
-        if s.endswith("\n\n") or s == "\n":
-            chomp = "+"
-        elif s.endswith("\n"):
-            chomp = ""
-        else:
+        """A literal block as go-yaml writes it (yaml_emitter_write_literal_scalar): the text
+        after each line break (``\\n``, or U+2028/U+2029 written as is) at the indentation;
+        the chomping indicator from the last two characters."""
+        if s[-1] not in _LINE_BREAKS:
             chomp = "-"
-        body = s[:-1] if s.endswith("\n") else s
+        elif len(s) == 1 or s[-2] in _LINE_BREAKS:
+            chomp = "+"
+        else:
+            chomp = ""
         if hint:
             chomp = str(self.w) + chomp
         pad = " " * content_indent
-        lines = [pad + ln if ln else "" for ln in body.split("\n")]
-        return "|" + chomp + "\n" + "\n".join(lines) + "\n"
+        out, brk = [], True
+        for ch in s:
+            if ch in _LINE_BREAKS:
+                brk = True
+            elif brk:
+                out.append(pad)
+                brk = False
+            out.append(ch)
+        # after a last line break (LS/PS too: go-yaml's column is 0 again) no "\n" is added
+        return "|" + chomp + "\n" + "".join(out) + ("" if s[-1] in _LINE_BREAKS else "\n")
 
     def _binary_block(self, v: object, content_indent: int) -> str:
         raw = _raw_bytes(v)
