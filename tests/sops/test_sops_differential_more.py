@@ -208,6 +208,7 @@ def test_path_regex_is_read_as_go_reads_it(regex: str, code: int, tmp_path: Path
     (None, "key_groups:\n      - age: ['{k1},']"),
     (None, "key_groups:\n      - age: '{k1}'"),
     (None, "key_groups:\n      - age: ['{k1}']\n      - {{}}"),
+    (None, "key_groups:\n      - age: ['{k1}']\n        merge:\n          - age: ['{k2}']"),
     (None, "shamir_threshold: '2'\n    key_groups:\n      - age: ['{k1}']\n      - age: ['{k2}']"),
 ])
 def test_age_recipient_lists_are_read_as_sops_reads_them(

@@ -325,14 +325,16 @@ def _unsupported(rule: dict[str, object]) -> None:
 
 def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
-    keys = (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
-            + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
-        age_recipients(g.get("age"), "group"), split_list(g.get("pgp")),
-        split_list(g.get("hc_vault")))
+    # sops' extractMasterKeys: the merged groups' keys first, then the group's own
+    keys: KeyGroup = []
     merge = g.get("merge")
     for sub in merge if isinstance(merge, list) else []:
         if isinstance(sub, dict):
             keys += _group(sub)
+    keys += (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
+             + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
+        age_recipients(g.get("age"), "group"), split_list(g.get("pgp")),
+        split_list(g.get("hc_vault")))
     return _dedupe(keys)
 
 
