@@ -52,7 +52,7 @@ def kc(*args: str, env: dict[str, str], cwd: Path | None = None,
 # What kubecrypt says when it refuses to write a file sops writes but cannot open.
 _UNOPENABLE = (b"appears twice in one mapping", b"is nested, and an encrypted INI file",
                b"is left unencrypted, and an encrypted", b"cannot be written in a dotenv file",
-               b"cannot be written in an INI file")
+               b"cannot be written in an INI file", b"is read as a merge key")
 
 
 def compare(text: bytes, ext: str, key: AgeKey, args: Sequence[str] = (),

@@ -92,7 +92,7 @@ def _write(job: Any, data: bytes, in_place: bool, output: str | None) -> None:
     if in_place:
         atomic_write(job.file, data)
     elif output:
-        atomic_write(output, data, 0o600)
+        atomic_write(output, data)  # a new file 0600; an existing one keeps its mode, as in sops
     else:
         from kubecrypt.sops.session import write_stdout
 

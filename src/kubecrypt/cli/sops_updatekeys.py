@@ -91,6 +91,9 @@ def update_one(path: str, yes: bool, input_type: str | None, config: str | None,
     if job.config is None:
         raise SopsError("updatekeys needs a .sops.yaml with a creation rule for " + path + ".")
     log(f"Syncing keys for file {full}")
+    if not job.config.has_creation_rules:
+        raise SopsError(f"The config file {job.config.file} does not contain any creation "
+                        "rule; add creation_rules with the keys for this file.")
     data, store = job.read(), job.store()
     groups = rule_for(job.config, path).key_groups
     changes = updatekeys_changes(data, store, groups)

@@ -22,10 +22,15 @@ def threshold_of(md: Metadata) -> int:
 def wrap_data_key(md: Metadata, data_key: bytes, rand: RandomSource = system_random) -> None:
     """Encrypts the data key (or this group's share) for every master key of every group."""
     groups = [g for g in md.key_groups]
-    if not groups or not any(groups):
+    if not groups:
         raise NoEncryptionKeyFound(
             "No encryption key found: pass --age, --pgp or --hc-vault-transit, or add a "
             "creation rule with keys to .sops.yaml.")
+    if not all(groups):
+        # As sops (exit 1): a group without keys would hold its Shamir share nowhere, and the
+        # file could never be opened again (rotate --rm-age of a group's last key).
+        raise SopsError("Could not generate data key: [empty key group provided]; keep at "
+                        "least one key in every key group.")
     if len(groups) == 1:
         parts = [data_key]
     else:

@@ -128,7 +128,7 @@ class Metadata:
                         if isinstance(entry, dict):
                             group.append(key_from_dict(kind, entry))
                 groups.append(group)
-        sel = Selection.from_fields(d, "the file's metadata")
+        sel = Selection.from_fields(d, "the file's metadata", lenient=True)
         mac_only = d.get("mac_only_encrypted")
         thr = d.get("shamir_threshold") or 0
         try:

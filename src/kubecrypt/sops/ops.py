@@ -98,9 +98,17 @@ def _refuse_repeated_keys(store: Store, branches: list[Branch]) -> None:
         return
     for m in mappings:
         seen: set[object] = set()
-        for k, _ in m:
+        for k, v in m:
             if isinstance(k, Comment):
                 continue
+            if k == "<<" and store.name == "yaml" and not (isinstance(v, Branch) or (
+                    isinstance(v, list) and all(isinstance(x, Branch) for x in v))):
+                # go-yaml reads a top-level << as a merge key when sops decodes the metadata:
+                # "map merge requires map or sequence of maps", and sops cannot open its file
+                raise ErrorDumpingTree(
+                    "Error dumping file: the top-level key '<<' is read as a merge key, and an "
+                    "encrypted YAML file holding a value that is not a mapping under it could "
+                    "not be opened again; rename the key or keep the input format.")
             if k in seen:
                 raise ErrorDumpingTree(
                     f"Error dumping file: the key {k!r} appears twice in one mapping, and an "
@@ -289,10 +297,13 @@ def updatekeys(data: bytes, store: Store, key_groups: list[KeyGroup],
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> None:
     """:func:`kubecrypt.fileio.atomic_write` (new files 0600), with sops' error and exit code."""
+    import os
+
     from kubecrypt import fileio  # tempfile and friends: only writers pay for them
 
     try:
-        fileio.atomic_write(path, data, mode, new_mode=0o600)
+        # Through a symlink, as sops' os.Create writes: the link stays, its target changes.
+        fileio.atomic_write(os.path.realpath(path), data, mode, new_mode=0o600)
     except OSError as exc:
         raise CouldNotWriteOutput(
             f"Could not write output file {path}: {exc.strerror}."

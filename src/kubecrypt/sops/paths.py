@@ -48,7 +48,7 @@ def extract(branches: list[Branch], path: list[PathPart]) -> object:
             cur = found[0]
         elif isinstance(cur, list) and isinstance(p, int):
             items = [x for x in cur if not _is_comment(x)]
-            if not -len(items) <= p < len(items):
+            if not 0 <= p < len(items):  # sops panics on a negative index; refuse it
                 raise SopsError(f"Error walking tree: index {p} out of range")
             cur = items[p]
         else:
@@ -117,7 +117,7 @@ def set_value(branches: list[Branch], path: list[PathPart], value: object) -> bo
                     return True
                 cur = new
                 continue
-            if not -len(idx) <= p < len(idx):
+            if not 0 <= p < len(idx):
                 raise InvalidTreePathFormat(f"Index {p} is out of range at {_describe(path[:n])}.")
             if last:
                 if cur[idx[p]] == value:
@@ -150,7 +150,7 @@ def unset_value(branches: list[Branch], path: list[PathPart]) -> bool:
         return False
     if isinstance(parent, list) and isinstance(p, int):
         idx = [i for i, x in enumerate(parent) if not _is_comment(x)]
-        if -len(idx) <= p < len(idx):
+        if 0 <= p < len(idx):
             del parent[idx[p]]
             return True
     return False

@@ -5,7 +5,6 @@ directory) and turning a rule into key groups and a selection (sops config/confi
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 CONFIG_NAME = ".sops.yaml"
+ALTERNATE_NAME = ".sops.yml"  # not read by sops 3.11, which warns about it
 MAX_DEPTH = 100
 
 
@@ -53,9 +53,19 @@ class Config:
     """A loaded ``.sops.yaml``: ``file`` is its resolved (absolute, symlink-free) path,
     ``path`` the same as a :class:`pathlib.Path`."""
 
-    def __init__(self, path: str | os.PathLike[str], raw: dict[str, object]) -> None:
+    def __init__(self, path: str | os.PathLike[str], raw: dict[str, object],
+                 base: str | None = None) -> None:
         self.file = os.fspath(path)
         self.raw = raw
+        # The directory rules' path_regex are relative to, spelled as sops spells it
+        # (filepath.Abs of the config's directory: lexical, from the logical working directory)
+        self.base = base or os.path.dirname(self.file)
+
+    @property
+    def has_creation_rules(self) -> bool:
+        """sops 3.11 treats a config without ``creation_rules`` (or with ``creation_rules:``
+        null) as no config at all for choosing keys; an empty list matches no file."""
+        return self.raw.get("creation_rules") is not None
 
     @property
     def path(self) -> Path:
@@ -87,20 +97,57 @@ def find_config(explicit: str | None = None,
     if path:
         if not os.path.isfile(path):
             raise SopsError(f"Config file {path} not found; check --config or SOPS_CONFIG.")
-        return load_config(path)
+        return load_config(path, _go_clean(os.path.join(go_getwd(), os.path.dirname(path))))
     d = os.path.realpath(start or os.getcwd())
-    for _ in range(MAX_DEPTH):
+    alternate = ""
+    for depth in range(MAX_DEPTH):
         c = os.path.join(d, CONFIG_NAME)
         if os.path.isfile(c):
-            return load_config(c)
+            if alternate and not start:
+                _warn_alternate(alternate, f'; using "{c}" instead')
+            # sops looks at ./.sops.yaml, ../.sops.yaml ...: its base is that many ".." above
+            # the logical working directory, not the resolved one
+            return load_config(c, None if start else _go_clean(
+                os.path.join(go_getwd(), *[".."] * depth)))
+        if not alternate and os.path.isfile(os.path.join(d, ALTERNATE_NAME)):
+            alternate = os.path.join(d, ALTERNATE_NAME)
         parent = os.path.dirname(d)
         if parent == d:
             break
         d = parent
+    if alternate and not start:
+        _warn_alternate(alternate, "")
     return None
 
 
-def load_config(p: str | os.PathLike[str]) -> Config:
+_warned_alternate = False
+
+
+def _warn_alternate(path: str, using: str) -> None:
+    """sops 3.11 (config.LookupConfigFile) warns once that it ignores a .sops.yml."""
+    global _warned_alternate
+    if not _warned_alternate:
+        _warned_alternate = True
+        import sys
+
+        sys.stderr.write(f'warning: ignoring "{path}" when searching for config file; the '
+                         f'config file must be called "{CONFIG_NAME}"{using}\n')
+
+
+def go_getwd() -> str:
+    """Go's os.Getwd, which sops' filepath.Abs uses: $PWD when it names the working directory
+    (the path the user's shell took, through symlinks), else the resolved path."""
+    pwd = os.environ.get("PWD", "")
+    if pwd.startswith("/"):
+        try:
+            if os.path.samefile(pwd, "."):
+                return pwd
+        except OSError:
+            pass
+    return os.getcwd()
+
+
+def load_config(p: str | os.PathLike[str], base: str | None = None) -> Config:
     p = os.fspath(p)
     try:
         with open(p, "rb") as f:
@@ -110,7 +157,7 @@ def load_config(p: str | os.PathLike[str]) -> Config:
     raw = safeparse.load_yaml(text, f"error loading config {p}", error=SopsError) or {}
     if not isinstance(raw, dict):
         raise SopsError(f"error loading config {p}: the top level must be a mapping")
-    return Config(os.path.realpath(p), raw)
+    return Config(os.path.realpath(p), raw, base)
 
 
 def split_list(v: object) -> list[str]:
@@ -121,6 +168,39 @@ def split_list(v: object) -> list[str]:
     if isinstance(v, list):
         return [str(s).strip() for s in v if str(s).strip()]
     return [str(v)]
+
+
+def _age_split(text: str) -> list[str]:
+    """age.MasterKeysFromRecipients: comma-separated, each trimmed; an empty entry is an
+    error (only a wholly empty text means no recipient)."""
+    if text == "":
+        return []
+    out = [r.strip() for r in text.split(",")]
+    if "" in out:
+        raise SopsError('failed to parse input, unknown recipient type: ""; remove the empty '
+                        "entry from the comma-separated age recipients.")
+    return out
+
+
+def age_recipients(value: object, where: str = "flag") -> list[str]:
+    """age recipients as sops 3.11 reads them: a flag or ``SOPS_AGE_RECIPIENTS`` (``flag``);
+    a flat creation rule (``rule``: a string's empty entries skipped, list items joined with
+    commas); a key group (``group``: a list only, each item split on commas)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        if where == "flag":
+            return _age_split(value)
+        if where == "group":
+            raise SopsError("error loading config: the age keys of a key group must be a list "
+                            f"(- {value}), not a string.")
+        return _age_split(",".join(r.strip() for r in value.split(",") if r.strip()))
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise SopsError("error loading config: invalid age key configuration: give a string "
+                        "or a list of strings.")
+    if where == "group":
+        return [r for item in value for r in _age_split(item)]
+    return _age_split(",".join(value))
 
 
 def keys_from(age: list[str], pgp: list[str], vault: list[str], kms: list[str] | None = None,
@@ -245,13 +325,16 @@ def _unsupported(rule: dict[str, object]) -> None:
 
 def _group(g: dict[str, object]) -> KeyGroup:
     _unsupported(g)
-    keys = (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
-            + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
-        split_list(g.get("age")), split_list(g.get("pgp")), split_list(g.get("hc_vault")))
+    # sops' extractMasterKeys: the merged groups' keys first, then the group's own
+    keys: KeyGroup = []
     merge = g.get("merge")
     for sub in merge if isinstance(merge, list) else []:
         if isinstance(sub, dict):
             keys += _group(sub)
+    keys += (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
+             + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
+        age_recipients(g.get("age"), "group"), split_list(g.get("pgp")),
+        split_list(g.get("hc_vault")))
     return _dedupe(keys)
 
 
@@ -260,35 +343,33 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
     rules = cfg.raw.get("creation_rules")
     if not isinstance(rules, list) or not rules:
         raise SopsError("error loading config: no matching creation rules found")
-    if os.path.isabs(file_path):
-        absolute = _posix_str(file_path)
-    else:
-        absolute = os.path.realpath(os.path.join(os.getcwd(), file_path))
-    base = os.path.dirname(cfg.file)
+    # As sops: filepath.Abs of the name as given, lexical (a symlink is matched by its own
+    # path, not its target's), relative to the config's directory spelled the same way.
+    absolute = _go_clean(file_path if os.path.isabs(file_path)
+                          else os.path.join(go_getwd(), file_path))
+    base = cfg.base
     rel = absolute[len(base) + 1:] if absolute.startswith(base + os.sep) else absolute
     for r in rules:
         if not isinstance(r, dict):
             continue
         rx = r.get("path_regex")
         if rx:
+            from kubecrypt.sops import goregex
+
             try:
-                if not re.search(str(rx), rel):
+                if not goregex.search(str(rx), rel):
                     continue
-            except re.error as exc:
-                raise SopsError(f"error loading config: bad path_regex {rx!r}: {exc}") from None
+            except (goregex.InvalidRegex, goregex.UnsupportedRegex) as exc:
+                raise SopsError(f"error loading config: can not compile regexp: {exc}") from None
         return _rule(r, kms_context)
     raise SopsError("error loading config: no matching creation rules found")
 
 
-def _posix_str(path: str) -> str:
-    """``str(pathlib.Path(path))`` of an absolute path, without importing pathlib: empty and
-    ``.`` components dropped, ``..`` kept, two leading slashes (and only two) kept."""
-    if os.sep != "/":  # pragma: no cover - kubecrypt runs on POSIX
-        from pathlib import Path
-
-        return str(Path(path))
-    lead = "//" if path.startswith("//") and not path.startswith("///") else "/"
-    return lead + "/".join(x for x in path.split("/") if x not in ("", "."))
+def _go_clean(path: str) -> str:
+    """Go's filepath.Clean of an absolute path: lexical, ``.`` and ``..`` resolved, one
+    leading slash."""
+    p = os.path.normpath(path)
+    return "/" + p.lstrip("/") if p.startswith("//") else p
 
 
 def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Rule:
@@ -298,7 +379,7 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
         groups = [_group(g) for g in raw_groups if isinstance(g, dict)]
     else:
         _unsupported(r)
-        groups = [_dedupe(keys_from(split_list(r.get("age")), split_list(r.get("pgp")),
+        groups = [_dedupe(keys_from(age_recipients(r.get("age"), "rule"), split_list(r.get("pgp")),
                                     split_list(r.get("hc_vault_transit_uri")),
                                     split_list(r.get("kms")), kms_context,
                                     str(r.get("aws_profile") or ""),
@@ -313,9 +394,16 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
             "unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, "
             "or unencrypted_comment_regex for the same rule; keep one.") from None
     thr = r.get("shamir_threshold") or 0
+    if not isinstance(thr, int) or isinstance(thr, bool):
+        # sops unmarshals the rule into a struct: a quoted number is not an int there
+        raise SopsError(f"error loading config: shamir_threshold {thr!r} is not an integer; "
+                        "write it without quotes.")
+    if isinstance(raw_groups, list) and raw_groups and not all(groups):
+        raise SopsError("Could not generate data key: [empty key group provided]; give every "
+                        "key group at least one key.")
     return Rule(
         key_groups=[g for g in groups if g],
-        shamir_threshold=int(thr) if isinstance(thr, (int, str)) else 0,
+        shamir_threshold=thr,
         selection=sel,
         selection_given=any(r.get(f) for f in SELECTION_FIELDS),
         mac_only_encrypted=bool(r.get("mac_only_encrypted")),

@@ -15,7 +15,15 @@ from kubecrypt.sops.errors import (
     SopsError,
 )
 from kubecrypt.sops.ops import EncryptSpec
-from kubecrypt.sops.rules import Config, find_config, flat_group, keys_from, rule_for, split_list
+from kubecrypt.sops.rules import (
+    Config,
+    age_recipients,
+    find_config,
+    flat_group,
+    keys_from,
+    rule_for,
+    split_list,
+)
 from kubecrypt.sops.stores import FORMATS, format_for_path, store_for
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Selection
@@ -100,12 +108,12 @@ class FileJob:
         a command-line selection field overrides the rule's same field; as sops does, a
         config without a matching rule is an error even when keys are given."""
         kms_ctx = kms_context(encryption_context)
-        cli_keys = keys_from(split_list(age), split_list(pgp), split_list(hc_vault),
+        cli_keys = keys_from(age_recipients(age or ""), split_list(pgp), split_list(hc_vault),
                              split_list(kms), kms_ctx, aws_profile or "",
                              split_list(gcp_kms), split_list(azure_kv))
         cfg = self.config
         # sops 3.11 loads the rule before reading --encryption-context: rules never get it.
-        rule = rule_for(cfg, self.name or "stdin") if cfg is not None else None
+        rule = rule_for(cfg, self.name or "stdin") if cfg and cfg.has_creation_rules else None
         given = {k: v for k, v in (selection or {}).items() if v}
         if given and self.in_fmt == "binary":
             self.warnings.append(

@@ -7,11 +7,11 @@ never part of it) and its AAD is ``":".join(path) + ":"``."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 from cryptography.hazmat.primitives import hashes
 
+from kubecrypt.sops import goregex
 from kubecrypt.sops.cipher import Cipher, CipherError, is_encrypted
 from kubecrypt.sops.errors import (
     ConflictingParameters,
@@ -94,7 +94,11 @@ class Selection:
         return f"Selection(field={self.field!r}, value={self.value!r})"
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, object], where: str = "parameters") -> Selection:
+    def from_fields(cls, fields: Mapping[str, object], where: str = "parameters",
+                    lenient: bool = False) -> Selection:
+        """The one selection rule in ``fields``. A regex is Go's (goregex); one Go refuses is
+        an error, unless ``lenient`` (a file's metadata): sops ignores regexp.Match's error,
+        so such a regex matches nothing, and its files open that way."""
         given = [(f, fields[f]) for f in SELECTION_FIELDS if fields.get(f)]
         if len(given) > 1:
             names = ", ".join(f for f, _ in given)
@@ -105,10 +109,14 @@ class Selection:
         f, v = given[0]
         if "regex" in f:
             try:
-                re.compile(str(v))
-            except re.error as exc:
-                raise SopsError(
-                    f"The {f} {v!r} is not a valid regular expression: {exc}.") from None
+                goregex.compile_go(str(v))
+            except goregex.InvalidRegex as exc:
+                if not lenient:
+                    raise SopsError(
+                        f"The {f} {v!r} is not a valid regular expression ({exc}); sops 3.11 "
+                        "would encrypt nothing with it: fix the regex.") from None
+            except goregex.UnsupportedRegex as exc:
+                raise SopsError(f"The {f} {v!r} cannot be used by kubecrypt: {exc}.") from None
         return cls(f, str(v))
 
     @property
@@ -124,10 +132,17 @@ class Selection:
             return key.endswith(self.value)
         if self.field.endswith("comment_regex"):
             return False
-        return re.search(self.value, key) is not None
+        return _go_search(self.value, key)
 
     def comment_matches(self, text: str) -> bool:
-        return self.on_comments and re.search(self.value, text) is not None
+        return self.on_comments and _go_search(self.value, text)
+
+
+def _go_search(pattern: str, text: str) -> bool:
+    try:
+        return goregex.search(pattern, text)
+    except goregex.InvalidRegex:  # only from a file's metadata: sops ignores the error
+        return False
 
 
 Visit = Callable[[object, str, bool], object]

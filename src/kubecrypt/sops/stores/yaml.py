@@ -19,7 +19,12 @@ from kubecrypt import safeparse
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
-from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged, unique_key
+from kubecrypt.sops.stores.yaml_resolve import (
+    complex_key,
+    resolve_plain,
+    resolve_tagged,
+    unique_key,
+)
 from kubecrypt.sops.tree import Branch
 
 try:
@@ -38,6 +43,11 @@ def _events(text: str) -> list[Any]:
             e = p.get_event()
             if isinstance(e, ev.DocumentStartEvent):
                 limits = safeparse.Limits(limits.source, CouldNotReadInput)
+                if e.version is not None and tuple(e.version) != (1, 1):
+                    # go-yaml v3 (parserc.go) takes only `%YAML 1.1`; libyaml warns for 1.2
+                    raise CouldNotReadInput(
+                        "Error unmarshaling input YAML: found incompatible YAML document "
+                        f"(%YAML {e.version[0]}.{e.version[1]}); remove the %YAML line.")
             limits.feed(e)
             out.append(e)
     except MarkedYAMLError as exc:
@@ -76,7 +86,7 @@ class _Builder:
     def node(self, e: Any) -> Any:
         if isinstance(e, ev.ScalarEvent):
             if e.style or (e.tag and e.tag != "!"):
-                v = (resolve_tagged(e.value, e.tag, not e.style) if e.tag and e.tag != "!"
+                v = (resolve_tagged(e.value, e.tag) if e.tag and e.tag != "!"
                      else e.value)
             else:
                 v = resolve_plain(e.value)
@@ -106,8 +116,7 @@ class _Builder:
                 unique_key(seen, e)
             k = self.node(e)
             if isinstance(k, (Branch, list)):
-                raise CouldNotReadInput(
-                    "Error unmarshaling input YAML: complex mapping keys are not supported")
+                raise complex_key(unique)
             if isinstance(k, float) and k != k:
                 k = ".nan"
             b.append((k, self.node(self.next())))

@@ -69,6 +69,23 @@ def _has_nonprintable(s: str) -> bool:
 
 
 _BREAKS = re.compile("[\x85\u2028\u2029]")
+_LS_PS = re.compile("[\u2028\u2029]")
+_LINE_BREAKS = "\n\u2028\u2029"
+_SPACE_LS = re.compile(" [\u2028\u2029]|[\u2028\u2029] ")
+
+
+def _single(s: str, indent: int) -> str:
+    """go-yaml's single-quoted scalar holding LS/PS (yaml_emitter_write_single_quoted): each
+    run of breaks is written as is, and the text after it starts at the scalar's indentation."""
+    out, brk = ["'"], False
+    for ch in s:
+        if ch in "\u2028\u2029":
+            brk = True
+        elif brk:
+            out.append(" " * indent)
+            brk = False
+        out.append("''" if ch == "'" else ch)
+    return "".join(out) + "'"
 _RAW_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8 (surrogateescape)
 
 
@@ -150,15 +167,19 @@ def _complex_key(k: object) -> bool:
 
 def _analyze(s: str) -> tuple[bool, bool, bool]:
     """(plain allowed, single-quoted allowed, block allowed) in block context."""
-    # NEL, LS and PS are line breaks to libyaml: only a double-quoted scalar keeps them.
-    special = _has_nonprintable(s) or (not s.isascii() and _BREAKS.search(s) is not None)
+    # NEL is not printable to go-yaml (double quotes); LS and PS are printable line breaks:
+    # a string holding them is single-quoted unless a space touches one (_single), or with a
+    # "\n" too a literal block (_block).
+    ls = not s.isascii() and _LS_PS.search(s) is not None
+    special = _has_nonprintable(s)
     # go-yaml v3 (not libyaml) lets a tab into a literal block but not a plain or
     # single-quoted scalar.
     tab = "\t" in s
-    plain = not (special or tab) and _BAD_PLAIN.search(s) is None
+    plain = not (special or tab or ls) and _BAD_PLAIN.search(s) is None
     if "\n" not in s:
-        return plain, not (special or tab), not special and not s.endswith(" ")
-    space_break = " \n" in s
+        spaced = ls and _SPACE_LS.search(s) is not None
+        return plain, not (special or tab or spaced), not special and not s.endswith(" ")
+    space_break = " \n" in s or (ls and re.search(" [\u2028\u2029]", s) is not None)
     single = not (special or tab or space_break or "\n " in s)
     block = not (special or space_break or s.endswith(" "))
     return plain, single, block
@@ -226,27 +247,37 @@ class Emitter:
                 # A leading space/newline needs an indentation indicator (go-yaml writes the
                 # indent width); the caller falls back to double quotes where the indicator
                 # would not land the content where we write it.
-                return "\x00blockhint" if s[0] in " \n" else "\x00block"
+                return "\x00blockhint" if s[0] in " \n\u2028\u2029" else "\x00block"
             return _double(s)
         if plain:
             return s
         if single and "\n" not in s:
-            return "'" + s.replace("'", "''") + "'"
+            return "\x00single" if _LS_PS.search(s) else "'" + s.replace("'", "''") + "'"
         return _double(s)
 
     def _block(self, s: str, content_indent: int, hint: bool = False) -> str:
-        if s.endswith("\n\n") or s == "\n":
-            chomp = "+"
-        elif s.endswith("\n"):
-            chomp = ""
-        else:
+        """A literal block as go-yaml writes it (yaml_emitter_write_literal_scalar): the text
+        after each line break (``\\n``, or U+2028/U+2029 written as is) at the indentation;
+        the chomping indicator from the last two characters."""
+        if s[-1] not in _LINE_BREAKS:
             chomp = "-"
-        body = s[:-1] if s.endswith("\n") else s
+        elif len(s) == 1 or s[-2] in _LINE_BREAKS:
+            chomp = "+"
+        else:
+            chomp = ""
         if hint:
             chomp = str(self.w) + chomp
         pad = " " * content_indent
-        lines = [pad + ln if ln else "" for ln in body.split("\n")]
-        return "|" + chomp + "\n" + "\n".join(lines) + "\n"
+        out, brk = [], True
+        for ch in s:
+            if ch in _LINE_BREAKS:
+                brk = True
+            elif brk:
+                out.append(pad)
+                brk = False
+            out.append(ch)
+        # after a last line break (LS/PS too: go-yaml's column is 0 again) no "\n" is added
+        return "|" + chomp + "\n" + "".join(out) + ("" if s[-1] in _LINE_BREAKS else "\n")
 
     def _binary_block(self, v: object, content_indent: int) -> str:
         raw = _raw_bytes(v)
@@ -329,6 +360,8 @@ class Emitter:
             sv = _double(str(v))
         if sv.startswith("\x00block"):
             return self._block(str(v), self._nested(indent), hint=sv == "\x00blockhint")
+        if sv == "\x00single":
+            return _single(str(v), self._nested(indent)) + "\n"
         return sv + "\n"
 
     def _complex_entry(self, k: object, v: object, indent: int, lead: str) -> None:
@@ -340,6 +373,8 @@ class Emitter:
         kv = self.scalar(k)
         if kv.startswith("\x00block"):
             out.append(lead + "? " + self._block(str(k), nested, hint=kv == "\x00blockhint"))
+        elif kv == "\x00single":
+            out.append(lead + "? " + _single(str(k), nested) + "\n")
         else:
             out.append(lead + "? " + kv + "\n")
         inline = pad + ":" + " " * max(1, nested - indent - 1)
@@ -421,6 +456,8 @@ class Emitter:
                     out.append(lead + "- " + self._block(str(v), indent + 2))
                 elif sv == "\x00binary":
                     out.append(lead + "- " + self._binary_block(v, indent + 2))
+                elif sv == "\x00single":
+                    out.append(lead + "- " + _single(str(v), indent + 2) + "\n")
                 else:
                     out.append(lead + "- " + sv + "\n")
                 if not deferred:
@@ -463,6 +500,8 @@ def emit_value(v: object, indent: int = 4) -> str:
         sv = e.scalar(v)
         if sv == "\x00blockhint":
             sv = _double(str(v))
+        if sv == "\x00single":
+            sv = _single(str(v), e.w)
         if sv == "\x00binary":
             e.out.append(e._binary_block(v, e.w))
         else:

@@ -10,7 +10,7 @@ from typing import Any
 
 from yaml import events as ev
 
-from kubecrypt.sops.errors import CouldNotReadInput
+from kubecrypt.sops.errors import CouldNotReadInput, ErrorEncryptingTree
 from kubecrypt.sops.values import SopsTime, parse_timestamp
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
@@ -104,7 +104,7 @@ def _short_tag_of(v: object) -> str:
     return "!!timestamp" if isinstance(v, SopsTime) else "!!str"
 
 
-def resolve_tagged(s: str, tag: str, plain: bool) -> object:
+def resolve_tagged(s: str, tag: str) -> object:
     short = tag.replace("tag:yaml.org,2002:", "!!")
     if short == "!!str":
         return s
@@ -131,8 +131,9 @@ def resolve_tagged(s: str, tag: str, plain: bool) -> object:
             raise CouldNotReadInput(
                 "Error unmarshaling input YAML: !!binary value contains invalid base64 data."
             ) from None
-    # Custom tags are dropped (sops does the same): the scalar is typed as if untagged.
-    return resolve_plain(s) if plain else s
+    # Any other tag (`!foo`, `!e!x` under %TAG, `!<tag:x>`): go-yaml v3 resolves only the
+    # core tags, so sops reads the scalar as the string it spells (`!foo 1` is "1").
+    return s
 
 
 def needs_quotes(s: str) -> bool:
@@ -143,13 +144,32 @@ def needs_quotes(s: str) -> bool:
     return not (isinstance(v, str) and not isinstance(v, SopsTime))
 
 
+def complex_key(go_map: bool) -> CouldNotReadInput | ErrorEncryptingTree:
+    """A mapping or list as a key (an alias to one): where sops first decodes the mapping into
+    a Go map of string keys (``go_map``: where repeated keys are refused) that fails, exit 2;
+    elsewhere (a later document) its tree walk refuses it, exit 23."""
+    if go_map:
+        return CouldNotReadInput(
+            "Error unmarshaling input YAML: cannot unmarshal a mapping or list into a string "
+            "key; a mapping key must be a scalar.")
+    return ErrorEncryptingTree(
+        "Error encrypting tree: Error walking tree: Tree contains a non-string key (a mapping "
+        "or list); use a scalar key.")
+
+
 def unique_key(seen: dict[tuple[bool, str], int], e: Any) -> None:
     """go-yaml v3's uniqueKeys check (decode.go ``d.mapping``): two keys of one mapping clash
     when they are nodes of one kind with the same text (``a`` and ``"a"`` do, an alias
     ``*x`` and the scalar it names do not), whatever they resolve to."""
     alias = isinstance(e, ev.AliasEvent)
-    ident = (alias, e.anchor if alias else e.value)
     line = e.start_mark.line + 1
+    if not alias and not isinstance(e, ev.ScalarEvent):
+        # sops decodes this mapping into a Go map of string keys first (exit 2)
+        kind = "!!seq" if isinstance(e, ev.SequenceStartEvent) else "!!map"
+        raise CouldNotReadInput(
+            f"Error unmarshaling input YAML: line {line}: cannot unmarshal {kind} into string; "
+            "a mapping key must be a scalar.")
+    ident = (alias, e.anchor if alias else e.value)
     if ident in seen:
         raise CouldNotReadInput(
             f'Error unmarshaling input YAML: line {line}: mapping key "{ident[1]}" already '

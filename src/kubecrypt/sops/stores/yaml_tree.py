@@ -14,7 +14,12 @@ from yaml import events as ev
 
 from kubecrypt.sops.errors import CouldNotReadInput
 from kubecrypt.sops.stores.yaml_comments import Comments
-from kubecrypt.sops.stores.yaml_resolve import resolve_plain, resolve_tagged, unique_key
+from kubecrypt.sops.stores.yaml_resolve import (
+    complex_key,
+    resolve_plain,
+    resolve_tagged,
+    unique_key,
+)
 from kubecrypt.sops.tree import Branch
 from kubecrypt.sops.values import Comment
 
@@ -108,7 +113,7 @@ class _Decoder:
 
 def _scalar(e: Any) -> object:
     if e.style or (e.tag and e.tag != "!"):
-        return resolve_tagged(e.value, e.tag, not e.style) if e.tag and e.tag != "!" else e.value
+        return resolve_tagged(e.value, e.tag) if e.tag and e.tag != "!" else e.value
     return resolve_plain(e.value)
 
 
@@ -185,15 +190,14 @@ class _Walker:
             if simple:
                 _comments(val.head, b, True)
                 _comments(val.line, b, True)
+            if unique:
+                unique_key(seen, key.ev)
             target = key.alias if key.kind == "alias" else key
             if target is None or target.kind != "scalar":
-                raise CouldNotReadInput(
-                    f"{_PREFIX}complex mapping keys are not supported")
+                raise complex_key(unique)
             k = _scalar(target.ev)
             if isinstance(k, float) and k != k:
                 k = ".nan"
-            if unique:
-                unique_key(seen, key.ev)
             b.append((k, self.value(val, simple)))
             if simple:
                 _comments(val.foot, b, True)
