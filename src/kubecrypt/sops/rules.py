@@ -359,7 +359,7 @@ def rule_for(cfg: Config, file_path: str, kms_context: dict[str, str] | None = N
             try:
                 if not goregex.search(str(rx), rel):
                     continue
-            except (goregex.InvalidRegex, goregex.UnsupportedRegex) as exc:
+            except goregex.InvalidRegex as exc:
                 raise SopsError(f"error loading config: can not compile regexp: {exc}") from None
         return _rule(r, kms_context)
     raise SopsError("error loading config: no matching creation rules found")

@@ -115,8 +115,6 @@ class Selection:
                     raise SopsError(
                         f"The {f} {v!r} is not a valid regular expression ({exc}); sops 3.11 "
                         "would encrypt nothing with it: fix the regex.") from None
-            except goregex.UnsupportedRegex as exc:
-                raise SopsError(f"The {f} {v!r} cannot be used by kubecrypt: {exc}.") from None
         return cls(f, str(v))
 
     @property
