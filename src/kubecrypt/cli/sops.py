@@ -516,7 +516,7 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
            decryption_order: str | None, config: str | None) -> None:
     """Generate a new data key and re-encrypt every value (optionally changing recipients)."""
     from kubecrypt.sops.ops import rotate as do_rotate
-    from kubecrypt.sops.rules import keys_from, split_list
+    from kubecrypt.sops.rules import keys_from, pgp_fingerprints, split_list
     from kubecrypt.sops.session import kms_context
 
     _warn_extra(ctx)
@@ -524,10 +524,10 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     job = _job(file, input_type, output_type, _indent(ctx), filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     kctx, prof = kms_context(encryption_context), aws_profile or ""
-    add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit),
+    add = keys_from(split_list(add_age), pgp_fingerprints(add_pgp), split_list(add_hc_vault_transit),
                     split_list(add_kms), kctx, prof, split_list(add_gcp_kms),
                     split_list(add_azure_kv))
-    rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit),
+    rm = keys_from(split_list(rm_age), pgp_fingerprints(rm_pgp), split_list(rm_hc_vault_transit),
                    split_list(rm_kms), kctx, prof, split_list(rm_gcp_kms),
                    split_list(rm_azure_kv))
     data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order),
@@ -661,15 +661,16 @@ def filestatus(file: str, input_type: str | None) -> None:
 @click.option("--pristine", is_flag=True, help="Start the command with only the file's values.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
 def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
-             input_type: str | None, ignore_mac: bool) -> None:
+             input_type: str | None, ignore_mac: bool, decryption_order: str | None) -> None:
     """Run COMMAND (with /bin/sh) with the file's top-level values in its environment."""
     from kubecrypt.sops.execs import env_from, run_with_env
     from kubecrypt.sops.ops import open_file
 
     job = _job(file, input_type, config=_cfg(ctx, None))
-    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
     ctx.exit(run_with_env(command, env_from(opened.branches), pristine))
 
 
@@ -681,14 +682,16 @@ def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 @_fmt_option("--output-type", "format of the plaintext file")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
 def exec_file(ctx: click.Context, file: str, command: str, no_fifo: bool, filename: str,
-              input_type: str | None, output_type: str | None, ignore_mac: bool) -> None:
+              input_type: str | None, output_type: str | None, ignore_mac: bool,
+              decryption_order: str | None) -> None:
     """Run COMMAND with {} replaced by the path of a private, temporary plaintext file."""
     from kubecrypt.sops.execs import run_with_file
     from kubecrypt.sops.ops import open_file
 
     job = _job(file, input_type, output_type, config=_cfg(ctx, None))
-    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
     plain = job.store(job.out_fmt).emit_plain(opened.branches)
     ctx.exit(run_with_file(command, plain, filename))

@@ -73,8 +73,9 @@ def _run_editor(path: Path, store: Store, plain: bytes) -> list[Branch]:
                 rc = subprocess.run([*_editor(), str(tmp)], check=False).returncode
             except OSError as exc:
                 raise NoEditorFound(f"Could not run the editor: {exc}") from None
-            if rc != 0:
-                raise SopsError(f"The editor exited with status {rc}; {path} was not changed.")
+            if rc != 0:  # sops: "Could not run editor: exit status N", exit 201
+                raise NoEditorFound(
+                    f"Could not run editor: exit status {rc}; {path} was not changed.")
             edited = tmp.read_bytes()
             if edited == plain:
                 raise FileHasNotBeenModified("File has not changed, exiting.")
