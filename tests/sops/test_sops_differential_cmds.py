@@ -227,3 +227,21 @@ def test_exec_takes_decryption_order(command: str, age_keys: dict[str, AgeKey],
     ours = kc(*args, env=env, cwd=tmp_path)
     assert theirs.returncode == ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
+
+
+# ------------------------------------------------------------------------------------ set
+
+@pytest.mark.parametrize("missing", ["nonexist.json", "adir"])
+def test_set_value_file_that_cannot_be_read(missing: str, age_keys: dict[str, AgeKey],
+                                            tmp_path: Path) -> None:
+    """sops: "open nonexist.json: no such file or directory", exit 1, the file untouched;
+    kubecrypt crashed with a traceback."""
+    env = _sops_file(age_keys["k1"], tmp_path)
+    (tmp_path / "adir").mkdir()
+    before = (tmp_path / "e.yaml").read_bytes()
+    theirs = sops("set", "--value-file", "e.yaml", '["A"]', missing, env=env, cwd=tmp_path)
+    ours = kc("set", "--value-file", "e.yaml", '["A"]', missing, env=env, cwd=tmp_path)
+    assert theirs.returncode == 1
+    _same_failure(theirs, ours)
+    assert ours.stderr.startswith(b"error: ") and missing.encode() in ours.stderr
+    assert (tmp_path / "e.yaml").read_bytes() == before

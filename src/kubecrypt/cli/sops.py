@@ -587,7 +587,11 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
         text = sys.stdin.read()
     elif value_file:
         assert value is not None
-        text = Path(value).read_text()
+        try:
+            text = Path(value).read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:  # sops: "open v.json: no such file or directory", exit 1
+            raise SopsError(f"Cannot read the value file {value}: "
+                            f"{exc.strerror or exc}; give an existing file.") from None
     else:
         assert value is not None
         text = value
