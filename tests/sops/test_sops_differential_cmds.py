@@ -245,3 +245,37 @@ def test_set_value_file_that_cannot_be_read(missing: str, age_keys: dict[str, Ag
     _same_failure(theirs, ours)
     assert ours.stderr.startswith(b"error: ") and missing.encode() in ours.stderr
     assert (tmp_path / "e.yaml").read_bytes() == before
+
+
+# ---------------------------------------------------------------- filestatus and version
+
+@pytest.mark.parametrize("version", ["1.0", "1", "x", "3.11", "3.11.0.1", "03.1.0", "v3.1.0",
+                                     "3.11.0-rc1", "3..0", "''"])
+def test_file_version_read_as_sops_reads_it(version: str, age_keys: dict[str, AgeKey],
+                                            tmp_path: Path) -> None:
+    """sops checks the file's version only while decrypting (blang/semver's Make, and a "1."
+    version passes as sops 1.x's); filestatus only asks that a version and a MAC be there.
+    kubecrypt refused "1.0" (which sops opens), took "3.11.0.1", and failed filestatus on
+    any version it could not parse."""
+    env = _sops_file(age_keys["k1"], tmp_path)
+    text = (tmp_path / "e.yaml").read_bytes().replace(b"version: 3.11.0",
+                                                      f"version: {version}".encode())
+    (tmp_path / "v.yaml").write_bytes(text)
+    for args in (["filestatus", "v.yaml"], ["decrypt", "v.yaml"]):
+        theirs = sops(*args, env=env, cwd=tmp_path)
+        ours = kc(*args, env=env, cwd=tmp_path)
+        assert ours.returncode == theirs.returncode, (args, theirs.stderr, ours.stderr)
+        assert ours.stdout == theirs.stdout
+        if theirs.returncode:
+            assert ours.stderr == b"error: " + theirs.stderr
+
+
+def test_filestatus_without_a_mac_is_not_encrypted(age_keys: dict[str, AgeKey],
+                                                   tmp_path: Path) -> None:
+    env = _sops_file(age_keys["k1"], tmp_path)
+    text = (tmp_path / "e.yaml").read_bytes().replace(b"    mac:", b"    not_mac:")
+    (tmp_path / "v.yaml").write_bytes(text)
+    theirs = sops("filestatus", "v.yaml", env=env, cwd=tmp_path)
+    ours = kc("filestatus", "v.yaml", env=env, cwd=tmp_path)
+    assert theirs.returncode == ours.returncode == 0
+    assert ours.stdout == theirs.stdout == b'{"encrypted":false}\n'

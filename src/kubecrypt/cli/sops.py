@@ -647,9 +647,11 @@ def filestatus(file: str, input_type: str | None) -> None:
     try:
         job = _job(file, input_type)
         _, raw = load_encrypted(job.read(), job.store())
-        if not Metadata.from_tree(raw).key_groups:
+        md = Metadata.from_tree(raw, check_version=False)
+        if not md.key_groups:
             raise CouldNotReadEncrypted("No keys found in file.")
-        enc = True
+        # sops' cfs: encrypted only with both a version and a MAC (neither is parsed)
+        enc = bool(md.version) and bool(md.mac)
     except MetadataNotFound:
         enc = False
     except SopsError as exc:

@@ -48,7 +48,9 @@ def wrap_data_key(md: Metadata, data_key: bytes, rand: RandomSource = system_ran
             try:
                 k.encrypt(part)
             except KeySourceError as exc:
-                raise SopsError(f"Could not encrypt the data key with {k.ident()}: {exc}") from None
+                raise SopsError(  # sops' words
+                    "Could not generate data key: [failed to encrypt new data key with master "
+                    f'key "{k.ident()}": {exc}]') from None
 
 
 def _sorted_keys(group: list[MasterKey], order: tuple[str, ...]) -> list[MasterKey]:
