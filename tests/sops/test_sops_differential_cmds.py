@@ -279,3 +279,15 @@ def test_filestatus_without_a_mac_is_not_encrypted(age_keys: dict[str, AgeKey],
     ours = kc("filestatus", "v.yaml", env=env, cwd=tmp_path)
     assert theirs.returncode == ours.returncode == 0
     assert ours.stdout == theirs.stdout == b'{"encrypted":false}\n'
+
+
+def test_edit_takes_decryption_order(age_keys: dict[str, AgeKey], tmp_path: Path) -> None:
+    """sops' edit takes --decryption-order; kubecrypt refused the flag."""
+    theirs, ours, s, k = _edit("yaml", b"a: 1\n", 'sed -i s/1/2/ "$1"', age_keys["k1"], tmp_path)
+    env = env_for(age_keys["k1"], str(tmp_path))
+    env["EDITOR"] = "sh -c " + shlex.quote('sed -i s/2/3/ "$1"') + " ed"
+    theirs = sops("edit", "--decryption-order", "age", s.name, env=env, cwd=tmp_path)
+    ours = kc("edit", "--decryption-order", "age", k.name, env=env, cwd=tmp_path)
+    assert theirs.returncode == ours.returncode == 0, ours.stderr
+    for f in (s, k):
+        assert sops("decrypt", f.name, env=env, cwd=tmp_path).stdout == b"a: 3\n"

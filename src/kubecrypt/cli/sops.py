@@ -458,6 +458,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 @click.option("--shamir-secret-sharing-threshold", "shamir", type=int, default=None,
               help="New files: key groups needed to decrypt.")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
@@ -465,7 +466,8 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
          hc_vault: str | None, kms: str | None, encryption_context: str | None,
          aws_profile: str | None, gcp_kms: str | None, azure_kv: str | None,
          mac_only_encrypted: bool | None, shamir: int | None,
-         ignore_mac: bool, config: str | None, **selection: str | None) -> None:
+         ignore_mac: bool, decryption_order: str | None, config: str | None,
+         **selection: str | None) -> None:
     """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save.
 
     A FILE that does not exist yet is created from an example, encrypted to the keys given
@@ -480,7 +482,8 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
                                                 mac_only_encrypted, shamir, kms,
                                                 encryption_context, aws_profile, gcp_kms,
                                                 azure_kv)
-    edit_file(Path(file), job.store(), ignore_mac, spec, out_store=job.store(job.out_fmt))
+    edit_file(Path(file), job.store(), ignore_mac, spec, out_store=job.store(job.out_fmt),
+              order=_order(decryption_order))
 
 
 # ---------------------------------------------------------------------------------- rotate

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from kubecrypt.sops import SOPS_VERSION
 from kubecrypt.sops.errors import SopsError
 from kubecrypt.sops.keysources.base import ForeignKey, MasterKey, key_type

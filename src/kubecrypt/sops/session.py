@@ -21,8 +21,8 @@ from kubecrypt.sops.rules import (
     find_config,
     flat_group,
     keys_from,
-    rule_for,
     pgp_fingerprints,
+    rule_for,
     split_list,
 )
 from kubecrypt.sops.stores import FORMATS, format_for_path, store_for
