@@ -291,3 +291,18 @@ def test_edit_takes_decryption_order(age_keys: dict[str, AgeKey], tmp_path: Path
     assert theirs.returncode == ours.returncode == 0, ours.stderr
     for f in (s, k):
         assert sops("decrypt", f.name, env=env, cwd=tmp_path).stdout == b"a: 3\n"
+
+
+def test_exec_env_value_with_nul_is_refused(age_keys: dict[str, AgeKey],
+                                           tmp_path: Path) -> None:
+    """A JSON string holding U+0000: sops fails ("exec: environment variable contains NUL",
+    exit 1); kubecrypt crashed with a traceback."""
+    env = env_for(age_keys["k1"], str(tmp_path))
+    (tmp_path / "p.json").write_bytes(b'{"S": "a\\u0000b", "T": "ok"}')
+    enc = sops("encrypt", "--age", age_keys["k1"].recipient, "p.json", env=env, cwd=tmp_path)
+    (tmp_path / "e.json").write_bytes(enc.stdout)
+    theirs = sops("exec-env", "e.json", "echo ran", env=env, cwd=tmp_path)
+    ours = kc("exec-env", "e.json", "echo ran", env=env, cwd=tmp_path)
+    assert theirs.returncode == 1 and b"contains NUL" in theirs.stderr
+    _same_failure(theirs, ours)
+    assert ours.stdout == b"" and b"contains NUL" in ours.stderr

@@ -55,6 +55,10 @@ def _finish(rc: int) -> int:
 
 def run_with_env(command: str, env: dict[str, str], pristine: bool = False) -> int:
     base = {} if pristine else dict(os.environ)
+    if any("\0" in v for v in env.values()) or any("\0" in k for k in env):
+        # sops (Go's exec): "exec: environment variable contains NUL", exit 1
+        raise SopsError("exec: environment variable contains NUL; a value with a NUL "
+                        "character cannot be passed in the environment (use exec-file).")
     return _finish(subprocess.run(["/bin/sh", "-c", command], env={**base, **env},
                                   check=False).returncode)
 
