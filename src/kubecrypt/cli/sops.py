@@ -458,6 +458,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 @click.option("--shamir-secret-sharing-threshold", "shamir", type=int, default=None,
               help="New files: key groups needed to decrypt.")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.option("--config", default=None, help="Path to .sops.yaml.")
 @click.pass_context
 def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str | None,
@@ -465,7 +466,8 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
          hc_vault: str | None, kms: str | None, encryption_context: str | None,
          aws_profile: str | None, gcp_kms: str | None, azure_kv: str | None,
          mac_only_encrypted: bool | None, shamir: int | None,
-         ignore_mac: bool, config: str | None, **selection: str | None) -> None:
+         ignore_mac: bool, decryption_order: str | None, config: str | None,
+         **selection: str | None) -> None:
     """Open the plaintext of FILE in $SOPS_EDITOR / $EDITOR and re-encrypt what you save.
 
     A FILE that does not exist yet is created from an example, encrypted to the keys given
@@ -480,7 +482,8 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
                                                 mac_only_encrypted, shamir, kms,
                                                 encryption_context, aws_profile, gcp_kms,
                                                 azure_kv)
-    edit_file(Path(file), job.store(), ignore_mac, spec, out_store=job.store(job.out_fmt))
+    edit_file(Path(file), job.store(), ignore_mac, spec, out_store=job.store(job.out_fmt),
+              order=_order(decryption_order))
 
 
 # ---------------------------------------------------------------------------------- rotate
@@ -516,7 +519,7 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
            decryption_order: str | None, config: str | None) -> None:
     """Generate a new data key and re-encrypt every value (optionally changing recipients)."""
     from kubecrypt.sops.ops import rotate as do_rotate
-    from kubecrypt.sops.rules import keys_from, split_list
+    from kubecrypt.sops.rules import keys_from, pgp_fingerprints, split_list
     from kubecrypt.sops.session import kms_context
 
     _warn_extra(ctx)
@@ -524,10 +527,10 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
     job = _job(file, input_type, output_type, _indent(ctx), filename_override, _cfg(ctx, config))
     job.check_output(in_place, output)
     kctx, prof = kms_context(encryption_context), aws_profile or ""
-    add = keys_from(split_list(add_age), split_list(add_pgp), split_list(add_hc_vault_transit),
+    add = keys_from(split_list(add_age), pgp_fingerprints(add_pgp), split_list(add_hc_vault_transit),
                     split_list(add_kms), kctx, prof, split_list(add_gcp_kms),
                     split_list(add_azure_kv))
-    rm = keys_from(split_list(rm_age), split_list(rm_pgp), split_list(rm_hc_vault_transit),
+    rm = keys_from(split_list(rm_age), pgp_fingerprints(rm_pgp), split_list(rm_hc_vault_transit),
                    split_list(rm_kms), kctx, prof, split_list(rm_gcp_kms),
                    split_list(rm_azure_kv))
     data = do_rotate(job.read(), job.store(), add, rm, _order(decryption_order),
@@ -587,7 +590,11 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
         text = sys.stdin.read()
     elif value_file:
         assert value is not None
-        text = Path(value).read_text()
+        try:
+            text = Path(value).read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:  # sops: "open v.json: no such file or directory", exit 1
+            raise SopsError(f"Cannot read the value file {value}: "
+                            f"{exc.strerror or exc}; give an existing file.") from None
     else:
         assert value is not None
         text = value
@@ -643,9 +650,11 @@ def filestatus(file: str, input_type: str | None) -> None:
     try:
         job = _job(file, input_type)
         _, raw = load_encrypted(job.read(), job.store())
-        if not Metadata.from_tree(raw).key_groups:
+        md = Metadata.from_tree(raw, check_version=False)
+        if not md.key_groups:
             raise CouldNotReadEncrypted("No keys found in file.")
-        enc = True
+        # sops' cfs: encrypted only with both a version and a MAC (neither is parsed)
+        enc = bool(md.version) and bool(md.mac)
     except MetadataNotFound:
         enc = False
     except SopsError as exc:
@@ -661,15 +670,16 @@ def filestatus(file: str, input_type: str | None) -> None:
 @click.option("--pristine", is_flag=True, help="Start the command with only the file's values.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
 def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
-             input_type: str | None, ignore_mac: bool) -> None:
+             input_type: str | None, ignore_mac: bool, decryption_order: str | None) -> None:
     """Run COMMAND (with /bin/sh) with the file's top-level values in its environment."""
     from kubecrypt.sops.execs import env_from, run_with_env
     from kubecrypt.sops.ops import open_file
 
     job = _job(file, input_type, config=_cfg(ctx, None))
-    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
     ctx.exit(run_with_env(command, env_from(opened.branches), pristine))
 
 
@@ -681,14 +691,16 @@ def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
 @_fmt_option("--output-type", "format of the plaintext file")
 @click.option("--ignore-mac", is_flag=True, help="Do not verify the MAC.")
+@click.option("--decryption-order", default=None, help="Key types to try first.")
 @click.pass_context
 def exec_file(ctx: click.Context, file: str, command: str, no_fifo: bool, filename: str,
-              input_type: str | None, output_type: str | None, ignore_mac: bool) -> None:
+              input_type: str | None, output_type: str | None, ignore_mac: bool,
+              decryption_order: str | None) -> None:
     """Run COMMAND with {} replaced by the path of a private, temporary plaintext file."""
     from kubecrypt.sops.execs import run_with_file
     from kubecrypt.sops.ops import open_file
 
     job = _job(file, input_type, output_type, config=_cfg(ctx, None))
-    opened = open_file(job.read(), job.store(), ignore_mac, _order(None))
+    opened = open_file(job.read(), job.store(), ignore_mac, _order(decryption_order))
     plain = job.store(job.out_fmt).emit_plain(opened.branches)
     ctx.exit(run_with_file(command, plain, filename))

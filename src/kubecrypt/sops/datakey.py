@@ -48,7 +48,9 @@ def wrap_data_key(md: Metadata, data_key: bytes, rand: RandomSource = system_ran
             try:
                 k.encrypt(part)
             except KeySourceError as exc:
-                raise SopsError(f"Could not encrypt the data key with {k.ident()}: {exc}") from None
+                raise SopsError(  # sops' words
+                    "Could not generate data key: [failed to encrypt new data key with master "
+                    f'key "{k.ident()}": {exc}]') from None
 
 
 def _sorted_keys(group: list[MasterKey], order: tuple[str, ...]) -> list[MasterKey]:
@@ -63,7 +65,10 @@ def _indent_error(msg: str) -> str:
     import textwrap
 
     # As go-wordwrap folds it for sops: at spaces only, a long word or path kept whole.
-    lines = textwrap.wrap(msg, width=60, break_long_words=False, break_on_hyphens=False) or [""]
+    # Each line of a multi-line message (gpg's stderr) is folded on its own, as go-wordwrap keeps
+    # the line breaks it is given.
+    lines = [w for line in msg.split("\n") for w in textwrap.wrap(
+        line, width=60, break_long_words=False, break_on_hyphens=False) or [""]] or [""]
     return "    - | " + "\n      | ".join(lines)
 
 
@@ -85,7 +90,8 @@ def recover_data_key(md: Metadata, order: tuple[str, ...] = DEFAULT_DECRYPTION_O
             parts.append(got)
             report.append(f"Group {gi}: SUCCESS")
         else:
-            report.append(f"Group {gi}: FAILED\n" + "\n".join(errors))
+            # sops joins the keys' reports with a blank line, indented like them
+            report.append(f"Group {gi}: FAILED\n" + "\n  \n".join(errors))
         if len(md.key_groups) == 1 and got is not None:
             return got
     if len(md.key_groups) == 1:

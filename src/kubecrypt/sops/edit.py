@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kubecrypt.sops.datakey import DEFAULT_DECRYPTION_ORDER
 from kubecrypt.sops.errors import (
     CouldNotReadInput,
     FileAlreadyEncrypted,
@@ -38,7 +39,8 @@ def _editor() -> list[str]:
 
 
 def edit_file(path: Path, store: Store, ignore_mac: bool = False,
-              new_spec: EncryptSpec | None = None, out_store: Store | None = None) -> None:
+              new_spec: EncryptSpec | None = None, out_store: Store | None = None,
+              order: tuple[str, ...] | None = None) -> None:
     """Edits an encrypted file; with ``new_spec`` and no file yet, starts from an example.
 
     As sops' editTree: the editor sees the plaintext in ``out_store``'s format (the file
@@ -53,7 +55,8 @@ def edit_file(path: Path, store: Store, ignore_mac: bool = False,
                      0o600)
         return
     original = path.read_bytes()
-    opened = open_file(original, store, ignore_mac, keep_ivs=True)
+    opened = open_file(original, store, ignore_mac, order or DEFAULT_DECRYPTION_ORDER,
+                       keep_ivs=True)
     plain = out.emit_plain(opened.branches)
     opened.branches = _run_editor(path, store, plain)
     atomic_write(path, reseal(opened, out))
@@ -73,8 +76,9 @@ def _run_editor(path: Path, store: Store, plain: bytes) -> list[Branch]:
                 rc = subprocess.run([*_editor(), str(tmp)], check=False).returncode
             except OSError as exc:
                 raise NoEditorFound(f"Could not run the editor: {exc}") from None
-            if rc != 0:
-                raise SopsError(f"The editor exited with status {rc}; {path} was not changed.")
+            if rc != 0:  # sops: "Could not run editor: exit status N", exit 201
+                raise NoEditorFound(
+                    f"Could not run editor: exit status {rc}; {path} was not changed.")
             edited = tmp.read_bytes()
             if edited == plain:
                 raise FileHasNotBeenModified("File has not changed, exiting.")

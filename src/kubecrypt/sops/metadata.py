@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 from kubecrypt.sops import SOPS_VERSION
 from kubecrypt.sops.errors import SopsError
 from kubecrypt.sops.keysources.base import ForeignKey, MasterKey, key_type
@@ -18,9 +16,35 @@ GROUP_FIELDS = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
 GROUP_ALWAYS = ("hc_vault", "age")  # written even when empty inside key_groups (observed)
 KNOWN_KEY_FIELDS = GROUP_FIELDS
 
-_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 KeyGroup = list[MasterKey]
+
+
+def _semver_number(part: str, which: str) -> None:
+    if not part.isascii() or not all(c.isdigit() for c in part):
+        raise SopsError(f'Invalid character(s) found in {which} number "{part}"')
+    if len(part) > 1 and part[0] == "0":
+        raise SopsError(f'{which.capitalize()} number must not contain leading zeroes "{part}"')
+    if not part:
+        raise SopsError(f'strconv.ParseUint: parsing "{part}": invalid syntax')
+
+
+def check_file_version(version: str) -> None:
+    """sops' version.AIsNewerThanB on the file's version while decrypting: a version starting
+    with "1." passes, otherwise (a leading "v" dropped) it must be a semantic version as
+    blang/semver's Make reads it; its error otherwise (exit 1)."""
+    if version.startswith("1."):
+        return
+    v = version[1:] if version.startswith("v") else version
+    if not v:
+        raise SopsError("Version string empty")
+    parts = v.split(".", 2)
+    if len(parts) != 3:
+        raise SopsError("No Major.Minor.Patch elements found")
+    _semver_number(parts[0], "major")
+    _semver_number(parts[1], "minor")
+    cut = min([i for i in (parts[2].find("-"), parts[2].find("+")) if i >= 0] or [len(parts[2])])
+    _semver_number(parts[2][:cut], "patch")
 
 
 def key_from_dict(kind: str, d: dict[str, object]) -> MasterKey:
@@ -93,15 +117,15 @@ class Metadata:
 
     # ------------------------------------------------------------ reading
     @classmethod
-    def from_tree(cls, raw: object) -> Metadata:
+    def from_tree(cls, raw: object, check_version: bool = True) -> Metadata:
+        """The metadata of an encrypted file. ``check_version``: refuse a version sops'
+        decryption refuses (``filestatus`` reads the file without that check, as sops)."""
         d = to_plain(raw)
         if not isinstance(d, dict):
             raise SopsError("The sops metadata is not a mapping; the file is damaged.")
         version = str(d.get("version") or "")
-        if not version:
-            raise SopsError("Version string empty")
-        if not _SEMVER.match(version):
-            raise SopsError("No Major.Minor.Patch elements found")
+        if check_version:
+            check_file_version(version)
         lm = d.get("lastmodified")
         if lm is None or lm == "":
             raise SopsError(

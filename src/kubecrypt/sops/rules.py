@@ -170,6 +170,33 @@ def split_list(v: object) -> list[str]:
     return [str(v)]
 
 
+def pgp_fingerprints(text: str | None) -> list[str]:
+    """pgp.MasterKeysFromFingerprintString (--pgp, --add-pgp, --rm-pgp, SOPS_PGP_FP): split at
+    commas, every space removed; an empty entry stays a key (that gpg then refuses, as in
+    sops); only a wholly empty text means no key."""
+    if not text:
+        return []
+    return [f.replace(" ", "") for f in text.split(",")]
+
+
+def _rule_pgp(v: object) -> list[str]:
+    """A flat creation rule's ``pgp`` (sops' parseKeyField, then joined and split again): a
+    string's entries trimmed and the empty ones skipped; a list's items kept as they are."""
+    if isinstance(v, str):
+        return pgp_fingerprints(",".join(s.strip() for s in v.split(",") if s.strip()))
+    if isinstance(v, list):
+        return pgp_fingerprints(",".join(str(s) for s in v))
+    return split_list(v)
+
+
+def _group_pgp(v: object) -> list[str]:
+    """A key group's ``pgp`` list: each item one fingerprint (sops' NewMasterKeyFromFingerprint,
+    no comma split)."""
+    if isinstance(v, list):
+        return [str(s).replace(" ", "") for s in v]
+    return split_list(v)
+
+
 def _age_split(text: str) -> list[str]:
     """age.MasterKeysFromRecipients: comma-separated, each trimmed; an empty entry is an
     error (only a wholly empty text means no recipient)."""
@@ -333,7 +360,7 @@ def _group(g: dict[str, object]) -> KeyGroup:
             keys += _group(sub)
     keys += (_kms_group_entries(g.get("kms")) + _gcp_group_entries(g.get("gcp_kms"))
              + _azure_group_entries(g.get("azure_keyvault"))) + keys_from(
-        age_recipients(g.get("age"), "group"), split_list(g.get("pgp")),
+        age_recipients(g.get("age"), "group"), _group_pgp(g.get("pgp")),
         split_list(g.get("hc_vault")))
     return _dedupe(keys)
 
@@ -379,7 +406,7 @@ def _rule(r: dict[str, object], kms_context: dict[str, str] | None = None) -> Ru
         groups = [_group(g) for g in raw_groups if isinstance(g, dict)]
     else:
         _unsupported(r)
-        groups = [_dedupe(keys_from(age_recipients(r.get("age"), "rule"), split_list(r.get("pgp")),
+        groups = [_dedupe(keys_from(age_recipients(r.get("age"), "rule"), _rule_pgp(r.get("pgp")),
                                     split_list(r.get("hc_vault_transit_uri")),
                                     split_list(r.get("kms")), kms_context,
                                     str(r.get("aws_profile") or ""),

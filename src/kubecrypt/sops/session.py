@@ -21,6 +21,7 @@ from kubecrypt.sops.rules import (
     find_config,
     flat_group,
     keys_from,
+    pgp_fingerprints,
     rule_for,
     split_list,
 )
@@ -108,7 +109,7 @@ class FileJob:
         a command-line selection field overrides the rule's same field; as sops does, a
         config without a matching rule is an error even when keys are given."""
         kms_ctx = kms_context(encryption_context)
-        cli_keys = keys_from(age_recipients(age or ""), split_list(pgp), split_list(hc_vault),
+        cli_keys = keys_from(age_recipients(age or ""), pgp_fingerprints(pgp), split_list(hc_vault),
                              split_list(kms), kms_ctx, aws_profile or "",
                              split_list(gcp_kms), split_list(azure_kv))
         cfg = self.config

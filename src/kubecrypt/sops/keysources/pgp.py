@@ -21,15 +21,52 @@ def _gpg() -> str:
 
 
 def _run(args: list[str], data: bytes) -> bytes:
+    """gpg's output; a failure as sops words it: gpg's whole stderr, trimmed (or its exit
+    status when it printed nothing)."""
     try:
         p = subprocess.run([_gpg(), "--batch", "--no-tty", *args], input=data,
                            capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KeySourceError(f"could not run gpg: {exc}") from None
     if p.returncode != 0:
-        last = p.stderr.decode(errors="replace").strip().splitlines()
-        raise KeySourceError(f"gpg failed: {last[-1] if last else 'exit ' + str(p.returncode)}")
+        err = p.stderr.decode(errors="replace").strip()
+        raise KeySourceError(err or f"exit status {p.returncode}")
     return p.stdout
+
+
+def _gnupg_home() -> str:
+    """sops' gnuPGHome: $GNUPGHOME, else the user's home directory's .gnupg."""
+    home = os.environ.get("GNUPGHOME")
+    if home:
+        return home
+    import pwd
+
+    try:
+        return os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".gnupg")
+    except KeyError:
+        return os.path.join(os.environ.get("HOME", ""), ".gnupg")
+
+
+def _openpgp_error(decrypting: bool, fp: str) -> str:
+    """What sops' first attempt, the Go OpenPGP library on the legacy keyrings, says before it
+    falls back to gpg (kubecrypt only uses gpg; the legacy rings are gone since GnuPG 2.1)."""
+    home = _gnupg_home()
+    ring = os.path.join(home, "pubring.gpg")
+    if decrypting and not os.path.lexists(os.path.join(home, "secring.gpg")) \
+            and not os.path.lexists(ring):
+        return (f"github.com/ProtonMail/go-crypto/openpgp error: could not load secring: "
+                f"open {ring}: no such file or directory; ")
+    if not decrypting:
+        return (f"github.com/ProtonMail/go-crypto/openpgp error: key with fingerprint '{fp}' "
+                "is not available in keyring; ")
+    return ""
+
+
+def _short_id(fp: str) -> str:
+    """sops' shortenFingerprint: the last 16 hex digits (and a final '!'), which gpg's
+    --trusted-key must read as a long key ID: a short ID or a name is refused there."""
+    offset = len(fp) - 16 - (1 if fp.endswith("!") else 0)
+    return fp[offset:] if offset > 0 else fp
 
 
 class PGPKey(MasterKey):
@@ -41,14 +78,28 @@ class PGPKey(MasterKey):
         self.created_at = created_at
 
     def encrypt(self, data_key: bytes) -> None:
-        out = _run(["--no-default-recipient", "--yes", "--trust-model", "always", "--armor",
-                    "--encrypt", "--no-encrypt-to", "-r", self.fp], data_key)
+        # sops' encryptWithGnuPG arguments (the key trusted through --trusted-key)
+        try:
+            out = _run(["--no-default-recipient", "--yes", "--encrypt", "-a", "-r", self.fp,
+                        "--trusted-key", _short_id(self.fp), "--no-encrypt-to"], data_key)
+        except KeySourceError as exc:
+            raise KeySourceError(
+                f"could not encrypt data key with PGP key: {_openpgp_error(False, self.fp)}"
+                f"GnuPG binary error: failed to encrypt sops data key with pgp: {exc}") from None
         # sops writes the armor without gpg's final newline (a ``|-`` block in YAML).
         self.enc = out.decode().rstrip("\n")
         self.created_at = created_at_now()
 
     def decrypt(self) -> bytes:
-        return _run(["--quiet", "--decrypt"], self.enc.encode())
+        try:
+            out = _run(["-d"], self.enc.encode())
+            if not out:  # sops: an old gpg drops an AEAD packet it cannot read
+                raise KeySourceError("zero bytes returned")
+        except KeySourceError as exc:
+            raise KeySourceError(
+                f"could not decrypt data key with PGP key: {_openpgp_error(True, self.fp)}"
+                f"GnuPG binary error: failed to decrypt sops data key with pgp: {exc}") from None
+        return out
 
     def to_dict(self) -> dict[str, object]:
         return {"created_at": self.created_at or created_at_now(), "enc": self.enc, "fp": self.fp}
