@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
+from kubecrypt.sops.deep import SOPS_MAX_DEPTH
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -91,7 +92,8 @@ def loads_like_go(text: str, object_pairs_hook: Callable[[list[tuple[str, object
 def parse(text: str) -> object:
     try:
         return safeparse.bounded(lambda: loads_like_go(text, _pairs, _int),
-                                 "Error unmarshalling input json: the input", CouldNotReadInput)
+                                 "Error unmarshalling input json: the input", CouldNotReadInput,
+                                 SOPS_MAX_DEPTH)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
 
