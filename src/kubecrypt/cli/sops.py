@@ -74,6 +74,17 @@ def _job(*args: Any, **kwargs: Any) -> Any:
     return job
 
 
+def _index(index: str, command: str) -> Any:
+    """The INDEX of set or unset; a bad one is sops' "Invalid set index format" (exit 7)."""
+    from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat
+    from kubecrypt.sops.paths import parse_path
+
+    try:
+        return parse_path(index)
+    except InvalidTreePathFormat as exc:
+        raise InvalidSetFormat(f"Invalid {command} index format: {exc}") from None
+
+
 def _warn(job: Any) -> None:
     for w in job.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -573,7 +584,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     """Set the value at INDEX (e.g. '["data"]["key"]') to VALUE (JSON), in place."""
     from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
-    from kubecrypt.sops.paths import json_value, parse_path, set_value
+    from kubecrypt.sops.paths import json_value, set_value
 
     if value_stdin and value_file:
         raise SopsError("Use either --value-file or --value-stdin, not both.")
@@ -582,7 +593,10 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
 
         raise NoFileSpecified(
             "set needs FILE INDEX VALUE (FILE INDEX with --value-stdin).")
-    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
+    # sops' order: the stores, the index, the value, then the file (which set never checks
+    # for first: a missing one is "Error reading file", exit 2, after a bad index's exit 7)
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None), must_exist=False)
+    path = _index(index, "set")
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
@@ -591,9 +605,11 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     else:
         assert value is not None
         text = value
+    new_value = json_value(text)
+    order = _order(decryption_order)
     store = job.store()
-    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
-    changed = set_value(opened.branches, parse_path(index), json_value(text))
+    opened = open_file(job.read(), store, ignore_mac, order, keep_ivs=True)
+    changed = set_value(opened.branches, path, new_value)
     if idempotent and not changed:
         return
     atomic_write(file, reseal(opened, job.store(job.out_fmt)))
@@ -613,16 +629,18 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
     """Remove the key or list element at INDEX, in place."""
     from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
-    from kubecrypt.sops.paths import parse_path, unset_value
+    from kubecrypt.sops.paths import unset_value
 
     if ctx.args:  # sops counts the positional arguments first
         from kubecrypt.sops.errors import NoFileSpecified
 
         raise NoFileSpecified("unset needs FILE INDEX and nothing more.")
-    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None), must_exist=False)
+    path = _index(index, "unset")
+    order = _order(decryption_order)
     store = job.store()
-    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
-    if not unset_value(opened.branches, parse_path(index)):
+    opened = open_file(job.read(), store, ignore_mac, order, keep_ivs=True)
+    if not unset_value(opened.branches, path):
         if idempotent:
             return
         raise SopsError(f"Error unsetting value: component {index} not found in {file}.")
