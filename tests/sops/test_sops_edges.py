@@ -101,3 +101,20 @@ def test_set_and_unset_check_index_value_then_file_as_sops(
     assert theirs.returncode == ours.returncode != 0, (theirs.stderr, ours.stderr)
     assert (tmp_path / "e.yaml").read_bytes() == enc.stdout
     assert not (tmp_path / "nosuch.yaml").exists()
+
+
+def test_deep_runner_gives_room_and_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from kubecrypt.sops.deep import SOPS_MAX_DEPTH, run_deep
+
+    def down(n: int) -> int:
+        return n if n == 0 else down(n - 1)
+
+    limit = sys.getrecursionlimit()
+    assert run_deep(lambda: down(4 * SOPS_MAX_DEPTH)) == 0
+    assert sys.getrecursionlimit() == limit
+    with pytest.raises(SystemExit) as exc:
+        run_deep(lambda: down(10 ** 7))
+    assert exc.value.code == 1
+    assert capsys.readouterr().err.count("\n") == 1

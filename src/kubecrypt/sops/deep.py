@@ -42,6 +42,12 @@ def run_deep(fn: Callable[[], T]) -> T:
     def target() -> None:
         try:
             result.append(fn())
+        except RecursionError:
+            # Not expected within SOPS_MAX_DEPTH (the stores refuse deeper files first), but a
+            # traceback is never the answer.
+            sys.stderr.write("error: the file is nested too deeply for kubecrypt to walk; "
+                             "flatten the document\n")
+            error.append(SystemExit(1))
         except BaseException as exc:  # handed to the calling thread as it is
             error.append(exc)
 
