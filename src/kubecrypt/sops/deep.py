@@ -11,7 +11,6 @@ sops command runs in a thread with a large stack and a recursion limit sized for
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
