@@ -187,3 +187,25 @@ def test_a_remote_key_service_is_refused_in_one_sentence(
         ours = kc(*args, env=env, cwd=tmp_path)
         assert ours.returncode == 128 and ours.stdout == b""
         assert ours.stderr.count(b"\n") == 1 and b"no key service client" in ours.stderr
+
+
+# ------------------------------------------------------------------ literal blocks in sequences
+
+def test_a_sequence_item_block_sops_cannot_read_back_stays_quoted(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # sops writes these items as "- |4-" blocks that go-yaml cannot read again; kubecrypt's
+    # double-quoted output reads back (with sops too) to the same values.
+    key = age_keys["k1"]
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(
+        b'l:\n  - "\\u2028\\nabc"\n  - "\\nabc"\n  - " abc\\nd"\n  - k: "\\nz"\n')
+    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path)
+    (tmp_path / "e.yaml").write_bytes(enc.stdout)
+    want = sops("decrypt", "--output-type", "json", "e.yaml", env=env, cwd=tmp_path).stdout
+    for tool, code in ((sops, 2), (kc, 0)):
+        (tmp_path / "rt.yaml").write_bytes(tool("decrypt", "e.yaml", env=env, cwd=tmp_path).stdout)
+        again = sops("encrypt", "--age", key.recipient, "rt.yaml", env=env, cwd=tmp_path)
+        assert again.returncode == code, again.stderr
+    (tmp_path / "e2.yaml").write_bytes(again.stdout)
+    assert sops("decrypt", "--output-type", "json", "e2.yaml", env=env, cwd=tmp_path).stdout \
+        == want
