@@ -52,8 +52,8 @@ def allowed_alias_ratio(decode_count: int) -> float:
     return 0.99 - 0.89 * ((decode_count - ALIAS_RATIO_RANGE_LOW) / span)
 
 
-def too_deep(source: str, line: int | None = None) -> str:
-    return f"{_where(source, line)}: nesting is deeper than {MAX_DEPTH} levels; flatten the document"
+def too_deep(source: str, line: int | None = None, limit: int = MAX_DEPTH) -> str:
+    return f"{_where(source, line)}: nesting is deeper than {limit} levels; flatten the document"
 
 
 def _where(source: str, line: int | None) -> str:
@@ -64,9 +64,11 @@ class Limits:
     """Depth and alias accounting over a stream of YAML events; shared by every YAML reader
     (including the sops store's comment-preserving loader, which feeds it its own events)."""
 
-    def __init__(self, source: str, error: ErrorType = InputError) -> None:
+    def __init__(self, source: str, error: ErrorType = InputError,
+                 max_depth: int = MAX_DEPTH) -> None:
         self.source = source
         self.error = error
+        self.max_depth = max_depth
         self.depth = 0
         self.decodes = 0
         self.alias_decodes = 0
@@ -75,6 +77,9 @@ class Limits:
         self._sizes: list[int] = []
         self._anchors: list[str | None] = []
         self._anchor_size: dict[str, int] = {}
+
+    def too_deep(self, line: int | None) -> str:
+        return too_deep(self.source, line, self.max_depth)
 
     def fail(self, problem: str, line: int | None) -> KubecryptError:
         return self.error(f"{_where(self.source, line)}: {problem}")
@@ -99,8 +104,8 @@ class Limits:
     def start(self, anchor: str | None, line: int | None) -> None:
         """A mapping or sequence opens."""
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(too_deep(self.source, line))
+        if self.depth > self.max_depth:
+            raise self.error(self.too_deep(line))
         self._sizes.append(1)
         self._anchors.append(anchor)
 
@@ -207,8 +212,9 @@ def load_yaml(
     return docs[0] if docs else None
 
 
-def check_depth(value: Any, source: str, error: ErrorType = InputError) -> None:
-    """Refuse a decoded value nested deeper than MAX_DEPTH (iteratively: no recursion)."""
+def check_depth(value: Any, source: str, error: ErrorType = InputError,
+                max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a decoded value nested deeper than ``max_depth`` (iteratively: no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -222,8 +228,8 @@ def check_depth(value: Any, source: str, error: ErrorType = InputError) -> None:
             children = node
         else:
             continue
-        if depth > MAX_DEPTH:
-            raise error(too_deep(source))
+        if depth > max_depth:
+            raise error(too_deep(source, None, max_depth))
         stack.extend((c, depth + 1) for c in children)
 
 
@@ -264,11 +270,12 @@ def raw_decode_json(
     return value, end
 
 
-def bounded(parse: Callable[[], Any], source: str, error: ErrorType = InputError) -> Any:
+def bounded(parse: Callable[[], Any], source: str, error: ErrorType = InputError,
+            max_depth: int = MAX_DEPTH) -> Any:
     """Run a JSON parser that keeps its own error messages (sops' stores), bounding its depth."""
     try:
         value = parse()
     except RecursionError:
-        raise error(too_deep(source)) from None
-    check_depth(value, source, error)
+        raise error(too_deep(source, None, max_depth)) from None
+    check_depth(value, source, error, max_depth)
     return value

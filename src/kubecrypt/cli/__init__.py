@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> Any:
         if own_process:
             gc.disable()
         from kubecrypt.cli.sops_fast import run
+        from kubecrypt.sops.deep import run_deep
 
-        code = run([command, *args[2:]], legacy=args[1].startswith("-"))
+        code = run_deep(lambda: run([command, *args[2:]], legacy=args[1].startswith("-")))
         if code is not None:
             if own_process:
                 _exit_now(code)
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> Any:
             gc.enable()
     from kubecrypt.cli.app import main as app_main
 
+    if args[:1] == ["sops"]:
+        from kubecrypt.sops.deep import run_deep
+
+        return run_deep(lambda: app_main(args))
     return app_main(args)
 
 

@@ -74,6 +74,17 @@ def _job(*args: Any, **kwargs: Any) -> Any:
     return job
 
 
+def _index(index: str, command: str) -> Any:
+    """The INDEX of set or unset; a bad one is sops' "Invalid set index format" (exit 7)."""
+    from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat
+    from kubecrypt.sops.paths import parse_path
+
+    try:
+        return parse_path(index)
+    except InvalidTreePathFormat as exc:
+        raise InvalidSetFormat(f"Invalid {command} index format: {exc}") from None
+
+
 def _warn(job: Any) -> None:
     for w in job.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -216,6 +227,18 @@ class _SopsCommand(click.Command):
     allow_interspersed_args = False
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from kubecrypt.cli.sops_argv import GoBoolError, go_bools
+
+        bools = {o.lstrip("-"): (o, p.secondary_opts[0] if p.secondary_opts else None)
+                 for p in self.get_params(ctx)
+                 if isinstance(p, click.Option) and p.is_flag and not p.count
+                 for o in p.opts if o.startswith("-")}
+        try:
+            args = go_bools(args, bools, stop_at_positional=bool(
+                ctx.meta.get("sops_legacy_mode")))
+        except GoBoolError as exc:  # a flag error in sops: usage on stdout, exit 1
+            click.echo(f"Incorrect Usage: {exc}\n\n{ctx.get_help()}")
+            raise click.ClickException(str(exc)) from None
         if not ctx.meta.get("sops_legacy_mode"):
             from kubecrypt.cli.sops_argv import reorder_args
 
@@ -367,6 +390,43 @@ def sops(ctx: click.Context, config: str | None, **flags: Any) -> None:
                        f"{'it' if one else 'them'} there{hint}.", err=True)
 
 
+def _keyservice_options(f: Any) -> Any:
+    """sops' ``--keyservice`` and ``--enable-local-keyservice`` (and their variables
+    SOPS_KEYSERVICE, SOPS_ENABLE_LOCAL_KEYSERVICE) on the sub-commands that take them. The
+    local key service is kubecrypt itself; it has no client for a remote one, so a remote key
+    service, or none at all, is refused with sops' exit code for a key service it cannot reach
+    (1 encrypting, 128 decrypting)."""
+    import functools
+    import os
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, keyservice: tuple[str, ...] = (),
+                enable_local_keyservice: bool = True, **kwargs: Any) -> Any:
+        from kubecrypt.cli.sops_argv import _GO_FALSE
+        from kubecrypt.sops.errors import CouldNotRetrieveKey, SopsError
+
+        uris = list(keyservice) or [u for u in os.environ.get("SOPS_KEYSERVICE", "").split(",")
+                                    if u]
+        source = click.get_current_context().get_parameter_source("enable_local_keyservice")
+        if source == click.core.ParameterSource.DEFAULT and \
+                os.environ.get("SOPS_ENABLE_LOCAL_KEYSERVICE", "") in _GO_FALSE:
+            enable_local_keyservice = False
+        error = SopsError if f.__name__ == "encrypt" else CouldNotRetrieveKey
+        if uris:
+            raise error(f"kubecrypt has no key service client, so it cannot use the key service "
+                        f"{uris[0]}; run kubecrypt where the keys are, without --keyservice.")
+        if not enable_local_keyservice:
+            raise error("--enable-local-keyservice=false leaves no key service (kubecrypt has "
+                        "no client for a remote one); leave the local one enabled.")
+        return f(*args, **kwargs)
+
+    wrapper = click.option("--keyservice", "keyservice", multiple=True, metavar="URI",
+                           help="Refused: kubecrypt has no key service client.")(wrapper)
+    return click.option("--enable-local-keyservice/--kubecrypt-no-local-keyservice",
+                        "enable_local_keyservice", default=True, show_default=False,
+                        help="Use the local key service (the only one kubecrypt has).")(wrapper)
+
+
 def _cfg(ctx: click.Context, config: str | None) -> str | None:
     return config or (ctx.obj or {}).get("sops_config")
 
@@ -374,6 +434,7 @@ def _cfg(ctx: click.Context, config: str | None) -> str | None:
 # ---------------------------------------------------------------------------------- encrypt
 
 @sops.command(context_settings=_EXTRA_ARGS)
+@_keyservice_options
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -410,6 +471,7 @@ def encrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 # ---------------------------------------------------------------------------------- decrypt
 
 @sops.command(context_settings=_EXTRA_ARGS)
+@_keyservice_options
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the plaintext back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -449,6 +511,7 @@ def decrypt(ctx: click.Context, file: str | None, in_place: bool, output: str | 
 # ---------------------------------------------------------------------------------- edit
 
 @sops.command(context_settings=_EXTRA_ARGS)
+@_keyservice_options
 @click.argument("file")
 @_common
 @_key_options
@@ -489,6 +552,7 @@ def edit(ctx: click.Context, file: str, input_type: str | None, output_type: str
 # ---------------------------------------------------------------------------------- rotate
 
 @sops.command(context_settings=_EXTRA_ARGS)
+@_keyservice_options
 @click.argument("file", required=False)
 @click.option("--in-place", "-i", is_flag=True, help="Write the result back to FILE.")
 @click.option("--output", default=None, help="Write to this file instead of stdout.")
@@ -541,6 +605,7 @@ def rotate(ctx: click.Context, file: str | None, in_place: bool, output: str | N
 # ---------------------------------------------------------------------------------- updatekeys
 
 @sops.command()
+@_keyservice_options
 @click.argument("files", nargs=-1, required=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_fmt_option("--input-type", "yaml, json, dotenv, ini or binary")
@@ -559,6 +624,7 @@ def updatekeys(ctx: click.Context, files: tuple[str, ...], yes: bool, input_type
 # A VALUE such as -0 or -1.5 comes after FILE, where no option is read (sops reads it as the
 # value); an argument more is counted with the others (exit 100), as sops counts them.
 @sops.command(name="set", context_settings=_EXTRA_ARGS)
+@_keyservice_options
 @click.argument("file")
 @click.argument("index")
 @click.argument("value", required=False)
@@ -576,7 +642,7 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     """Set the value at INDEX (e.g. '["data"]["key"]') to VALUE (JSON), in place."""
     from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
-    from kubecrypt.sops.paths import json_value, parse_path, set_value
+    from kubecrypt.sops.paths import json_value, set_value
 
     if value_stdin and value_file:
         raise SopsError("Use either --value-file or --value-stdin, not both.")
@@ -585,7 +651,10 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
 
         raise NoFileSpecified(
             "set needs FILE INDEX VALUE (FILE INDEX with --value-stdin).")
-    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
+    # sops' order: the stores, the index, the value, then the file (which set never checks
+    # for first: a missing one is "Error reading file", exit 2, after a bad index's exit 7)
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None), must_exist=False)
+    path = _index(index, "set")
     if value_stdin:
         text = sys.stdin.read()
     elif value_file:
@@ -598,9 +667,11 @@ def set_(ctx: click.Context, file: str, index: str, value: str | None, value_fil
     else:
         assert value is not None
         text = value
+    new_value = json_value(text)
+    order = _order(decryption_order)
     store = job.store()
-    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
-    changed = set_value(opened.branches, parse_path(index), json_value(text))
+    opened = open_file(job.read(), store, ignore_mac, order, keep_ivs=True)
+    changed = set_value(opened.branches, path, new_value)
     if idempotent and not changed:
         return
     atomic_write(file, reseal(opened, job.store(job.out_fmt)))
@@ -620,16 +691,18 @@ def unset(ctx: click.Context, file: str, index: str, idempotent: bool, input_typ
     """Remove the key or list element at INDEX, in place."""
     from kubecrypt.sops.errors import SopsError
     from kubecrypt.sops.ops import atomic_write, open_file, reseal
-    from kubecrypt.sops.paths import parse_path, unset_value
+    from kubecrypt.sops.paths import unset_value
 
     if ctx.args:  # sops counts the positional arguments first
         from kubecrypt.sops.errors import NoFileSpecified
 
         raise NoFileSpecified("unset needs FILE INDEX and nothing more.")
-    job = _job(file, input_type, output_type, config=_cfg(ctx, None))
+    job = _job(file, input_type, output_type, config=_cfg(ctx, None), must_exist=False)
+    path = _index(index, "unset")
+    order = _order(decryption_order)
     store = job.store()
-    opened = open_file(job.read(), store, ignore_mac, _order(decryption_order), keep_ivs=True)
-    if not unset_value(opened.branches, parse_path(index)):
+    opened = open_file(job.read(), store, ignore_mac, order, keep_ivs=True)
+    if not unset_value(opened.branches, path):
         if idempotent:
             return
         raise SopsError(f"Error unsetting value: component {index} not found in {file}.")
@@ -665,6 +738,7 @@ def filestatus(file: str, input_type: str | None) -> None:
 # ---------------------------------------------------------------------------------- exec
 
 @sops.command(name="exec-env")
+@_keyservice_options
 @click.argument("file")
 @click.argument("command")
 @click.option("--pristine", is_flag=True, help="Start the command with only the file's values.")
@@ -684,6 +758,7 @@ def exec_env(ctx: click.Context, file: str, command: str, pristine: bool,
 
 
 @sops.command(name="exec-file")
+@_keyservice_options
 @click.argument("file")
 @click.argument("command")
 @click.option("--no-fifo", is_flag=True, help="Accepted for sops compatibility (a file is used).")

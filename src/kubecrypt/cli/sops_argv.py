@@ -73,3 +73,37 @@ def _go_quote(s: str) -> str:
     special = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
     return '"' + "".join(special.get(c, c if c.isprintable() else f"\\x{ord(c):02x}")
                          for c in s) + '"'
+
+
+# Go's strconv.ParseBool, which the flag package uses for ``-flag=value`` on a boolean flag.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+class GoBoolError(ValueError):
+    """A boolean flag given a value Go's ParseBool refuses (sops exits 1)."""
+
+
+def go_bools(args: Sequence[str], bools: Mapping[str, tuple[str, str | None]],
+             stop_at_positional: bool = False) -> list[str]:
+    """Go's flag package reads ``-i=true``, ``--in-place=false``, ``-ignore-mac=1`` on a
+    boolean flag; click does not. ``bools`` maps each boolean flag's name without dashes to
+    its click spellings for true and false (None: false is the default, the flag is dropped).
+    Reading stops at ``--`` (and, for sops' older form, at the first positional argument)."""
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--" or (stop_at_positional and (a == "-" or not a.startswith("-"))):
+            return out + list(args[i:])
+        name, eq, value = a.lstrip("-").partition("=")
+        spelled = bools.get(name) if eq and a.startswith("-") and not a.startswith("---") \
+            else None
+        if spelled is None:
+            out.append(a)
+        elif value in _GO_TRUE:
+            out.append(spelled[0])
+        elif value in _GO_FALSE:
+            if spelled[1] is not None:
+                out.append(spelled[1])
+        else:
+            raise GoBoolError(f'invalid boolean value "{value}" for -{name}: parse error')
+    return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from kubecrypt import safeparse
+from kubecrypt.sops.deep import SOPS_MAX_DEPTH
 from kubecrypt.sops.errors import InvalidSetFormat, InvalidTreePathFormat, SopsError
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -69,7 +70,7 @@ def json_value(text: str) -> object:
     try:
         # sops 3.11 decodes every JSON number of a set value as float64 ("-0" keeps its sign).
         v = safeparse.bounded(lambda: loads_like_go(text, Branch, go_float),
-                              "Value for set", InvalidSetFormat)
+                              "Value for set", InvalidSetFormat, SOPS_MAX_DEPTH)
     except ValueError as exc:
         raise InvalidSetFormat(f"Value for set is not valid JSON: {exc}") from None
     if isinstance(v, list) and not isinstance(v, Branch):  # sops: only objects and scalars

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
+from kubecrypt.sops.deep import SOPS_MAX_DEPTH
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -88,12 +89,25 @@ def loads_like_go(text: str, object_pairs_hook: Callable[[list[tuple[str, object
     return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(text) else doc
 
 
-def parse(text: str) -> object:
+class _TooDeep(CouldNotReadInput):
+    pass
+
+
+def parse(text: str, plain: bool = False) -> object:
     try:
         return safeparse.bounded(lambda: loads_like_go(text, _pairs, _int),
-                                 "Error unmarshalling input json: the input", CouldNotReadInput)
+                                 "Error unmarshalling input json: the input", _TooDeep,
+                                 SOPS_MAX_DEPTH)
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
+    except _TooDeep:
+        # Go's encoding/json stops at 10,000 levels: sops reads a deeper plain file token by
+        # token, then fails writing it (exit 4); an encrypted one fails as it is read.
+        deeper = f"exceeded max depth of {SOPS_MAX_DEPTH}; flatten the document"
+        if plain:
+            raise ErrorDumpingTree(
+                f"Could not marshal tree: Error marshaling to json: {deeper}") from None
+        raise CouldNotReadInput(f"Error unmarshalling input json: {deeper}") from None
 
 
 class _Writer:
@@ -168,19 +182,19 @@ class JSONStore(Store):
     def _ind(self) -> str:
         return " " * self.indent if self.indent else "\t"
 
-    def _load(self, data: bytes) -> Branch:
+    def _load(self, data: bytes, plain: bool = False) -> Branch:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise CouldNotReadInput("Error unmarshalling input json: not valid UTF-8") from None
-        doc = parse(text)
+        doc = parse(text, plain)
         if not isinstance(doc, Branch):
             raise CouldNotReadInput(
                 "Error unmarshalling input json: the top level must be an object.")
         return doc
 
     def load_plain(self, data: bytes) -> list[Branch]:
-        return [self._load(data)]
+        return [self._load(data, plain=True)]
 
     def load_encrypted(self, data: bytes) -> tuple[list[Branch], object]:
         doc = self._load(data)

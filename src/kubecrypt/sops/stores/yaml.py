@@ -16,6 +16,7 @@ from yaml import MarkedYAMLError, YAMLError
 from yaml import events as ev
 
 from kubecrypt import safeparse
+from kubecrypt.sops.deep import SOPS_MAX_DEPTH
 from kubecrypt.sops.errors import CouldNotReadInput, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.stores.yaml_emit import emit_documents, emit_value
@@ -33,16 +34,24 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _Parser  # type: ignore[assignment]
 
 
+class _Limits(safeparse.Limits):
+    def too_deep(self, line: int | None) -> str:
+        # go-yaml v3's scanner: block indentation and flow nesting over 10,000 levels
+        where = f" (line {line})" if line else ""
+        return f"Error unmarshaling input YAML: exceeded max depth of {self.max_depth}{where}"
+
+
 def _events(text: str) -> list[Any]:
     p = _Parser(text)
     out: list[Any] = []
     # The same depth and alias limits as every other reader (go-yaml v3's "excessive aliasing").
-    limits = safeparse.Limits("Error unmarshaling input YAML: the input", CouldNotReadInput)
+    limits = _Limits("Error unmarshaling input YAML: the input", CouldNotReadInput,
+                     SOPS_MAX_DEPTH)
     try:
         while p.check_event():
             e = p.get_event()
             if isinstance(e, ev.DocumentStartEvent):
-                limits = safeparse.Limits(limits.source, CouldNotReadInput)
+                limits = _Limits(limits.source, CouldNotReadInput, SOPS_MAX_DEPTH)
                 if e.version is not None and tuple(e.version) != (1, 1):
                     # go-yaml v3 (parserc.go) takes only `%YAML 1.1`; libyaml warns for 1.2
                     raise CouldNotReadInput(
