@@ -393,9 +393,10 @@ def sops(ctx: click.Context, config: str | None, **flags: Any) -> None:
 def _keyservice_options(f: Any) -> Any:
     """sops' ``--keyservice`` and ``--enable-local-keyservice`` (and their variables
     SOPS_KEYSERVICE, SOPS_ENABLE_LOCAL_KEYSERVICE) on the sub-commands that take them. The
-    local key service is kubecrypt itself; it has no client for a remote one, so a remote key
-    service, or none at all, is refused with sops' exit code for a key service it cannot reach
-    (1 encrypting, 128 decrypting)."""
+    local key service is kubecrypt itself, which sops asks first; kubecrypt has no client for a
+    remote one, so a remote URI beside the local service is named in a warning and not used,
+    and a remote one alone, or none at all, is refused with sops' exit code for a key service it
+    cannot reach (1 encrypting, 128 decrypting)."""
     import functools
     import os
 
@@ -412,16 +413,22 @@ def _keyservice_options(f: Any) -> Any:
                 os.environ.get("SOPS_ENABLE_LOCAL_KEYSERVICE", "") in _GO_FALSE:
             enable_local_keyservice = False
         error = SopsError if f.__name__ == "encrypt" else CouldNotRetrieveKey
-        if uris:
+        if uris and not enable_local_keyservice:
             raise error(f"kubecrypt has no key service client, so it cannot use the key service "
                         f"{uris[0]}; run kubecrypt where the keys are, without --keyservice.")
         if not enable_local_keyservice:
             raise error("--enable-local-keyservice=false leaves no key service (kubecrypt has "
                         "no client for a remote one); leave the local one enabled.")
+        if uris:
+            # sops asks its local service first and a remote one only for a key the local one
+            # cannot use; kubecrypt has only the local one.
+            click.echo(f"[warning] kubecrypt has no key service client: {', '.join(uris)} is "
+                       "not used; every key is used locally, as sops' local key service uses "
+                       "them first.", err=True)
         return f(*args, **kwargs)
 
     wrapper = click.option("--keyservice", "keyservice", multiple=True, metavar="URI",
-                           help="Refused: kubecrypt has no key service client.")(wrapper)
+                           help="Not used: kubecrypt has no key service client (a warning says so).")(wrapper)
     return click.option("--enable-local-keyservice/--kubecrypt-no-local-keyservice",
                         "enable_local_keyservice", default=True, show_default=False,
                         help="Use the local key service (the only one kubecrypt has).")(wrapper)
