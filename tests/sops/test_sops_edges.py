@@ -120,6 +120,34 @@ def test_deep_runner_gives_room_and_a_sentence(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_without_room_for_the_deep_stack_a_plain_file_still_opens(
+        tmp_path: Path, age_keys: dict[str, AgeKey]) -> None:
+    # Under a tight address-space limit (ulimit -v, strict overcommit) the 512 MiB stack
+    # cannot be reserved: the command runs on the main thread instead of failing, and only a
+    # file nested past the interpreter's own limit is refused, in one sentence.
+    import resource
+    import subprocess
+
+    from .sopsdiff import kubecrypt_argv
+
+    def tight() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (400 * 2**20, 400 * 2**20))
+
+    env = _files(tmp_path, age_keys["k1"])
+    (tmp_path / "deep.json").write_bytes(_json(3_000))
+    deep = sops("encrypt", "--age", age_keys["k1"].recipient, "deep.json", env=env, cwd=tmp_path)
+    (tmp_path / "deep.enc.json").write_bytes(deep.stdout)
+    for name, code in (("q.yaml", 0), ("deep.enc.json", 1)):
+        ours = subprocess.run([*kubecrypt_argv(), "decrypt", name], env=env, cwd=tmp_path,
+                              capture_output=True, preexec_fn=tight, timeout=120)
+        assert ours.returncode == code, ours.stderr
+        if code == 0:
+            assert ours.stdout == sops("decrypt", name, env=env, cwd=tmp_path).stdout
+        else:
+            assert ours.stdout == b"" and ours.stderr.count(b"\n") == 1
+            assert b"nested too deeply" in ours.stderr and b"Traceback" not in ours.stderr
+
+
 # ------------------------------------------------------------------ Go boolean flags, key services
 
 def _files(tmp_path: Path, key: AgeKey) -> dict[str, str]:

@@ -52,17 +52,24 @@ def run_deep(fn: Callable[[], T]) -> T:
 
     old_limit = sys.getrecursionlimit()
     old_stack = threading.stack_size()
-    sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
+    sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))  # one limit for every thread
     try:
-        threading.stack_size(STACK_BYTES)
-        worker = threading.Thread(target=target, name="kubecrypt-sops")
-        worker.start()
-    finally:
-        threading.stack_size(old_stack)
-    try:
-        _join(worker)
-    finally:
+        try:
+            threading.stack_size(STACK_BYTES)
+            worker = threading.Thread(target=target, name="kubecrypt-sops", daemon=True)
+            worker.start()
+        finally:
+            threading.stack_size(old_stack)  # threads the command starts get the usual stack
+    except (RuntimeError, ValueError, MemoryError):
+        # No room for that stack (a tight `ulimit -v`, strict overcommit): run here, with the
+        # interpreter's own limit, so only a file nested deeper than it fails (one sentence).
         sys.setrecursionlimit(old_limit)
+        target()
+    else:
+        try:
+            _join(worker)
+        finally:
+            sys.setrecursionlimit(old_limit)
     if error:
         raise error[0]
     return result[0]

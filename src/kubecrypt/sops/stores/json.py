@@ -8,10 +8,11 @@ from __future__ import annotations
 import json as _json
 import math
 import re
+import sys
 from typing import TYPE_CHECKING
 
 from kubecrypt import safeparse
-from kubecrypt.sops.deep import SOPS_MAX_DEPTH
+from kubecrypt.sops.deep import RECURSION_LIMIT, SOPS_MAX_DEPTH
 from kubecrypt.sops.errors import CouldNotReadInput, ErrorDumpingTree, MetadataNotFound
 from kubecrypt.sops.stores.base import Store
 from kubecrypt.sops.tree import Branch
@@ -101,6 +102,10 @@ def parse(text: str, plain: bool = False) -> object:
     except ValueError as exc:
         raise CouldNotReadInput(f"Error unmarshalling input json: {exc}") from None
     except _TooDeep:
+        if sys.getrecursionlimit() < RECURSION_LIMIT:
+            # Run without the deep runner's stack (no room for it): the interpreter's own limit
+            # stopped the parser, not sops' 10,000 levels; the runner says so in one sentence.
+            raise RecursionError from None
         # Go's encoding/json stops at 10,000 levels: sops reads a deeper plain file token by
         # token, then fails writing it (exit 4); an encrypted one fails as it is read.
         deeper = f"exceeded max depth of {SOPS_MAX_DEPTH}; flatten the document"
