@@ -26,8 +26,11 @@ except TemplateLimitError as exc:
     kind = "limit: " + str(exc)
 except MemoryError:
     kind = "MemoryError"
-print(json.dumps({"kind": kind, "seconds": time.monotonic() - t,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+# VmHWM is this process's own peak: getrusage's ru_maxrss keeps the parent's peak across exec
+# on Linux, so a pytest worker that once grew large made every child look large.
+with open("/proc/self/status") as f:
+    hwm_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"kind": kind, "seconds": time.monotonic() - t, "maxrss_mb": hwm_kb // 1024}))
 """
 
 RUNAWAY = {
