@@ -3,6 +3,7 @@ Debian's age-keygen, and helpers that run the real ``sops`` and ``kubecrypt sops
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -100,3 +101,24 @@ def in_env(monkeypatch: pytest.MonkeyPatch, sops_env: dict[str, str]) -> Iterato
     age._identity_cache.clear()
     yield
     age._identity_cache.clear()
+
+
+@contextlib.contextmanager
+def gpg_key(tmp_path_factory: pytest.TempPathFactory, uid: str,
+            algo: str = "default") -> Iterator[tuple[str, list[str]]]:
+    """(GNUPGHOME, fingerprints: the primary key's, then its subkeys') of a throw-away key
+    without passphrase; its gpg-agent is stopped afterwards."""
+    home = tmp_path_factory.mktemp("gpg")
+    home.chmod(0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, algo,
+                    "default", "never"], env=env, check=True, capture_output=True)
+    out = subprocess.run(["gpg", "--batch", "--list-keys", "--with-colons"], env=env,
+                         check=True, capture_output=True).stdout.decode()
+    try:
+        yield str(home), [line.split(":")[9] for line in out.splitlines()
+                          if line.startswith("fpr:")]
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False,
+                       capture_output=True)
+

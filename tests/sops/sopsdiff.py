@@ -44,6 +44,17 @@ def sops(*args: str, env: dict[str, str], cwd: Path | None = None,
     return run(["sops", *args], env, cwd, input)
 
 
+def sops_encrypted(key: AgeKey, tmp_path: Path, plain: bytes, name: str) -> dict[str, str]:
+    """Writes ``plain`` to p.yaml and the real sops' encryption of it (to ``key``) to ``name``
+    in ``tmp_path``; returns the environment both tools run in there."""
+    env = env_for(key, str(tmp_path))
+    (tmp_path / "p.yaml").write_bytes(plain)
+    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path)
+    assert enc.returncode == 0, enc.stderr
+    (tmp_path / name).write_bytes(enc.stdout)
+    return env
+
+
 def kc(*args: str, env: dict[str, str], cwd: Path | None = None,
        input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return run([*kubecrypt_argv(), *args], env, cwd, input)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import AgeKey
-from .sopsdiff import env_for, kc, sops
+from .conftest import AgeKey, gpg_key
+from .sopsdiff import env_for, kc, sops, sops_encrypted
 
 
 def _same_failure(theirs: subprocess.CompletedProcess[bytes],
@@ -25,18 +25,8 @@ def _same_failure(theirs: subprocess.CompletedProcess[bytes],
 @pytest.fixture(scope="module")
 def gnupg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
     """(GNUPGHOME, [primary fingerprint, subkey fingerprint]) of a key without passphrase."""
-    home = tmp_path_factory.mktemp("gpg")
-    home.chmod(0o700)
-    env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
-                    "kubecrypt cmds <cmds@test.invalid>", "default", "default", "never"],
-                   env=env, check=True, capture_output=True)
-    out = subprocess.run(["gpg", "--batch", "--list-keys", "--with-colons"], env=env,
-                         check=True, capture_output=True).stdout.decode()
-    fps = [line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")]
-    yield str(home), fps
-    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False,
-                   capture_output=True)
+    with gpg_key(tmp_path_factory, "kubecrypt cmds <cmds@test.invalid>") as key:
+        yield key
 
 
 # ------------------------------------------------------------------------------------ PGP
@@ -177,11 +167,7 @@ def test_edit_that_empties_a_yaml_file_keeps_it_openable(age_keys: dict[str, Age
 # ------------------------------------------------------------------------- exec-env/file
 
 def _sops_file(key: AgeKey, tmp_path: Path) -> dict[str, str]:
-    env = env_for(key, str(tmp_path))
-    (tmp_path / "p.yaml").write_bytes(b"A: 1\nB: hi\n")
-    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path)
-    (tmp_path / "e.yaml").write_bytes(enc.stdout)
-    return env
+    return sops_encrypted(key, tmp_path, b"A: 1\nB: hi\n", "e.yaml")
 
 
 @pytest.mark.parametrize("args,code,message", [

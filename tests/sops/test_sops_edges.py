@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import AgeKey
-from .sopsdiff import compare, env_for, kc, sops
+from .sopsdiff import compare, env_for, kc, sops, sops_encrypted
 
 # ------------------------------------------------------------------ deep nesting
 
@@ -151,11 +151,7 @@ def test_without_room_for_the_deep_stack_a_plain_file_still_opens(
 # ------------------------------------------------------------------ Go boolean flags, key services
 
 def _files(tmp_path: Path, key: AgeKey) -> dict[str, str]:
-    env = env_for(key, str(tmp_path))
-    (tmp_path / "p.yaml").write_bytes(b"a: 1\n")
-    enc = sops("encrypt", "--age", key.recipient, "p.yaml", env=env, cwd=tmp_path)
-    (tmp_path / "q.yaml").write_bytes(enc.stdout)
-    return env
+    return sops_encrypted(key, tmp_path, b"a: 1\n", "q.yaml")
 
 
 @pytest.mark.parametrize("args", [

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import AgeKey, Run, key_env
+from .conftest import AgeKey, Run, gpg_key, key_env
 
 PLAIN = b"db:\n  password: hunter2\n  port: 5432\n"
 
@@ -23,18 +23,9 @@ PLAIN = b"db:\n  password: hunter2\n  port: 5432\n"
 @pytest.fixture(scope="module")
 def gnupg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(GNUPGHOME, fingerprint) of a throw-away key without passphrase."""
-    home = tmp_path_factory.mktemp("gpg")
-    home.chmod(0o700)
-    env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
-                    "kubecrypt test <sops@test.invalid>", "future-default", "default", "never"],
-                   env=env, check=True, capture_output=True)
-    out = subprocess.run(["gpg", "--batch", "--list-keys", "--with-colons"], env=env,
-                         check=True, capture_output=True).stdout.decode()
-    fp = next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
-    yield str(home), fp
-    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False,
-                   capture_output=True)
+    with gpg_key(tmp_path_factory, "kubecrypt test <sops@test.invalid>",
+                 "future-default") as (home, fps):
+        yield home, fps[0]
 
 
 def test_pgp_both_ways(gnupg: tuple[str, str], kc: Run, real_sops: Run,
